@@ -1,0 +1,122 @@
+"""Build the bundled Georgia demo data in ``data/georgia/`` (seeded, reproducible).
+
+Sources (no download: both ship inside their PyPI wheels):
+
+* ``libpysal`` -- ``examples/georgia/G_utm.shp``: the 159 Georgia counties with
+  their 1990 census population (``TotPop90``). The shapefile has no ``.prj``; its
+  CRS is NAD27 / UTM zone 16N (EPSG:26716), found from its own ``Latitude`` /
+  ``Longitud`` columns (see ``data/README.md``), and set explicitly here.
+* ``zipcodes`` -- every active Georgia ZIP code with its real location, city and
+  county. One account per ZIP code.
+
+Synthetic, seeded columns (no free source gives them): ``name``, ``workload``
+(visit-hours per year), ``revenue`` (USD per year), scaled with the population
+per ZIP code of the account's county. Run ``python data/make_georgia.py`` to
+rebuild; the test suite checks that the committed files are what it produces.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+COUNTIES_CRS = "EPSG:26716"  # NAD27 / UTM zone 16N, see data/README.md
+SEED = 20261127
+TYPE_FACTOR = {"STANDARD": 1.0, "PO BOX": 0.5, "UNIQUE": 1.5}
+
+# Rep home bases: real Georgia city centres (WGS 84); names are synthetic.
+REPS = [
+    ("R01", "Avery Johnson", "Atlanta", 33.7490, -84.3880, 1.0),
+    ("R02", "Blake Moreno", "Marietta", 33.9526, -84.5499, 1.0),
+    ("R03", "Casey Nguyen", "Lawrenceville", 33.9562, -83.9880, 1.0),
+    ("R04", "Dana Whitfield", "Gainesville", 34.2979, -83.8241, 1.0),
+    ("R05", "Elliot Brooks", "Rome", 34.2570, -85.1647, 0.8),
+    ("R06", "Frankie Ortiz", "Athens", 33.9519, -83.3576, 1.0),
+    ("R07", "Gray Patel", "Augusta", 33.4735, -82.0105, 1.0),
+    ("R08", "Harper Lee Kim", "Macon", 32.8407, -83.6324, 1.0),
+    ("R09", "Indy Carter", "Columbus", 32.4610, -84.9877, 0.8),
+    ("R10", "Jordan Ellis", "Savannah", 32.0809, -81.0912, 1.0),
+    ("R11", "Kai Robinson", "Albany", 31.5785, -84.1557, 1.0),
+    ("R12", "Logan Baptiste", "Valdosta", 30.8327, -83.2785, 0.5),
+]
+NAME_SUFFIX = ["Medical Supply", "Clinic", "Pharmacy", "Health Partners", "Care Center",
+               "Family Practice", "Dental Group", "Wellness"]
+
+
+def counties_source() -> Path:
+    import libpysal
+
+    return Path(libpysal.__file__).parent / "examples" / "georgia" / "G_utm.shp"
+
+
+def build_counties() -> gpd.GeoDataFrame:
+    raw = gpd.read_file(counties_source())
+    if raw.crs is not None:
+        raise RuntimeError(f"expected G_utm.shp without a CRS, got {raw.crs}")
+    counties = raw.set_crs(COUNTIES_CRS)
+    counties = counties.rename(columns={"AreaKey": "fips", "TotPop90": "population",
+                                        "Longitud": "Longitude"})
+    counties["fips"] = counties["fips"].astype(int).astype(str)
+    counties = counties[["fips", "population", "Latitude", "Longitude", "PctRural",
+                         "geometry"]]
+    return counties.sort_values("fips").reset_index(drop=True)
+
+
+def build_accounts(counties: gpd.GeoDataFrame, seed: int = SEED) -> pd.DataFrame:
+    import zipcodes
+
+    # ZIP 31169 carries the placeholder location (0, 0) in the source: left out.
+    rows = [z for z in zipcodes.filter_by(state="GA")
+            if z["active"] and float(z["lat"]) != 0.0 and float(z["long"]) != 0.0]
+    zips = pd.DataFrame({
+        "zip": [z["zip_code"] for z in rows],
+        "city": [z["city"] for z in rows],
+        "county": [z["county"] for z in rows],
+        "zip_type": [z["zip_code_type"] for z in rows],
+        "lat": [float(z["lat"]) for z in rows],
+        "lon": [float(z["long"]) for z in rows],
+    }).sort_values("zip").reset_index(drop=True)
+    # The county polygon each ZIP point falls in (nearest for coastal points).
+    points = gpd.GeoDataFrame(zips, geometry=gpd.points_from_xy(zips.lon, zips.lat),
+                              crs="EPSG:4326").to_crs(counties.crs)
+    joined = gpd.sjoin_nearest(points, counties[["fips", "population", "geometry"]],
+                               how="left").sort_index()
+    joined = joined[~joined.index.duplicated()]
+    zips["fips"] = joined["fips"].to_numpy()
+    per_zip = joined["population"] / joined.groupby("fips")["fips"].transform("size")
+    scale = (per_zip / per_zip.median()).to_numpy() ** 0.6
+    rng = np.random.default_rng(seed)
+    factor = zips["zip_type"].map(TYPE_FACTOR).to_numpy()
+    workload = 4.0 + 16.0 * scale * factor * rng.lognormal(0.0, 0.35, len(zips))
+    zips["workload"] = np.round(np.minimum(workload, 120.0) * 2) / 2  # half hours
+    rate = 1100.0 * rng.lognormal(0.0, 0.5, len(zips))
+    zips["revenue"] = np.round(zips["workload"] * rate, -1).astype(int)
+    suffix = rng.choice(NAME_SUFFIX, len(zips))
+    zips["name"] = [f"{c.title()} {s}" for c, s in zip(zips["city"], suffix)]
+    zips["account_id"] = ["A" + z for z in zips["zip"]]
+    cols = ["account_id", "name", "zip", "city", "county", "fips", "lat", "lon",
+            "workload", "revenue"]
+    return zips[cols]
+
+
+def build_reps() -> pd.DataFrame:
+    return pd.DataFrame(REPS, columns=["rep_id", "name", "city", "lat", "lon", "fte"])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "georgia")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    counties = build_counties()
+    counties.to_file(args.out / "counties.gpkg", layer="counties", driver="GPKG")
+    build_accounts(counties).to_csv(args.out / "accounts.csv", index=False)
+    build_reps().to_csv(args.out / "reps.csv", index=False)
+
+
+if __name__ == "__main__":
+    main()

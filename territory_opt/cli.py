@@ -1,0 +1,87 @@
+"""The ``territory-opt`` command.
+
+``territory-opt run SCENARIO [--out DIR] [--time-limit S] [-v|-q]`` runs a
+scenario file. Bad input or infeasibility prints a short message (no
+traceback unless ``-v``) and exits non-zero: 2 for bad input, 3 for an
+infeasible plan, 4 for a solver failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+
+from territory_opt.errors import InfeasibleError, InputError, SolverError, TerritoryOptError
+
+EXIT_CODES = {InputError: 2, InfeasibleError: 3, SolverError: 4}
+
+
+def _parser() -> argparse.ArgumentParser:
+    from territory_opt import __version__
+
+    parser = argparse.ArgumentParser(prog="territory-opt",
+                                     description="Balanced sales territories, solved exactly.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a scenario file and write its outputs")
+    run.add_argument("scenario", help="scenario YAML file")
+    run.add_argument("--out", help="output folder (default: the scenario's output)")
+    run.add_argument("--time-limit", type=float, metavar="S",
+                     help="solver time limit in seconds (default: the scenario's)")
+    loud = run.add_mutually_exclusive_group()
+    loud.add_argument("-v", "--verbose", action="store_true",
+                      help="log every step, and show tracebacks")
+    loud.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    from territory_opt.scenario import run_scenario
+
+    def stage(name: str) -> None:
+        if not args.quiet:
+            print(f"[{name}]", file=sys.stderr, flush=True)
+
+    result = run_scenario(args.scenario, out=args.out, time_limit=args.time_limit,
+                          on_stage=stage)
+    if not args.quiet:
+        sol = result.solution
+        s = result.manifest["summary"]
+        gap = "unknown" if sol.gap is None else f"{sol.gap:.4%}"
+        bound = "unknown" if sol.bound is None else f"{sol.bound:,.2f}"
+        print(f"{result.scenario.name}: {sol.status}, objective {sol.objective:,.2f}, "
+              f"bound {bound}, gap {gap}")
+        print(f"  {s['accounts']} accounts in {s['units']} units, {s['territories']} "
+              f"territories; coverage ratio {s['coverage_ratio']:.1%} within "
+              f"{s['reach_km']:g} km; worst workload deviation "
+              f"{s['worst_deviation_workload']:.1%}")
+        print("  " + ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()))
+        print(f"  outputs: {result.out_dir}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    args = _parser().parse_args(argv)
+    level = logging.INFO if args.verbose else logging.ERROR if args.quiet else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pulp").setLevel(max(level, logging.WARNING))
+    logging.captureWarnings(True)
+    try:
+        return _run(args)
+    except TerritoryOptError as exc:
+        if args.verbose:
+            traceback.print_exc()
+        code = next((c for t, c in EXIT_CODES.items() if isinstance(exc, t)), 1)
+        print(f"error: {exc}", file=sys.stderr)
+        return code
+    except KeyboardInterrupt:
+        print("interrupted: no output was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,488 @@
+"""Reading accounts, market potential, reps and locks; writing outputs.
+
+Readers accept CSV and Excel exports (coordinates as ``lat``/``lon`` or as
+``x``/``y`` plus a CRS) and the vector formats GeoPackage, GeoJSON, Shapefile,
+FlatGeobuf and GeoParquet. They return GeoDataFrames with canonical column names
+(``account_id``, ``workload``; ``potential_id``, ``potential``; ``rep_id``,
+``name``, ``fte``, ``territory``) and never modify the file or frame given.
+Errors name the file, the column or row, and the fix.
+
+:func:`write_outputs` writes a whole output folder or nothing at all.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from territory_opt.errors import InputError
+from territory_opt.geo import parse_crs
+
+logger = logging.getLogger(__name__)
+
+TABLE_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls"}
+VECTOR_SUFFIXES = {".gpkg", ".geojson", ".json", ".shp", ".fgb", ".zip"}
+PARQUET_SUFFIXES = {".parquet", ".geoparquet", ".pq"}
+MANIFEST = "manifest.json"
+MAX_ROWS_LISTED = 5
+
+PathLike = str | os.PathLike[str]
+Source = PathLike | pd.DataFrame
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _name(source: Source) -> str:
+    return f"'{source}'" if not isinstance(source, pd.DataFrame) else "the table given"
+
+
+def _row_labels(source: Source, positions: Sequence[int]) -> str:
+    """Human row numbers: the line of a CSV (header is line 1), else 1-based rows."""
+    shown = list(positions)[:MAX_ROWS_LISTED]
+    is_sheet = not isinstance(source, pd.DataFrame) and Path(source).suffix.lower() in TABLE_SUFFIXES
+    offset = 2 if is_sheet else 1
+    text = ", ".join(str(p + offset) for p in shown)
+    more = f" and {len(positions) - len(shown)} more" if len(positions) > len(shown) else ""
+    word = "row" if len(positions) == 1 else "rows"
+    return f"{word} {text}{more}"
+
+
+def read_table(source: Source, *, layer: str | None = None, sheet: str | int | None = None,
+               text_columns: Sequence[str] = ()) -> pd.DataFrame:
+    """Read a table or vector file into a (Geo)DataFrame, chosen by file suffix.
+
+    Parameters
+    ----------
+    source
+        Path to a CSV, TSV, XLSX, GeoPackage, GeoJSON, Shapefile, FlatGeobuf or
+        (Geo)Parquet file, or an in-memory DataFrame (returned as a copy).
+    layer
+        Layer of a GeoPackage.
+    sheet
+        Sheet of an Excel workbook (default: the first).
+    text_columns
+        Columns to keep as text (identifiers such as ZIP codes keep leading zeros).
+    """
+    if isinstance(source, pd.DataFrame):
+        return source.copy()
+    path = Path(source)
+    if not path.exists():
+        raise InputError(f"{_name(source)} does not exist; check the path "
+                         f"(relative paths start from {Path.cwd()})")
+    if path.is_dir():
+        raise InputError(f"{_name(source)} is a folder; give the path of a file in it")
+    if path.stat().st_size == 0:
+        raise InputError(f"{_name(source)} is empty; export the data again")
+    suffix = path.suffix.lower()
+    dtype = {c: str for c in text_columns}
+    try:
+        if suffix in {".csv", ".txt", ".tsv"}:
+            sep = "\t" if suffix == ".tsv" else ","
+            frame = pd.read_csv(path, sep=sep, dtype=dtype, encoding="utf-8-sig")
+        elif suffix in {".xlsx", ".xlsm", ".xls"}:
+            frame = pd.read_excel(path, sheet_name=sheet if sheet is not None else 0,
+                                  dtype=dtype)
+        elif suffix in VECTOR_SUFFIXES:
+            frame = gpd.read_file(path, layer=layer)
+        elif suffix in PARQUET_SUFFIXES:
+            try:
+                frame = gpd.read_parquet(path)
+            except ValueError:  # plain parquet without geo metadata
+                frame = pd.read_parquet(path)
+        else:
+            raise InputError(
+                f"{_name(source)}: unknown file type {suffix!r}; use CSV, XLSX, "
+                "GeoPackage (.gpkg), GeoJSON, Shapefile (.shp) or GeoParquet (.parquet)")
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(f"{_name(source)} could not be read as {suffix or 'a table'} "
+                         f"({type(exc).__name__}: {exc}); check that the file is not "
+                         "damaged and that its suffix matches its format") from None
+    for col in text_columns:  # vector formats and parquet keep their own types
+        if col in frame.columns and frame[col].dtype != object:
+            frame[col] = frame[col].map(lambda v: v if pd.isna(v) else _id_text(v))
+    if len(frame) == 0:
+        raise InputError(f"{_name(source)} has no rows; export the data again")
+    return frame
+
+
+def _id_text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def require_columns(frame: pd.DataFrame, columns: Mapping[str, str | None],
+                    source: Source) -> None:
+    """Raise InputError if a mapped column is missing, suggesting close names.
+
+    ``columns`` maps the keyword a user sets (``"id"``) to the column it names.
+    """
+    present = [str(c) for c in frame.columns if c != "geometry"]
+    for keyword, column in columns.items():
+        if column is None or column in frame.columns:
+            continue
+        close = difflib.get_close_matches(str(column), present, n=3, cutoff=0.5)
+        if not close:
+            close = [c for c in present if c.lower() == str(column).lower()]
+        hint = (f"did you mean {', '.join(repr(c) for c in close)}? "
+                if close else "")
+        raise InputError(
+            f"{_name(source)} has no column {column!r} (for {keyword}=); columns are: "
+            f"{', '.join(present)}. {hint}Pass {keyword}='<column name>' "
+            "(or map it in the scenario file).")
+
+
+def numeric_column(frame: pd.DataFrame, column: str, source: Source, *,
+                   minimum: float | None = 0.0, allow_missing: bool = False) -> pd.Series:
+    """The column as floats; bad rows are named in an InputError."""
+    raw = frame[column]
+    values = pd.to_numeric(raw, errors="coerce")
+    bad_text = values.isna() & raw.notna()
+    if bad_text.any():
+        pos = np.flatnonzero(bad_text.to_numpy())
+        examples = ", ".join(repr(v) for v in raw.iloc[pos[:3]])
+        raise InputError(
+            f"{_name(source)}, column {column!r}: {_row_labels(source, pos)} "
+            f"hold text, not numbers ({examples}); write plain numbers such as 12.5")
+    if not allow_missing and values.isna().any():
+        pos = np.flatnonzero(values.isna().to_numpy())
+        raise InputError(f"{_name(source)}, column {column!r}: {_row_labels(source, pos)} "
+                         "are blank; fill in a number (0 if there is none)")
+    infinite = np.isinf(values.to_numpy(dtype=float))
+    if infinite.any():
+        raise InputError(f"{_name(source)}, column {column!r}: "
+                         f"{_row_labels(source, np.flatnonzero(infinite))} are infinite; "
+                         "fix the values")
+    if minimum is not None and (values < minimum).any():
+        pos = np.flatnonzero((values < minimum).to_numpy())
+        raise InputError(
+            f"{_name(source)}, column {column!r}: {_row_labels(source, pos)} are below "
+            f"{minimum:g} (e.g. {values.iloc[pos[0]]:g}); fix them or drop those rows")
+    return values.astype(float)
+
+
+def unique_ids(frame: pd.DataFrame, column: str, source: Source) -> pd.Series:
+    """The id column as text; blank or duplicated ids are named in an InputError."""
+    ids = frame[column]
+    blank = ids.isna() | (ids.astype(str).str.strip() == "")
+    if blank.any():
+        raise InputError(f"{_name(source)}, column {column!r}: "
+                         f"{_row_labels(source, np.flatnonzero(blank.to_numpy()))} have no id; "
+                         "give every row an id")
+    ids = ids.map(_id_text).astype(object)
+    dup = ids.duplicated(keep=False)
+    if dup.any():
+        first = ids[dup].iloc[0]
+        pos = np.flatnonzero((ids == first).to_numpy())
+        n_dup = int(ids.duplicated().sum())
+        raise InputError(
+            f"{_name(source)}, column {column!r}: id {first!r} appears on "
+            f"{_row_labels(source, pos)} ({n_dup} duplicate ids in all); ids must be "
+            "unique: merge or renumber those rows")
+    return ids
+
+
+def to_points(frame: pd.DataFrame, source: Source, *, lat: str | None, lon: str | None,
+              x: str | None, y: str | None, crs: object | None) -> gpd.GeoDataFrame:
+    """Attach point geometry from lat/lon or x/y columns, or check the file's own."""
+    user_crs = parse_crs(crs, where=f"{_name(source)}: crs") if crs is not None else None
+    if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame.columns \
+            and x is None and frame.geometry.notna().any():
+        gdf = frame
+        if gdf.crs is None:
+            if user_crs is None:
+                raise InputError(f"{_name(source)} has no CRS (for a Shapefile: no .prj "
+                                 "file); pass crs='EPSG:<code>' for the one it is in")
+            gdf = gdf.set_crs(user_crs)
+        elif user_crs is not None and not gdf.crs.equals(user_crs):
+            raise InputError(f"{_name(source)} declares CRS {gdf.crs.to_string()} but "
+                             f"crs={crs!r} was given; drop crs= (it is only for files "
+                             "without one) or fix the file")
+        missing = gdf.geometry.isna() | gdf.geometry.is_empty
+        if missing.any():
+            raise InputError(f"{_name(source)}: {_row_labels(source, np.flatnonzero(missing))} "
+                             "have no geometry; give them a location or drop them")
+        return gdf
+    if x is not None or y is not None:
+        if x is None or y is None:
+            raise InputError(f"{_name(source)}: give both x= and y= columns")
+        if user_crs is None:
+            raise InputError(f"{_name(source)}: x/y coordinates need the CRS they are in; "
+                             "pass crs='EPSG:<code>'")
+        require_columns(frame, {"x": x, "y": y}, source)
+        xs = numeric_column(frame, x, source, minimum=None)
+        ys = numeric_column(frame, y, source, minimum=None)
+        return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(xs, ys), crs=user_crs)
+    require_columns(frame, {"lat": lat, "lon": lon}, source)
+    assert lat is not None and lon is not None
+    lats = numeric_column(frame, lat, source, minimum=None)
+    lons = numeric_column(frame, lon, source, minimum=None)
+    bad_lat, bad_lon = lats.abs() > 90, lons.abs() > 180
+    if bad_lat.any() or bad_lon.any():
+        swapped = bad_lat.any() and not (lons.abs() > 90).any()
+        col, bad = (lat, bad_lat) if bad_lat.any() else (lon, bad_lon)
+        hint = (f"it looks like {lat!r} and {lon!r} are swapped: pass lat={lon!r}, "
+                f"lon={lat!r}" if swapped else "fix the coordinates, or use x=/y= with "
+                "crs= if they are projected")
+        raise InputError(f"{_name(source)}, column {col!r}: "
+                         f"{_row_labels(source, np.flatnonzero(bad.to_numpy()))} are out of "
+                         f"range for degrees; {hint}")
+    return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(lons, lats),
+                            crs=user_crs or "EPSG:4326")
+
+
+def _canonical(gdf: gpd.GeoDataFrame, renames: Mapping[str, str]) -> gpd.GeoDataFrame:
+    """Rename mapped columns to canonical names; other columns keep theirs."""
+    drop = [c for c in renames.values() if c in gdf.columns and c not in renames]
+    out = gdf.drop(columns=drop).rename(columns=dict(renames))
+    return out.set_geometry("geometry") if "geometry" in out.columns else out
+
+
+def read_accounts(
+    source: Source, *, id: str = "account_id", workload: str | None = "workload",
+    lat: str | None = "lat", lon: str | None = "lon", x: str | None = None,
+    y: str | None = None, crs: object | None = None, layer: str | None = None,
+    sheet: str | int | None = None,
+) -> gpd.GeoDataFrame:
+    """Read customer accounts as points.
+
+    Parameters
+    ----------
+    source
+        File (CSV, XLSX, GeoPackage, GeoJSON, Shapefile, GeoParquet) or DataFrame.
+    id
+        Column with a unique account id.
+    workload
+        Column with the workload (e.g. visit-hours per year); ``None`` gives
+        every account a workload of 1.
+    lat, lon
+        Columns in degrees (WGS 84 unless ``crs`` says otherwise).
+    x, y, crs
+        Projected coordinate columns and their CRS, instead of lat/lon. For a
+        vector file without a CRS, ``crs`` sets it.
+    layer, sheet
+        GeoPackage layer or Excel sheet.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns ``account_id`` (text), ``workload`` (float), the file's other
+        columns, and point geometry.
+    """
+    frame = read_table(source, layer=layer, sheet=sheet, text_columns=[id])
+    require_columns(frame, {"id": id, "workload": workload}, source)
+    ids = unique_ids(frame, id, source)
+    work = (numeric_column(frame, workload, source) if workload is not None
+            else pd.Series(1.0, index=frame.index))
+    gdf = to_points(frame, source, lat=lat, lon=lon, x=x, y=y, crs=crs)
+    if not (gdf.geometry.geom_type == "Point").all():
+        raise InputError(f"{_name(source)}: accounts must be points; found "
+                         f"{sorted(set(gdf.geometry.geom_type))}")
+    gdf = _canonical(gdf, {id: "account_id"} | ({workload: "workload"} if workload else {}))
+    gdf["account_id"] = ids.to_numpy()
+    gdf["workload"] = work.to_numpy()
+    return gdf.reset_index(drop=True)
+
+
+def read_potential(
+    source: Source, *, value: str = "population", id: str | None = None,
+    lat: str | None = "lat", lon: str | None = "lon", x: str | None = None,
+    y: str | None = None, crs: object | None = None, layer: str | None = None,
+    sheet: str | int | None = None,
+) -> gpd.GeoDataFrame:
+    """Read a market-potential layer: polygons (or points) with a value each.
+
+    Returns a GeoDataFrame with ``potential_id`` (text; row numbers when ``id``
+    is None), ``potential`` (float, at least 0), the other columns and geometry.
+    """
+    frame = read_table(source, layer=layer, sheet=sheet,
+                       text_columns=[id] if id else [])
+    require_columns(frame, {"value": value, "id": id}, source)
+    vals = numeric_column(frame, value, source)
+    ids = (unique_ids(frame, id, source) if id is not None
+           else pd.Series([str(i + 1) for i in range(len(frame))], index=frame.index))
+    gdf = to_points(frame, source, lat=lat, lon=lon, x=x, y=y, crs=crs)
+    invalid = ~gdf.geometry.is_valid
+    if invalid.any():
+        logger.warning("%s: repaired %d invalid geometries (make_valid)",
+                       _name(source), int(invalid.sum()))
+        gdf = gdf.copy()
+        gdf.loc[invalid, "geometry"] = gdf.geometry[invalid].make_valid()
+    gdf = _canonical(gdf, {value: "potential"} | ({id: "potential_id"} if id else {}))
+    gdf["potential_id"] = ids.to_numpy()
+    gdf["potential"] = vals.to_numpy()
+    return gdf.reset_index(drop=True)
+
+
+def read_reps(
+    source: Source, *, id: str = "rep_id", name: str | None = "name",
+    fte: str | None = "fte", territory: str | None = "territory",
+    lat: str | None = "lat", lon: str | None = "lon", x: str | None = None,
+    y: str | None = None, crs: object | None = None, layer: str | None = None,
+    sheet: str | int | None = None,
+) -> gpd.GeoDataFrame:
+    """Read sales reps: one territory each, with a home base and an FTE.
+
+    Optional columns: ``name`` (defaults to the id), ``fte`` (defaults to 1.0;
+    must be above 0), ``territory`` (a label; defaults to T01, T02, ...).
+    """
+    frame = read_table(source, layer=layer, sheet=sheet, text_columns=[id])
+    optional = {"name": name, "fte": fte, "territory": territory}
+    defaults = {"name": "name", "fte": "fte", "territory": "territory"}
+    for key, col in optional.items():  # a default column may be absent; a named one not
+        if col == defaults[key] and col not in frame.columns:
+            optional[key] = None
+    require_columns(frame, {"id": id} | optional, source)
+    ids = unique_ids(frame, id, source)
+    ftes = (numeric_column(frame, optional["fte"], source) if optional["fte"]
+            else pd.Series(1.0, index=frame.index))
+    if (ftes <= 0).any():
+        pos = np.flatnonzero((ftes <= 0).to_numpy())
+        raise InputError(f"{_name(source)}, column {optional['fte']!r}: "
+                         f"{_row_labels(source, pos)} have an FTE of 0 or less; a rep "
+                         "works a positive share of a full-time week (e.g. 0.5): fix it "
+                         "or remove the rep")
+    gdf = to_points(frame, source, lat=lat, lon=lon, x=x, y=y, crs=crs)
+    renames = {id: "rep_id"} | {col: key for key, col in optional.items() if col}
+    gdf = _canonical(gdf, renames)
+    gdf["rep_id"] = ids.to_numpy()
+    gdf["fte"] = ftes.to_numpy()
+    gdf["name"] = (frame[optional["name"]].astype(str).to_numpy() if optional["name"]
+                   else gdf["rep_id"])
+    if optional["territory"]:
+        gdf["territory"] = unique_ids(frame, optional["territory"], source).to_numpy()
+    else:
+        gdf["territory"] = [f"T{i + 1:02d}" for i in range(len(gdf))]
+    if not (gdf.geometry.geom_type == "Point").all():
+        gdf["geometry"] = gdf.geometry.representative_point()
+    return gdf.reset_index(drop=True)
+
+
+def read_locks(source: Source, *, id: str = "account_id", rep: str = "rep_id",
+               sheet: str | int | None = None) -> dict[str, str]:
+    """Read locked assignments: a table of account (or unit) ids and rep ids."""
+    frame = read_table(source, sheet=sheet, text_columns=[id, rep])
+    require_columns(frame, {"id": id, "rep": rep}, source)
+    ids = unique_ids(frame, id, source)
+    reps = frame[rep].map(_id_text)
+    if reps.isna().any():
+        raise InputError(f"{_name(source)}, column {rep!r}: "
+                         f"{_row_labels(source, np.flatnonzero(reps.isna().to_numpy()))} "
+                         "have no rep; give each locked account a rep id")
+    return dict(zip(ids, reps, strict=True))
+
+
+def sha256_file(path: PathLike) -> str:
+    """SHA-256 of a file's bytes, in hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- writing
+
+Content = str | bytes | pd.DataFrame | Mapping[str, gpd.GeoDataFrame] | Mapping[str, Any]
+
+
+def _write_one(path: Path, content: Content) -> None:
+    suffix = path.suffix.lower()
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif isinstance(content, str):
+        path.write_text(content, encoding="utf-8")
+    elif isinstance(content, pd.DataFrame) and suffix == ".csv":
+        content.to_csv(path, index=False, lineterminator="\n")
+    elif isinstance(content, Mapping) and suffix == ".gpkg":
+        for layer, gdf in content.items():
+            gdf.to_file(path, layer=layer, driver="GPKG")
+    elif isinstance(content, Mapping) and suffix == ".json":
+        path.write_text(json.dumps(content, indent=2, sort_keys=False, default=str) + "\n",
+                        encoding="utf-8")
+    else:
+        raise TypeError(f"cannot write {type(content).__name__} to {path.name}")
+
+
+def _is_replaceable(out: Path) -> bool:
+    """A folder we may replace: missing, empty, or an earlier territory_opt output."""
+    if not out.exists():
+        return True
+    return out.is_dir() and (not any(out.iterdir()) or (out / MANIFEST).is_file())
+
+
+def write_outputs(out_dir: PathLike, files: Mapping[str, Content]) -> Path:
+    """Write every file of a run into ``out_dir``, all or nothing.
+
+    The files are written into a temporary folder beside ``out_dir``, which then
+    replaces ``out_dir`` by renames. If anything fails, ``out_dir`` keeps its
+    previous content. Only a missing or empty folder, or one holding an
+    earlier run (with its ``manifest.json``), is replaced, so pointing the output
+    at a folder of your own files is refused instead of emptying it.
+
+    Parameters
+    ----------
+    out_dir
+        The output folder.
+    files
+        File name (no folders) to content: ``str`` or ``bytes``; a DataFrame
+        for ``.csv``; a mapping of layer name to GeoDataFrame for ``.gpkg``; a
+        JSON-able mapping for ``.json``.
+
+    Returns
+    -------
+    pathlib.Path
+        The absolute output folder.
+    """
+    out = Path(out_dir).absolute()
+    if out.exists() and not out.is_dir():
+        raise InputError(f"output folder '{out}' is a file; choose a folder path "
+                         "(e.g. --out out/run1)")
+    if not _is_replaceable(out):
+        raise InputError(f"output folder '{out}' holds files that are not a territory_opt "
+                         "run (no manifest.json); choose an empty or new folder so that "
+                         "nothing of yours is overwritten")
+    for name in files:
+        if Path(name).name != name or name in {"", ".", ".."}:
+            raise ValueError(f"output file name {name!r} must not contain folders")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    except OSError as exc:
+        raise InputError(f"cannot write to '{out.parent}' ({exc.strerror}); choose an "
+                         "output folder you may write to") from None
+    try:
+        for name, content in files.items():
+            _write_one(tmp / name, content)
+        os.chmod(tmp, 0o755)
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            os.replace(out, old / out.name)
+            try:
+                os.replace(tmp, out)
+            except BaseException:
+                os.replace(old / out.name, out)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    logger.info("wrote %d files to %s", len(files), out)
+    return out

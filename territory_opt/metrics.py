@@ -1,0 +1,87 @@
+"""Pure functions measuring an assignment: sums, bands, distances, coverage.
+
+Definitions (also in the README):
+
+* **% of target**: a territory's amount of a metric divided by its target (the
+  metric's total shared in proportion to the reps' FTE), times 100.
+* **worst deviation**: the largest ``|amount / target - 1|`` over territories.
+* **coverage ratio** (potential coverage): the share of the total market
+  potential that lies in units within ``reach_km`` of the home base of the rep
+  whose territory they are in. **Account coverage** is the same share counted
+  in accounts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def territory_sums(values: np.ndarray, assignment: np.ndarray, k: int) -> np.ndarray:
+    """Sum of ``values`` per territory (``assignment[i]`` is unit i's territory)."""
+    return np.bincount(assignment, weights=np.asarray(values, dtype=float), minlength=k)
+
+
+def percent_of_target(sums: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Each territory's amount as a percentage of its target (NaN for a zero target)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(targets > 0, 100.0 * sums / targets, np.nan)
+
+
+def worst_deviation(sums: np.ndarray, targets: np.ndarray) -> float:
+    """Largest relative deviation ``|sum / target - 1|`` over territories."""
+    pct = percent_of_target(sums, targets)
+    return float(np.nanmax(np.abs(pct / 100.0 - 1.0))) if np.isfinite(pct).any() else 0.0
+
+
+def bands_held(sums: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+               rel_tol: float = 1e-6) -> np.ndarray:
+    """Whether each territory's sum lies in its band (with a solver tolerance)."""
+    slack = rel_tol * np.maximum(np.abs(upper), 1.0)
+    return (sums >= lower - slack) & (sums <= upper + slack)
+
+
+def assigned_distance(distances: np.ndarray, assignment: np.ndarray) -> np.ndarray:
+    """Distance from each unit to the base of its own territory."""
+    return distances[np.arange(len(assignment)), assignment]
+
+
+def distance_stats(dist: np.ndarray, weights: np.ndarray, assignment: np.ndarray,
+                   k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per territory, the ``weights``-weighted mean and the maximum distance.
+
+    Units with zero weight do not count (a territory of only such units has
+    NaN).
+    """
+    w = np.asarray(weights, dtype=float)
+    total = np.bincount(assignment, weights=w, minlength=k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.bincount(assignment, weights=w * dist, minlength=k) / total
+    maximum = np.full(k, np.nan)
+    counted = w > 0
+    for t in range(k):
+        sel = counted & (assignment == t)
+        if sel.any():
+            maximum[t] = dist[sel].max()
+    return np.where(total > 0, mean, np.nan), maximum
+
+
+def covered_share(values: np.ndarray, dist: np.ndarray, reach_km: float,
+                  assignment: np.ndarray | None = None, k: int = 0) -> float | np.ndarray:
+    """Share of ``values`` in units within ``reach_km`` of their own rep's base.
+
+    With ``assignment``, the share per territory (NaN where it holds none of
+    ``values``); without, the share overall.
+    """
+    v = np.asarray(values, dtype=float)
+    inside = np.where(dist <= reach_km, v, 0.0)
+    if assignment is None:
+        return float(inside.sum() / v.sum()) if v.sum() > 0 else float("nan")
+    total = np.bincount(assignment, weights=v, minlength=k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.bincount(assignment, weights=inside, minlength=k) / total
+
+
+def coefficient_of_variation(values: np.ndarray) -> float:
+    """Standard deviation over mean (population form)."""
+    v = np.asarray(values, dtype=float)
+    return float(v.std() / v.mean()) if v.mean() else float("nan")

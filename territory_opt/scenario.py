@@ -1,0 +1,347 @@
+"""Scenario files (YAML) and :func:`run_scenario`, shared by the CLI and notebooks.
+
+Paths inside a scenario file are relative to the file's folder. A scenario
+run loads the inputs, builds the units, solves, and writes every output of
+the run into its output folder at once (all or nothing).
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from territory_opt import io
+from territory_opt.errors import InputError
+from territory_opt.model import TerritoryProblem
+from territory_opt.report import report_html, scenario_summary, territory_table
+from territory_opt.solution import DEFAULT_REACH_KM, Solution
+from territory_opt.solve import solve
+from territory_opt.units import build_units
+
+logger = logging.getLogger(__name__)
+
+PACKAGES = ("territory-opt", "geopandas", "shapely", "pyproj", "pandas", "numpy", "pulp",
+            "highspy", "scikit-learn", "networkx", "folium", "pydantic")
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PointsSpec(_Spec):
+    path: str
+    lat: str | None = "lat"
+    lon: str | None = "lon"
+    x: str | None = None
+    y: str | None = None
+    crs: str | int | None = None
+    layer: str | None = None
+    sheet: str | int | None = None
+
+
+class AccountsSpec(PointsSpec):
+    id: str = "account_id"
+    workload: str | None = "workload"
+    sums: list[str] = Field(default_factory=list)
+
+
+class PotentialSpec(PointsSpec):
+    value: str = "population"
+    id: str | None = None
+
+
+class RepsSpec(PointsSpec):
+    id: str = "rep_id"
+    name: str | None = "name"
+    fte: str | None = "fte"
+    territory: str | None = "territory"
+
+
+class UnitsSpec(_Spec):
+    method: Literal["auto", "polygons", "clusters", "accounts"] = "auto"
+    n_units: int | None = Field(default=None, ge=1)
+    random_state: int = 0
+
+
+class ObjectiveSpec(_Spec):
+    weight: str = "workload"
+    power: Literal[1, 2] = 1
+    distance: Literal["euclidean", "great_circle"] = "euclidean"
+
+
+class SolverSpec(_Spec):
+    name: str = "HiGHS"
+    time_limit: float | None = Field(default=120.0, gt=0)
+    gap: float = Field(default=1e-4, ge=0, lt=1)
+    threads: int | None = Field(default=None, ge=1)
+    random_state: int = 0
+    reduce: bool = True
+
+
+class ReportSpec(_Spec):
+    reach_km: float = Field(default=DEFAULT_REACH_KM, gt=0)
+
+
+class LocksSpec(_Spec):
+    path: str
+    id: str = "account_id"
+    rep: str = "rep_id"
+
+
+class Scenario(_Spec):
+    """A territory-planning scenario, as written in a YAML file."""
+
+    name: str
+    description: str = ""
+    accounts: AccountsSpec
+    potential: PotentialSpec | None = None
+    reps: RepsSpec
+    crs: str | int | None = None
+    units: UnitsSpec = Field(default_factory=UnitsSpec)
+    balance: dict[str, float] = Field(default_factory=lambda: {"workload": 0.05})
+    objective: ObjectiveSpec = Field(default_factory=ObjectiveSpec)
+    locks: LocksSpec | dict[str, str] | None = None
+    solver: SolverSpec = Field(default_factory=SolverSpec)
+    report: ReportSpec = Field(default_factory=ReportSpec)
+    output: str | None = None
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    def resolve(self, path: str) -> Path:
+        """A path of the scenario, relative to the scenario file's folder."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p).resolve()
+
+    def output_dir(self) -> Path:
+        """Output folder: ``output:`` (relative to the file), else ``out/<name>``."""
+        return self.resolve(self.output) if self.output else Path("out") / self.name
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the (sub)model at ``loc``, for spelling suggestions."""
+    current: Any = model
+    for part in loc[:-1]:
+        fields = getattr(current, "model_fields", {})
+        if part not in fields:
+            return []
+        ann = fields[part].annotation
+        current = next((a for a in getattr(ann, "__args__", (ann,))
+                        if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if current is None:
+            return []
+    return [k for k in getattr(current, "model_fields", {}) if k != "base_dir"]
+
+
+def _validation_message(exc: ValidationError, source: str) -> str:
+    lines = []
+    for err in exc.errors()[:5]:
+        loc = tuple(p for p in err["loc"] if not isinstance(p, int))
+        key = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            allowed = _allowed_keys(Scenario, loc)
+            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
+            hint = (f"did you mean {close[0]!r}? " if close else "") + \
+                f"allowed keys: {', '.join(allowed)}"
+            lines.append(f"unknown key {key!r}; {hint}")
+        elif err["type"] == "missing":
+            lines.append(f"missing key {key!r}; add it")
+        else:
+            lines.append(f"key {key!r}: {err['msg']} (got {err.get('input')!r})")
+    return f"scenario {source}: " + "; ".join(lines)
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario YAML file (safe loading only)."""
+    file = Path(path)
+    if not file.is_file():
+        raise InputError(f"scenario file '{file}' does not exist; check the path")
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InputError(f"scenario '{file}' is not valid YAML{where}: {problem}; "
+                         "fix the indentation or quoting there") from None
+    if not isinstance(data, dict):
+        raise InputError(f"scenario '{file}' must be a mapping of keys (name:, accounts:, "
+                         "reps:, ...), not {type(data).__name__}")
+    return scenario_from_dict(data, base_dir=file.parent, source=f"'{file}'")
+
+
+def scenario_from_dict(data: dict[str, Any], *, base_dir: str | Path = ".",
+                       source: str = "(dict)") -> Scenario:
+    """Validate a scenario given as a dict; relative paths start at ``base_dir``."""
+    try:
+        return Scenario.model_validate(data | {"base_dir": Path(base_dir)})
+    except ValidationError as exc:
+        raise InputError(_validation_message(exc, source)) from None
+
+
+@dataclass
+class RunResult:
+    """What :func:`run_scenario` produced."""
+
+    scenario: Scenario
+    solution: Solution
+    out_dir: Path | None
+    manifest: dict[str, Any]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _points_kwargs(spec: PointsSpec) -> dict[str, Any]:
+    return {k: getattr(spec, k) for k in ("lat", "lon", "x", "y", "crs", "layer", "sheet")}
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def run_scenario(
+    scenario: Scenario | str | Path,
+    *,
+    out: str | Path | None = None,
+    time_limit: float | None = None,
+    write: bool = True,
+    on_stage: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Run a scenario end to end: load, build units, solve, write outputs.
+
+    Parameters
+    ----------
+    scenario
+        A :class:`Scenario` or the path of a scenario YAML file.
+    out
+        Output folder (overrides the scenario's ``output``).
+    time_limit
+        Solver seconds (overrides the scenario's ``solver.time_limit``).
+    write
+        Write the outputs; False only solves (for notebooks).
+    on_stage
+        Called with each stage's name as it starts (for progress display).
+
+    Returns
+    -------
+    RunResult
+    """
+    path = None
+    if not isinstance(scenario, Scenario):
+        path = Path(scenario)
+        scenario = load_scenario(path)
+    stage = on_stage or (lambda name: logger.info("stage: %s", name))
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    stage("load")
+    acc_spec = scenario.accounts
+    inputs = [("accounts", scenario.resolve(acc_spec.path))]
+    accounts = io.read_accounts(inputs[0][1], id=acc_spec.id, workload=acc_spec.workload,
+                                **_points_kwargs(acc_spec))
+    potential = None
+    if scenario.potential is not None:
+        spec = scenario.potential
+        inputs.append(("potential", scenario.resolve(spec.path)))
+        potential = io.read_potential(inputs[-1][1], value=spec.value, id=spec.id,
+                                      **_points_kwargs(spec))
+    rspec = scenario.reps
+    inputs.append(("reps", scenario.resolve(rspec.path)))
+    reps = io.read_reps(inputs[-1][1], id=rspec.id, name=rspec.name, fte=rspec.fte,
+                        territory=rspec.territory, **_points_kwargs(rspec))
+    locks: dict[str, str] = {}
+    if isinstance(scenario.locks, LocksSpec):
+        inputs.append(("locks", scenario.resolve(scenario.locks.path)))
+        locks = io.read_locks(inputs[-1][1], id=scenario.locks.id, rep=scenario.locks.rep)
+    elif scenario.locks:
+        locks = dict(scenario.locks)
+    seconds["load"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    stage("units")
+    sums = sorted({*acc_spec.sums, *(m for m in scenario.balance
+                                     if m in accounts.columns and m != "workload")})
+    units = build_units(accounts, potential=potential, method=scenario.units.method,
+                        n_units=scenario.units.n_units, sums=sums, crs=scenario.crs,
+                        random_state=scenario.units.random_state)
+    problem = TerritoryProblem(units, reps=reps, balance=scenario.balance,
+                               weight=scenario.objective.weight, power=scenario.objective.power,
+                               distance=scenario.objective.distance, locks=locks)
+    seconds["units"] = time.perf_counter() - t0
+
+    stage("solve")
+    sol_spec = scenario.solver
+    solution = solve(problem, solver=sol_spec.name,
+                     time_limit=time_limit if time_limit is not None else sol_spec.time_limit,
+                     gap=sol_spec.gap, threads=sol_spec.threads,
+                     random_state=sol_spec.random_state, reduce=sol_spec.reduce)
+    seconds["build"] = solution.seconds["check"] + solution.seconds["build"]
+    seconds["solve"] = solution.seconds.get("presolve", 0.0) + solution.seconds["solve"]
+
+    t0 = time.perf_counter()
+    stage("outputs")
+    reach = scenario.report.reach_km
+    summary = scenario_summary(solution, reach_km=reach)
+    manifest = {
+        "territory_opt": _versions()["territory-opt"],
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "scenario": {"name": scenario.name,
+                     "file": str(path.absolute()) if path else None,
+                     "sha256": io.sha256_file(path) if path else None,
+                     "content": scenario.model_dump(mode="json")},
+        "inputs": [{"role": role, "path": str(p.absolute()), "sha256": io.sha256_file(p)}
+                   for role, p in inputs],
+        "crs": units.crs.to_string(),
+        "packages": _versions(),
+        "solver": {"name": solution.solver} | solution.options,
+        "status": solution.status,
+        "objective": solution.objective,
+        "bound": solution.bound,
+        "gap": solution.gap,
+        "summary": summary,
+        "seconds": seconds,
+    }
+    out_dir = None
+    if write:
+        out_dir = Path(out) if out is not None else scenario.output_dir()
+        files = build_output_files(solution, manifest, title=scenario.name, reach_km=reach)
+        seconds["outputs"] = time.perf_counter() - t0
+        manifest["seconds"] = seconds
+        out_dir = io.write_outputs(out_dir, files)
+    else:
+        seconds["outputs"] = time.perf_counter() - t0
+    return RunResult(scenario=scenario, solution=solution, out_dir=out_dir,
+                     manifest=manifest, seconds=seconds)
+
+
+def build_output_files(solution: Solution, manifest: dict[str, Any], *, title: str,
+                       reach_km: float) -> dict[str, Any]:
+    """Every output file of a run, by name (written by :func:`io.write_outputs`)."""
+    from territory_opt.maps import map_html
+
+    table = territory_table(solution, reach_km=reach_km)
+    summary = manifest["summary"]
+    units = solution.units()
+    return {
+        "assignments.csv": solution.assignments(),
+        "report.csv": table,
+        "report.html": report_html(table, summary, title=f"Territory plan: {title}",
+                                   bands=solution.problem.balance),
+        "territories.gpkg": {"territories": solution.territories(reach_km=reach_km),
+                             "units": units},
+        "map.html": map_html(solution, reach_km=reach_km),
+        "manifest.json": manifest,
+    }

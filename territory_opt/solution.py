@@ -1,0 +1,141 @@
+"""The result of a solve: an assignment of units to territories, and its quality."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from territory_opt import metrics
+
+if TYPE_CHECKING:
+    import folium
+
+    from territory_opt.model import TerritoryProblem
+
+DEFAULT_REACH_KM = 100.0
+
+
+@dataclass(frozen=True, eq=False)
+class Solution:
+    """A solved territory plan.
+
+    Attributes
+    ----------
+    problem
+        The problem solved.
+    assignment
+        ``assignment[i]`` is the position (in ``problem.territories``) of unit
+        i's territory.
+    status
+        ``"optimal"``: proven optimal within the requested relative gap;
+        ``"feasible"``: a valid plan found before the time limit, not proven.
+    objective
+        Objective value of the assignment (recomputed exactly from it).
+    bound
+        Best proven lower bound on the objective (None if the solver gives none).
+    gap
+        ``(objective - bound) / objective`` (None without a bound).
+    solver
+        Name of the solver used.
+    seconds
+        Seconds per stage (check, build, solve).
+    options
+        Solver options used (time limit, gap, threads, seed).
+    """
+
+    problem: TerritoryProblem
+    assignment: np.ndarray
+    status: str
+    objective: float
+    bound: float | None
+    gap: float | None
+    solver: str
+    seconds: dict[str, float] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        gap = "unknown" if self.gap is None else f"{self.gap:.4%}"
+        return (f"Solution(status={self.status!r}, objective={self.objective:,.2f}, "
+                f"gap={gap}, units={self.problem.n_units}, "
+                f"territories={self.problem.n_territories})")
+
+    # ------------------------------------------------------------------ tables
+
+    def territory_labels(self) -> np.ndarray:
+        """Territory label of each unit."""
+        return self.problem.territories["territory"].to_numpy()[self.assignment]
+
+    def sums(self, metric: str) -> np.ndarray:
+        """Amount of a unit column per territory."""
+        return metrics.territory_sums(self.problem.values(metric), self.assignment,
+                                      self.problem.n_territories)
+
+    def unit_distances(self) -> np.ndarray:
+        """Distance in km from each unit to its own rep's base."""
+        return metrics.assigned_distance(self.problem.distances, self.assignment)
+
+    def units(self) -> gpd.GeoDataFrame:
+        """The units with ``territory``, ``rep_id`` and ``distance_km`` columns."""
+        terr = self.problem.territories
+        out = self.problem.units.drop(columns=["account_ids"], errors="ignore").copy()
+        out["territory"] = terr["territory"].to_numpy()[self.assignment]
+        out["rep_id"] = terr["rep_id"].to_numpy()[self.assignment]
+        out["distance_km"] = self.unit_distances()
+        return out
+
+    def assignments(self) -> pd.DataFrame:
+        """One row per account: ``account_id, unit_id, territory, rep_id``.
+
+        Sorted by account id, so that equal plans give identical files.
+        """
+        units = self.problem.units
+        terr = self.problem.territories
+        if "account_ids" not in units:
+            raise ValueError("these units carry no account membership (account_ids)")
+        counts = units["account_ids"].map(len).to_numpy()
+        pos = np.repeat(np.arange(len(units)), counts)
+        table = pd.DataFrame({
+            "account_id": [a for members in units["account_ids"] for a in members],
+            "unit_id": units["unit_id"].to_numpy()[pos],
+            "territory": terr["territory"].to_numpy()[self.assignment[pos]],
+            "rep_id": terr["rep_id"].to_numpy()[self.assignment[pos]],
+        })
+        return table.sort_values("account_id", kind="stable").reset_index(drop=True)
+
+    def summary(self, *, reach_km: float = DEFAULT_REACH_KM) -> pd.DataFrame:
+        """One row per territory (and a TOTAL row): amounts, % of target, distances."""
+        from territory_opt.report import territory_table
+
+        return territory_table(self, reach_km=reach_km)
+
+    def coverage(self, *, reach_km: float = DEFAULT_REACH_KM) -> pd.DataFrame:
+        """Coverage-ratio table: potential and accounts within reach, per territory."""
+        from territory_opt.report import coverage_table
+
+        return coverage_table(self, reach_km=reach_km)
+
+    def territories(self, *, reach_km: float = DEFAULT_REACH_KM) -> gpd.GeoDataFrame:
+        """One dissolved polygon per territory, with the summary figures."""
+        units = self.units()
+        shapes = units[["territory", "geometry"]].dissolve(by="territory", sort=False)
+        table = self.summary(reach_km=reach_km)
+        table = table[table["territory"] != "TOTAL"]
+        geoms = shapes.geometry.reindex(table["territory"]).to_numpy()
+        return gpd.GeoDataFrame(table.reset_index(drop=True), geometry=geoms,
+                                crs=units.crs)
+
+    # ------------------------------------------------------------------ views
+
+    def explore(self, m: folium.Map | None = None, **kwargs: Any) -> folium.Map:
+        """Interactive folium map of the territories (layered onto ``m`` if given)."""
+        from territory_opt.maps import territory_map
+
+        return territory_map(self, m=m, **kwargs)
+
+    def to_file(self, path: str, *, driver: str | None = None) -> None:
+        """Write the dissolved territories to a vector file (format from the suffix)."""
+        self.territories().to_file(path, driver=driver)

@@ -1,0 +1,318 @@
+"""Solving a :class:`~territory_opt.model.TerritoryProblem`.
+
+The exact path builds the mixed-integer model with PuLP and hands it to a
+solver chosen by name (HiGHS by default, through highspy). The result always
+carries the status, the objective, the best proven lower bound and the gap; an
+incumbent found before a time limit is ``"feasible"``, never ``"optimal"``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pulp
+
+from territory_opt.errors import InfeasibleError, InputError, SolverError
+from territory_opt.model import TerritoryProblem, build_model, check_feasibility
+from territory_opt.solution import Solution
+
+logger = logging.getLogger(__name__)
+
+
+class _WarmHiGHS(pulp.HiGHS):  # type: ignore[misc,name-defined]
+    """PuLP's highspy interface, handing HiGHS a starting solution when given one."""
+
+    start: dict[str, float] | None = None
+
+    def createAndConfigureSolver(self, lp: pulp.LpProblem) -> None:  # noqa: N802
+        if self.msg:
+            super().createAndConfigureSolver(lp)
+        else:  # HiGHS prints a banner from C++ when its first model is created
+            with _silenced_stdout():
+                super().createAndConfigureSolver(lp)
+
+    def callSolver(self, lp: pulp.LpProblem) -> None:  # noqa: N802 (PuLP's name)
+        if self.start:
+            import highspy
+
+            values = [0.0] * lp.solverModel.getNumCol()
+            for var in lp.variables():
+                values[var.index] = self.start.get(var.name, 0.0)
+            sol = highspy.HighsSolution()
+            sol.col_value = values
+            sol.value_valid = True
+            lp.solverModel.setSolution(sol)
+        lp.solverModel.run()
+
+
+@contextlib.contextmanager
+def _silenced_stdout() -> Iterator[None]:
+    """Send what C/C++ code writes to file descriptor 1 to /dev/null."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # no real stdout (e.g. captured)
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), fd)
+            yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
+def make_solver(name: str, *, time_limit: float | None, gap: float, threads: int | None,
+                random_state: int, msg: bool, mip: bool = True) -> Any:
+    """A PuLP solver by name (``pulp.listSolvers(onlyAvailable=True)`` lists them)."""
+    options: dict[str, Any] = {"msg": msg, "timeLimit": time_limit, "mip": mip}
+    if mip:
+        options["gapRel"] = gap
+    if threads is not None:
+        options["threads"] = threads
+    if name == "HiGHS":
+        return _WarmHiGHS(random_seed=int(random_state), **options)
+    try:
+        solver = pulp.getSolver(name, **options)
+    except pulp.PulpSolverError:
+        raise InputError(f"unknown solver {name!r}; available here: "
+                         f"{', '.join(pulp.listSolvers(onlyAvailable=True))}") from None
+    if not solver.available():
+        raise InputError(f"solver {name!r} is not installed here; available: "
+                         f"{', '.join(pulp.listSolvers(onlyAvailable=True))} (HiGHS comes "
+                         "with the highspy package)")
+    return solver
+
+
+def solve(
+    problem: TerritoryProblem,
+    *,
+    solver: str = "HiGHS",
+    time_limit: float | None = None,
+    gap: float = 1e-4,
+    threads: int | None = None,
+    random_state: int = 0,
+    msg: bool = False,
+    reduce: bool = True,
+) -> Solution:
+    """Solve ``problem`` exactly, within a relative gap and time limit.
+
+    The default strategy (``reduce=True``) is exact and much faster than
+    handing the whole model to the solver: it solves the LP relaxation (lower
+    bound ``LB`` and reduced costs ``r``), builds an incumbent of value ``UB``
+    by re-solving only the units the LP splits, fixes to 0 every variable with
+    ``LB + r > UB`` (no plan better than the incumbent can use it), and solves
+    the reduced model started from the incumbent. The reported bound is
+    ``min(UB, bound of the reduced model)``, valid for the full problem.
+
+    Parameters
+    ----------
+    problem
+        The territory problem.
+    solver
+        PuLP solver name; ``"HiGHS"`` (default) reports its proven bound.
+    time_limit
+        Seconds for the solver stages together; None for no limit.
+    gap
+        Relative optimality gap at which the solver may stop (1e-4 = 0.01 %).
+    threads
+        Solver threads; None lets the solver decide.
+    random_state
+        Solver seed, for reproducible runs.
+    msg
+        Show the solver's log.
+    reduce
+        Use the LP / incumbent / reduced-cost fixing strategy above; False
+        hands the full model to the solver.
+
+    Returns
+    -------
+    Solution
+        With ``status`` ``"optimal"`` (proven within ``gap``) or ``"feasible"``
+        (stopped by the time limit; ``gap`` says how far from proven).
+
+    Raises
+    ------
+    InfeasibleError
+        If no assignment meets the bands and locks (checked before the model is
+        built where possible, else proven by the solver).
+    SolverError
+        If the solver stops without any feasible assignment.
+    """
+    if not 0 <= gap < 1:
+        raise InputError(f"gap must be a share between 0 and 1 (1e-3 = 0.1 %), got {gap!r}")
+    if time_limit is not None and time_limit <= 0:
+        raise InputError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+    t0 = clock
+    check_feasibility(problem)
+    _ = problem.costs
+    seconds["check"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    lp, x = build_model(problem)
+    seconds["build"] = time.perf_counter() - t0
+    logger.info("model: %d variables, %d constraints", len(x), len(lp.constraints()))
+
+    def left() -> float | None:
+        return None if time_limit is None else max(1.0, time_limit - (time.perf_counter() - clock))
+
+    def run(mip: bool, start: dict[str, float] | None = None) -> tuple[str, float | None]:
+        engine = make_solver(solver, time_limit=left(), gap=gap, threads=threads,
+                             random_state=random_state, msg=msg, mip=mip)
+        if start is not None and isinstance(engine, _WarmHiGHS):
+            engine.start = start
+        try:
+            lp.solve(engine)
+        except pulp.PulpSolverError as exc:
+            raise SolverError(f"solver {solver!r} failed: {exc}") from None
+        return _status_and_bound(lp, solver)
+
+    incumbent: np.ndarray | None = None
+    lp_bound: float | None = None
+    fixed = 0
+    t0 = time.perf_counter()
+    if reduce and len(x) > problem.n_units:
+        status, _ = run(mip=False)
+        if status == "infeasible":
+            raise _infeasible(problem)
+        if status == "optimal":
+            lp_bound = float(pulp.value(lp.objective))
+            values = {key: v.varValue or 0.0 for key, v in x.items()}
+            dj = {key: v.dj or 0.0 for key, v in x.items()}
+            incumbent = _round_lp(problem, lp, x, values, dj, run)
+            if incumbent is not None:
+                upper = problem.objective_of(incumbent)
+                margin = 1e-7 * max(abs(upper), 1.0)
+                for key, v in x.items():
+                    if values[key] < 1e-9 and lp_bound + dj[key] > upper + margin:
+                        v.upBound = 0
+                        fixed += 1
+                logger.info("LP bound %.6g, incumbent %.6g, %d of %d variables fixed",
+                            lp_bound, upper, fixed, len(x))
+    seconds["presolve"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    start = None if incumbent is None else {x[i, t].name: 1.0 for i, t in enumerate(incumbent)}
+    status, bound = run(mip=True, start=start)
+    seconds["solve"] = time.perf_counter() - t0
+    assignment = None
+    if status in ("optimal", "feasible"):
+        assignment = _read_assignment(problem, x)
+    if incumbent is not None:
+        upper = problem.objective_of(incumbent)
+        # The reduced model holds every plan better than the incumbent: if it has
+        # none, the incumbent is optimal; its bound is valid up to UB.
+        if status == "infeasible":
+            status, bound, assignment = "optimal", upper, incumbent
+        elif status == "no_solution":
+            status, bound, assignment = "feasible", lp_bound, incumbent
+        elif bound is not None:
+            bound = min(bound, upper)
+        if assignment is None or problem.objective_of(incumbent) < problem.objective_of(assignment):
+            assignment = incumbent
+    if status == "infeasible":
+        raise _infeasible(problem)
+    if status == "no_solution" or assignment is None:
+        raise SolverError(f"the solver stopped (time limit {time_limit} s) before finding any "
+                          "assignment; give it more time (--time-limit) or a larger gap")
+    objective = problem.objective_of(assignment)
+    if bound is None:
+        logger.info("%s reports no lower bound: bound and gap are unknown", solver)
+    gap_value = None if bound is None else max(0.0, (objective - bound) / max(abs(objective), 1e-9))
+    return Solution(problem=problem, assignment=assignment, status=status,
+                    objective=objective, bound=bound, gap=gap_value, solver=solver,
+                    seconds=seconds, options={"time_limit": time_limit, "gap": gap,
+                                              "threads": threads, "reduce": reduce,
+                                              "random_state": random_state,
+                                              "lp_bound": lp_bound, "fixed_variables": fixed})
+
+
+def _infeasible(problem: TerritoryProblem) -> InfeasibleError:
+    return InfeasibleError(
+        "no assignment holds every band and lock at once (proven by the solver), "
+        "although each band and lock passes on its own; widen the tightest band "
+        f"({', '.join(f'{m} +-{t:.0%}' for m, t in problem.balance.items())}) or remove "
+        "locks")
+
+
+def _round_lp(problem: TerritoryProblem, lp: pulp.LpProblem,
+              x: dict[tuple[int, int], pulp.LpVariable], values: dict[tuple[int, int], float],
+              dj: dict[tuple[int, int], float], run: Any) -> np.ndarray | None:
+    """An incumbent near the LP optimum (a relaxation-induced neighbourhood).
+
+    Every unit may keep the territories the LP gives it; besides, the moves
+    with the smallest reduced costs are allowed (the cheapest ways to trade
+    units between territories). The neighbourhood grows fourfold until the
+    restricted model has a solution.
+    """
+    support = {key for key, val in values.items() if val > 1e-6}
+    moves = sorted((d, key) for key, d in dj.items() if key not in support)
+    n_moves = max(20 * problem.n_territories, problem.n_units // 4)
+    saved = {key: (v.lowBound, v.upBound) for key, v in x.items()}
+    result = None
+    try:
+        while result is None:
+            allowed = support | {key for _, key in moves[:n_moves]}
+            for key, v in x.items():
+                v.lowBound, v.upBound = (saved[key] if key in allowed else (0, 0))
+            status, _ = run(mip=True)
+            if status in ("optimal", "feasible"):
+                result = _read_assignment(problem, x)
+            if n_moves >= len(moves):
+                break
+            n_moves *= 4
+    finally:
+        for key, v in x.items():
+            v.lowBound, v.upBound = saved[key]
+    logger.info("LP splits %d units; incumbent %s with %d moves allowed",
+                len(support) - problem.n_units, "found" if result is not None else "not found", min(n_moves, len(moves)))
+    return result
+
+
+def _status_and_bound(lp: pulp.LpProblem, solver: str) -> tuple[str, float | None]:
+    """Map the solver's outcome to optimal / feasible / infeasible / no_solution."""
+    model = getattr(lp, "solverModel", None)
+    if model is not None and type(model).__module__.startswith("highspy"):
+        import highspy
+
+        st = model.getModelStatus()
+        info = model.getInfo()
+        has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
+        if st in (highspy.HighsModelStatus.kInfeasible,
+                  highspy.HighsModelStatus.kUnboundedOrInfeasible):
+            return "infeasible", None
+        if not has_solution:
+            return "no_solution", None
+        bound = float(info.mip_dual_bound)
+        bound = bound if np.isfinite(bound) else None
+        return ("optimal" if st == highspy.HighsModelStatus.kOptimal else "feasible"), bound
+    status = pulp.LpStatus.get(lp.status, "Undefined")
+    if status == "Infeasible":
+        return "infeasible", None
+    if lp.sol_status == pulp.LpSolutionOptimal:
+        return "optimal", None
+    if lp.sol_status == pulp.LpSolutionIntegerFeasible:
+        return "feasible", None
+    return "no_solution", None
+
+
+def _read_assignment(problem: TerritoryProblem,
+                     x: dict[tuple[int, int], pulp.LpVariable]) -> np.ndarray:
+    assignment = np.full(problem.n_units, -1, dtype=int)
+    for (i, t), v in x.items():
+        if (v.varValue or 0.0) > 0.5:
+            if assignment[i] != -1:
+                raise SolverError(f"solver returned unit {i} in two territories")
+            assignment[i] = t
+    if (assignment < 0).any():
+        raise SolverError("solver returned a solution leaving units unassigned")
+    return assignment

@@ -1,0 +1,267 @@
+"""Planning units: the pieces the optimiser assigns to territories.
+
+Three kinds, all returned as one GeoDataFrame shape:
+
+* ``"polygons"``: the polygons of the potential layer (ZIP areas, counties),
+  each with the accounts inside it joined in and its own potential;
+* ``"clusters"``: groups of nearby accounts (k-means weighted by workload);
+* ``"accounts"``: every account on its own (for a few thousand accounts).
+
+For point units (accounts, clusters) the potential of each polygon is shared
+equally among the accounts inside it; a polygon with no account gives its
+potential to the nearest account, so the total potential is kept. Their shape
+is the union of the accounts' Voronoi cells, clipped to the study area, so
+territories dissolve into clean polygons.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Sequence
+from typing import Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from territory_opt.errors import InputError, TerritoryOptWarning
+from territory_opt.geo import choose_crs, parse_crs, project, xy_of
+
+logger = logging.getLogger(__name__)
+
+UnitMethod = Literal["auto", "polygons", "clusters", "accounts"]
+MAX_ACCOUNT_UNITS = 1500
+DEFAULT_CLUSTERS = 1000
+UNIT_COLUMNS = ["unit_id", "accounts", "workload", "potential", "x", "y"]
+
+
+def build_units(
+    accounts: gpd.GeoDataFrame,
+    *,
+    potential: gpd.GeoDataFrame | None = None,
+    method: UnitMethod = "auto",
+    n_units: int | None = None,
+    sums: Sequence[str] = (),
+    crs: object | None = None,
+    random_state: int = 0,
+) -> gpd.GeoDataFrame:
+    """Build planning units from accounts and an optional potential layer.
+
+    Parameters
+    ----------
+    accounts
+        Output of :func:`territory_opt.read_accounts` (points with
+        ``account_id`` and ``workload``).
+    potential
+        Output of :func:`territory_opt.read_potential` (polygons or points with
+        ``potential``), or None.
+    method
+        ``"polygons"``, ``"clusters"``, ``"accounts"``, or ``"auto"``: polygons
+        when a polygon potential layer is given, else the accounts themselves
+        up to 1500 of them, else clusters.
+    n_units
+        Number of clusters for ``method="clusters"`` (default 1000, at most the
+        number of accounts).
+    sums
+        Further numeric account columns to add up per unit (e.g. ``revenue``),
+        so that they can be balanced or reported.
+    crs
+        Metric CRS for the units; chosen from the data's extent when None.
+    random_state
+        Seed of the clustering.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per unit: ``unit_id``, ``accounts`` (count), ``workload``,
+        ``potential``, the ``sums`` columns, ``x`` and ``y`` (the unit's
+        location in the metric CRS, in metres), ``account_ids`` (tuple of the
+        ids of its accounts) and geometry, in the metric CRS.
+    """
+    for col in ("account_id", "workload"):
+        if col not in accounts.columns:
+            raise InputError(f"accounts have no column {col!r}; read them with "
+                             "territory_opt.read_accounts()")
+    for col in sums:
+        if col not in accounts.columns:
+            raise InputError(f"accounts have no column {col!r} to sum per unit; columns "
+                             f"are: {', '.join(map(str, accounts.columns))}")
+        if not pd.api.types.is_numeric_dtype(accounts[col]):
+            raise InputError(f"accounts column {col!r} is not numeric; it cannot be "
+                             "summed per unit")
+    metric = parse_crs(crs, where="crs") if crs is not None else (
+        choose_crs(accounts) if potential is None else choose_crs(accounts, potential))
+    acc = project(accounts, metric).reset_index(drop=True)
+    pot = project(potential, metric).reset_index(drop=True) if potential is not None else None
+    has_polygons = pot is not None and bool(
+        pot.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).all())
+    if method == "auto":
+        method = ("polygons" if has_polygons else
+                  "accounts" if len(acc) <= MAX_ACCOUNT_UNITS else "clusters")
+        logger.info("planning units: %s", method)
+    if method == "polygons":
+        if not has_polygons:
+            raise InputError("method='polygons' needs a potential layer of polygons; "
+                             "use method='clusters' or 'accounts' for point data")
+        assert pot is not None
+        return _polygon_units(acc, pot, list(sums))
+    if method not in ("clusters", "accounts"):
+        raise InputError(f"unknown unit method {method!r}; use 'auto', 'polygons', "
+                         "'clusters' or 'accounts'")
+    acc = acc.assign(potential=_potential_per_account(acc, pot))
+    if method == "accounts":
+        labels = np.arange(len(acc))
+        ids = acc["account_id"].to_numpy()
+    else:
+        k = DEFAULT_CLUSTERS if n_units is None else n_units
+        if not 1 <= k:
+            raise InputError(f"n_units must be at least 1, got {k}")
+        labels = _cluster_labels(acc, min(k, len(acc)), random_state)
+        ids = np.array([f"C{i + 1:04d}" for i in range(labels.max() + 1)])
+    return _point_units(acc, labels, ids, pot if has_polygons else None, list(sums))
+
+
+def _potential_per_account(acc: gpd.GeoDataFrame,
+                           pot: gpd.GeoDataFrame | None) -> np.ndarray:
+    """Each account's share of the potential layer (total kept)."""
+    share = np.zeros(len(acc))
+    if pot is None:
+        return share
+    value = pot["potential"].to_numpy(dtype=float)
+    is_poly = pot.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+    if is_poly.any():
+        polys = pot[is_poly]
+        hit = gpd.sjoin(acc[["geometry"]], polys[["geometry"]], how="inner",
+                        predicate="within")
+        hit = hit[~hit.index.duplicated()]
+        counts = hit["index_right"].value_counts()
+        np.add.at(share, hit.index.to_numpy(),
+                  value[hit["index_right"].to_numpy()] / counts[hit["index_right"]].to_numpy())
+        orphans = polys.index.difference(counts.index)
+    else:
+        orphans = pot.index
+    if len(orphans):  # polygons without accounts, and potential points: nearest account
+        src = pot.loc[orphans]
+        pts = gpd.GeoDataFrame(geometry=src.geometry.representative_point(), crs=pot.crs)
+        near = gpd.sjoin_nearest(pts, acc[["geometry"]], how="left")
+        near = near[~near.index.duplicated()]
+        np.add.at(share, near["index_right"].to_numpy(), value[near.index.to_numpy()])
+    return share
+
+
+def _cluster_labels(acc: gpd.GeoDataFrame, k: int, random_state: int) -> np.ndarray:
+    """k-means labels weighted by workload, renumbered in order of first account."""
+    from sklearn.cluster import KMeans, MiniBatchKMeans
+
+    xy = xy_of(acc)
+    weight = acc["workload"].to_numpy(dtype=float)
+    weight = weight + max(weight.mean(), 1.0) * 1e-3  # zero-workload accounts still count
+    model = (KMeans(n_clusters=k, n_init=3, random_state=random_state)
+             if len(acc) <= 50_000 else
+             MiniBatchKMeans(n_clusters=k, n_init=3, random_state=random_state,
+                             batch_size=4096))
+    with warnings.catch_warnings():  # duplicate points give fewer distinct clusters
+        warnings.simplefilter("ignore", category=UserWarning)
+        raw = model.fit_predict(xy, sample_weight=weight)
+    _, first = np.unique(raw, return_index=True)
+    order = np.argsort(np.argsort(first))
+    remap = dict(zip(np.unique(raw), order, strict=True))
+    return np.array([remap[r] for r in raw])
+
+
+def _voronoi_cells(acc: gpd.GeoDataFrame, area: shapely.Geometry) -> np.ndarray:
+    """One Voronoi cell per account, clipped to ``area`` (shared for equal points)."""
+    xy = xy_of(acc)
+    uniq, inverse = np.unique(xy, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    if len(uniq) == 1:
+        return np.array([area] * len(acc), dtype=object)
+    cells = shapely.voronoi_polygons(shapely.multipoints(uniq), extend_to=area,
+                                     ordered=True)
+    parts = np.asarray(shapely.get_parts(cells))
+    clipped = shapely.intersection(parts, area)
+    return clipped[inverse]
+
+
+def _study_area(acc: gpd.GeoDataFrame, pot: gpd.GeoDataFrame | None) -> shapely.Geometry:
+    if pot is not None:
+        return shapely.union_all(pot.geometry.make_valid().to_numpy())
+    hull = shapely.convex_hull(shapely.multipoints(xy_of(acc)))
+    minx, miny, maxx, maxy = shapely.bounds(hull)
+    return hull.buffer(0.05 * max(maxx - minx, maxy - miny, 1000.0))
+
+
+def _point_units(acc: gpd.GeoDataFrame, labels: np.ndarray, ids: np.ndarray,
+                 pot: gpd.GeoDataFrame | None, sums: list[str]) -> gpd.GeoDataFrame:
+    xy = xy_of(acc)
+    w = acc["workload"].to_numpy(dtype=float)
+    frame = pd.DataFrame({"label": labels, "workload": w,
+                          "potential": acc["potential"].to_numpy(),
+                          "wx": xy[:, 0] * w, "wy": xy[:, 1] * w, "x": xy[:, 0],
+                          "y": xy[:, 1]} | {c: acc[c].to_numpy(dtype=float) for c in sums})
+    grouped = frame.groupby("label", sort=True)
+    agg = grouped[["workload", "potential", "wx", "wy", "x", "y", *sums]].sum()
+    n = grouped.size()
+    # location: workload-weighted mean, plain mean where the unit has no workload
+    x = np.where(agg["workload"] > 0, agg["wx"] / agg["workload"].where(agg["workload"] > 0, 1),
+                 agg["x"] / n)
+    y = np.where(agg["workload"] > 0, agg["wy"] / agg["workload"].where(agg["workload"] > 0, 1),
+                 agg["y"] / n)
+    cells = _voronoi_cells(acc, _study_area(acc, pot))
+    members = acc.groupby(labels)["account_id"].agg(tuple)
+    geoms = [shapely.union_all(cells[labels == lab]) for lab in agg.index]
+    units = gpd.GeoDataFrame({
+        "unit_id": ids[agg.index.to_numpy()],
+        "accounts": n.to_numpy(),
+        "workload": agg["workload"].to_numpy(),
+        "potential": agg["potential"].to_numpy(),
+        **{c: agg[c].to_numpy() for c in sums},
+        "x": x, "y": y,
+        "account_ids": members.loc[agg.index].to_numpy(),
+    }, geometry=geoms, crs=acc.crs)
+    return units.reset_index(drop=True)
+
+
+def _polygon_units(acc: gpd.GeoDataFrame, pot: gpd.GeoDataFrame,
+                   sums: list[str]) -> gpd.GeoDataFrame:
+    hit = gpd.sjoin(acc[["geometry"]], pot[["geometry"]], how="left", predicate="within")
+    hit = hit[~hit.index.duplicated()]
+    outside = hit["index_right"].isna()
+    if outside.any():
+        warnings.warn(f"{int(outside.sum())} accounts lie outside every polygon of the "
+                      "potential layer (e.g. account "
+                      f"{acc.loc[outside[outside].index[0], 'account_id']!r}); each joins "
+                      "its nearest polygon", TerritoryOptWarning, stacklevel=3)
+        near = gpd.sjoin_nearest(acc.loc[outside[outside].index, ["geometry"]],
+                                 pot[["geometry"]], how="left")
+        near = near[~near.index.duplicated()]
+        hit.loc[near.index, "index_right"] = near["index_right"]
+    poly_of = hit["index_right"].astype(int).to_numpy()
+    frame = pd.DataFrame({"poly": poly_of, "workload": acc["workload"].to_numpy(dtype=float)}
+                         | {c: acc[c].to_numpy(dtype=float) for c in sums})
+    agg = frame.groupby("poly")[["workload", *sums]].sum().reindex(range(len(pot)),
+                                                                    fill_value=0.0)
+    count = frame.groupby("poly").size().reindex(range(len(pot)), fill_value=0)
+    members = acc.groupby(poly_of)["account_id"].agg(tuple)
+    centroid = pot.geometry.centroid
+    units = gpd.GeoDataFrame({
+        "unit_id": pot["potential_id"].to_numpy(),
+        "accounts": count.to_numpy(),
+        "workload": agg["workload"].to_numpy(),
+        "potential": pot["potential"].to_numpy(dtype=float),
+        **{c: agg[c].to_numpy() for c in sums},
+        "x": centroid.x.to_numpy(), "y": centroid.y.to_numpy(),
+        "account_ids": [members.get(i, ()) for i in range(len(pot))],
+    }, geometry=pot.geometry.to_numpy(), crs=pot.crs)
+    return units
+
+
+def unit_crs(units: gpd.GeoDataFrame) -> CRS:
+    """The metric CRS of built units (raises if they are not projected)."""
+    if units.crs is None or not units.crs.is_projected:
+        raise InputError("units must be in a projected CRS; build them with "
+                         "territory_opt.build_units()")
+    return units.crs

@@ -1,0 +1,96 @@
+"""End to end: the Georgia demo scenario, and its outputs agreeing with each other."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import ROOT
+
+DATA = ROOT / "data" / "georgia"
+
+
+@pytest.fixture(scope="module")
+def out(georgia_run):
+    return georgia_run.out_dir
+
+
+def test_outputs_exist(out):
+    names = {p.name for p in out.iterdir()}
+    assert names == {"assignments.csv", "territories.gpkg", "report.csv", "report.html",
+                     "map.html", "manifest.json"}
+
+
+def test_every_account_assigned_once(out):
+    assign = pd.read_csv(out / "assignments.csv", dtype=str)
+    accounts = pd.read_csv(DATA / "accounts.csv", dtype={"account_id": str})
+    assert list(assign.columns) == ["account_id", "unit_id", "territory", "rep_id"]
+    assert assign["account_id"].is_unique
+    assert set(assign["account_id"]) == set(accounts["account_id"])
+    reps = pd.read_csv(DATA / "reps.csv")
+    assert set(assign["rep_id"]) == set(reps["rep_id"])
+
+
+def test_bands_hold_and_report_agrees_with_assignments(out, georgia_run):
+    assign = pd.read_csv(out / "assignments.csv", dtype=str)
+    accounts = pd.read_csv(DATA / "accounts.csv", dtype={"account_id": str})
+    reps = pd.read_csv(DATA / "reps.csv").set_index("rep_id")
+    report = pd.read_csv(out / "report.csv").set_index("territory")
+    merged = assign.merge(accounts, on="account_id")
+    work = merged.groupby("rep_id")["workload"].sum()
+    target = accounts["workload"].sum() * reps["fte"] / reps["fte"].sum()
+    ratio = (work / target).reindex(reps.index)
+    assert ratio.between(0.95 - 1e-9, 1.05 + 1e-9).all(), ratio
+    by_rep = report.reset_index().set_index("rep_id")
+    np.testing.assert_allclose(by_rep.loc[work.index, "workload"], work, atol=0.01)
+    np.testing.assert_allclose(by_rep.loc[work.index, "accounts"],
+                               merged.groupby("rep_id").size(), atol=0)
+    # potential: units layer carries each unit's share; +-25 % band
+    units = gpd.read_file(out / "territories.gpkg", layer="units")
+    pot = units.groupby("rep_id")["potential"].sum()
+    counties = gpd.read_file(DATA / "counties.gpkg")
+    assert units["potential"].sum() == pytest.approx(counties["population"].sum())
+    pot_target = counties["population"].sum() * reps["fte"] / reps["fte"].sum()
+    assert (pot / pot_target).between(0.75 - 1e-9, 1.25 + 1e-9).all()
+    np.testing.assert_allclose(by_rep.loc[pot.index, "potential"], pot, rtol=1e-6)
+    assert report.loc["TOTAL", "workload"] == pytest.approx(accounts["workload"].sum())
+
+
+def test_territories_layer_and_map(out):
+    terr = gpd.read_file(out / "territories.gpkg", layer="territories")
+    assert len(terr) == 12 and terr.geometry.is_valid.all()
+    assert set(terr["territory"]) == {f"T{i:02d}" for i in range(1, 13)}
+    # dissolved Voronoi cells tile the state: territories cover the counties' area
+    counties = gpd.read_file(ROOT / "data" / "georgia" / "counties.gpkg").to_crs(terr.crs)
+    assert terr.geometry.area.sum() == pytest.approx(counties.geometry.area.sum(), rel=1e-3)
+    html = (out / "map.html").read_text()
+    assert "Rep bases" in html and html.count("Avery Johnson") >= 1
+    for label in terr["territory"]:
+        assert f'"{label}"' in html
+
+
+def test_manifest(out, georgia_run):
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "optimal"
+    assert manifest["gap"] <= 1e-3
+    assert manifest["bound"] <= manifest["objective"]
+    roles = {i["role"] for i in manifest["inputs"]}
+    assert roles == {"accounts", "potential", "reps"}
+    import hashlib
+    for item in manifest["inputs"]:
+        with open(item["path"], "rb") as fh:
+            assert hashlib.sha256(fh.read()).hexdigest() == item["sha256"]
+    assert set(manifest["seconds"]) == {"load", "units", "build", "solve", "outputs"}
+    assert manifest["packages"]["highspy"] != "not installed"
+    assert manifest["summary"]["coverage_ratio"] == pytest.approx(
+        georgia_run.manifest["summary"]["coverage_ratio"])
+
+
+def test_report_html_is_self_contained(out):
+    html = (out / "report.html").read_text()
+    assert "<script" not in html and "http" not in html
+    assert "Coverage ratio" in html and "TOTAL" in html
