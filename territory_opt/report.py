@@ -65,6 +65,7 @@ def territory_table(solution: Solution, *, reach_km: float) -> pd.DataFrame:
     total["max_km"] = float(np.nanmax(maximum)) if np.isfinite(maximum).any() else float("nan")
     total["coverage_pct"] = 100 * metrics.covered_share(p.values("potential"), dist, reach_km)
     table = pd.concat([table, pd.DataFrame([total])], ignore_index=True)
+    table["accounts"] = table["accounts"].round().astype(int)
     return table.round({c: 2 for c in table.columns if table[c].dtype.kind == "f"})
 
 
@@ -119,6 +120,8 @@ def scenario_summary(solution: Solution, *, reach_km: float) -> dict[str, Any]:
 
 
 def _fmt_cell(value: Any) -> str:
+    if isinstance(value, (int, np.integer)):
+        return f"{value:,}"
     if isinstance(value, (float, np.floating)):
         if np.isnan(value):
             return ""
@@ -157,7 +160,8 @@ def report_html(table: pd.DataFrame, summary: dict[str, Any], *, title: str,
                            and abs(v / 100 - 1) > bands[c[:-4]] + 1e-6)
             cls = ' class="bad"' if out_of_band else ""
             cells.append(f"<td{cls}>{esc(_fmt_cell(v))}</td>")
-        body.append(f"<tr>{''.join(cells)}</tr>")
+        total = ' class="total"' if row["territory"] == "TOTAL" else ""
+        body.append(f"<tr{total}>{''.join(cells)}</tr>")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
 <style>
@@ -166,7 +170,7 @@ table {{ border-collapse: collapse; margin-bottom: 2em; font-size: 0.9em; }}
 th, td {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }}
 th {{ background: #f0f0f0; }}
 table.head th, table.head td {{ text-align: left; }}
-tr:last-child td {{ font-weight: bold; }}
+tr.total td {{ font-weight: bold; }}
 td.bad {{ background: #fdd; }}
 </style></head><body>
 <h1>{esc(title)}</h1>

@@ -319,8 +319,9 @@ def run_scenario(
         out_dir = Path(out) if out is not None else scenario.output_dir()
         files = build_output_files(solution, manifest, title=scenario.name, reach_km=reach)
         seconds["outputs"] = time.perf_counter() - t0
-        manifest["seconds"] = seconds
+        manifest["seconds"] = dict(seconds)  # outputs: building them, before the write
         out_dir = io.write_outputs(out_dir, files)
+        seconds["outputs"] = time.perf_counter() - t0
     else:
         seconds["outputs"] = time.perf_counter() - t0
     return RunResult(scenario=scenario, solution=solution, out_dir=out_dir,
