@@ -18,7 +18,15 @@ from territory_opt.errors import (
     TerritoryOptError,
     TerritoryOptWarning,
 )
-from territory_opt.io import read_accounts, read_locks, read_potential, read_reps, write_outputs
+from territory_opt.graph import adjacency, graph_from_edges
+from territory_opt.io import (
+    read_accounts,
+    read_distance_matrix,
+    read_locks,
+    read_potential,
+    read_reps,
+    write_outputs,
+)
 from territory_opt.model import TerritoryProblem, check_feasibility
 from territory_opt.scenario import Scenario, load_scenario, run_scenario, scenario_from_dict
 from territory_opt.solution import Solution
@@ -33,7 +41,8 @@ except PackageNotFoundError:  # running from a source tree without installing
 __all__ = [
     "InfeasibleError", "InputError", "Scenario", "Solution", "SolverError",
     "TerritoryOptError", "TerritoryOptWarning", "TerritoryProblem", "__version__",
-    "build_units", "check_feasibility", "georgia_paths", "load_georgia", "load_scenario",
+    "adjacency", "build_units", "check_feasibility", "graph_from_edges",
+    "read_distance_matrix", "georgia_paths", "load_georgia", "load_scenario",
     "read_accounts", "read_locks", "read_potential", "read_reps", "run_scenario",
     "scenario_from_dict", "solve", "write_outputs",
 ]

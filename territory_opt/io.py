@@ -387,6 +387,57 @@ def read_locks(source: Source, *, id: str = "account_id", rep: str = "rep_id",
     return dict(zip(ids, reps, strict=True))
 
 
+def read_distance_matrix(
+    source: Source, *, origin: str = "origin", destination: str = "destination",
+    cost: str = "cost", sheet: str | int | None = None,
+) -> pd.DataFrame:
+    """Read a distance or travel-time matrix.
+
+    Long form: one row per pair, columns ``origin, destination, cost`` (names
+    configurable). Dense form: the first column holds the origin ids and every
+    other column is a destination id. The form is detected from the columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by origin id (text), one column per destination id (text).
+        Missing pairs are NaN: :class:`territory_opt.TerritoryProblem` names
+        the first one it needs.
+    """
+    frame = read_table(source, sheet=sheet, text_columns=[origin, destination])
+    if origin in frame.columns and destination in frame.columns:
+        require_columns(frame, {"cost": cost}, source)
+        values = numeric_column(frame, cost, source, minimum=0.0)
+        long = pd.DataFrame({"o": frame[origin].map(_id_text), "d": frame[destination].map(
+            _id_text), "c": values})
+        dup = long.duplicated(["o", "d"], keep=False)
+        if dup.any():
+            first = long[dup].iloc[0]
+            raise InputError(f"{_name(source)}: the pair {first['o']!r} -> {first['d']!r} "
+                             f"appears on {_row_labels(source, np.flatnonzero(dup.to_numpy()))}"
+                             "; give each pair once")
+        return long.pivot(index="o", columns="d", values="c")
+    first = frame.columns[0]
+    dense = frame.set_index(first)
+    dense.index = [_id_text(i) for i in dense.index]
+    dense.columns = [_id_text(c) for c in dense.columns]
+    for col in dense.columns:
+        dense[col] = numeric_column(dense.reset_index(drop=True), col, source,
+                                    allow_missing=True).to_numpy()
+    return dense
+
+
+def read_edges(source: Source, *, a: str = "a", b: str = "b") -> list[tuple[str, str]]:
+    """Read an adjacency edge list: one row per pair of neighbouring unit ids."""
+    frame = read_table(source, text_columns=[a, b])
+    require_columns(frame, {"a": a, "b": b}, source)
+    blank = frame[a].isna() | frame[b].isna()
+    if blank.any():
+        raise InputError(f"{_name(source)}: {_row_labels(source, np.flatnonzero(blank))} lack a "
+                         "unit id; give both ends of every edge")
+    return list(zip(frame[a].map(_id_text), frame[b].map(_id_text), strict=True))
+
+
 def sha256_file(path: PathLike) -> str:
     """SHA-256 of a file's bytes, in hex."""
     digest = hashlib.sha256()

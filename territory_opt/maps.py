@@ -92,10 +92,10 @@ def territory_map(solution: Solution, *, m: folium.Map | None = None,
     ).add_to(m)
     bases = folium.FeatureGroup(name="Rep bases")
     p = solution.problem
-    base_xy = gpd.GeoDataFrame(geometry=gpd.points_from_xy(p.territories["x"],
-                                                           p.territories["y"]),
+    base_xy = gpd.GeoDataFrame(geometry=gpd.points_from_xy(solution.territory_table["x"],
+                                                           solution.territory_table["y"]),
                                crs=p.units.crs).to_crs("EPSG:4326")
-    for row, point in zip(p.territories.itertuples(), base_xy.geometry, strict=True):
+    for row, point in zip(solution.territory_table.itertuples(), base_xy.geometry, strict=True):
         label = html.escape(f"{row.rep_name} ({row.rep_id}), territory {row.territory}")
         folium.CircleMarker([point.y, point.x], radius=6, color="#000", weight=2,
                             fill=True, fill_color="#fff", fill_opacity=1.0,

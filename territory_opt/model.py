@@ -14,7 +14,10 @@ from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from functools import cached_property
 
+from typing import Literal
+
 import geopandas as gpd
+import networkx as nx
 import numpy as np
 import pandas as pd
 import pulp
@@ -31,57 +34,141 @@ def _fmt(value: float) -> str:
     return f"{value:,.1f}" if abs(value) < 1e6 else f"{value:,.0f}"
 
 
+@dataclass(frozen=True)
+class Band:
+    """A balance band on one metric: a tolerance around targets, or absolute bounds."""
+
+    metric: str
+    tolerance: float | None = None
+    lower: float | None = None
+    upper: float | None = None
+
+    def describe(self) -> str:
+        if self.tolerance is not None:
+            return f"the {self.metric} band (+-{self.tolerance:.0%} of target)"
+        lo = "-" if self.lower is None else _fmt(self.lower)
+        hi = "-" if self.upper is None else _fmt(self.upper)
+        return f"the {self.metric} band [{lo}, {hi}]"
+
+
+def parse_band(metric: str, spec: object) -> Band:
+    """A band from ``0.05`` (tolerance), ``{"tolerance": 0.05}`` or ``{"min": L, "max": U}``."""
+    def bad(msg: str) -> InputError:
+        return InputError(f"balance {metric!r}: {msg}; write a share such as 0.05 "
+                          "(+-5 % of target) or absolute bounds {min: 100, max: 120}")
+    if isinstance(spec, bool):
+        raise bad(f"got {spec!r}")
+    if isinstance(spec, (int, float)):
+        spec = {"tolerance": spec}
+    if not isinstance(spec, Mapping):
+        raise bad(f"got {spec!r}")
+    unknown = set(spec) - {"tolerance", "min", "max"}
+    if unknown:
+        raise bad(f"unknown keys {sorted(unknown)}")
+    if "tolerance" in spec:
+        if set(spec) != {"tolerance"}:
+            raise bad("give either a tolerance or min/max, not both")
+        tol = spec["tolerance"]
+        if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 <= tol < 1:
+            raise bad(f"the tolerance must be a share between 0 and 1, got {tol!r}")
+        return Band(metric, tolerance=float(tol))
+    lower, upper = spec.get("min"), spec.get("max")
+    for v in (lower, upper):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise bad(f"min and max must be numbers, got {v!r}")
+    if lower is None and upper is None:
+        raise bad("give min, max or both")
+    if lower is not None and upper is not None and lower > upper:
+        raise bad(f"min {lower} is above max {upper}")
+    return Band(metric, lower=None if lower is None else float(lower),
+                upper=None if upper is None else float(upper))
+
+
 @dataclass(frozen=True, eq=False)
 class TerritoryProblem:
-    r"""A balanced territory-assignment problem with fixed rep home bases.
+    r"""A balanced territory-assignment problem.
 
-    Formulation (units :math:`i`, territories :math:`t`, one per rep)::
+    Two ways to place territory centres:
+
+    * ``centres="fixed"`` (default): one territory per rep, centred on the rep's
+      home base. Binary :math:`x_{it}`: unit i in territory t.
+    * ``centres="model"``: ``k`` territories whose centres the model chooses
+      among the units (Hess / capacitated p-median). Binary :math:`x_{ij}`:
+      unit i in the territory centred at unit j; :math:`x_{jj} = 1` when j is a
+      centre.
+
+    Formulation (fixed centres; for model centres read t as j and add the
+    centre constraints)::
 
         min   sum_{i,t} w_i * d_{it}^p * x_{it}
-        s.t.  sum_t x_{it} = 1                                   for every unit i
-              (1 - tau_m) T_{mt} <= sum_i a_{im} x_{it} <= (1 + tau_m) T_{mt}
-                                                   for every balanced metric m, t
-              x_{it} = 1                             for every unit i locked to t
-              x_{it} in {0, 1}
+        s.t.  sum_t x_{it} = 1                                      every unit i
+              L_{mt} <= sum_i a_{im} x_{it} <= U_{mt}      every band m, territory t
+              x_{it} = 1                                  every unit i locked to t
+        model centres:  x_{ij} <= x_{jj},   sum_j x_{jj} = k,
+              L_m x_{jj} <= sum_i a_{im} x_{ij} <= U_m x_{jj}
+        contiguity: every territory induces a connected subgraph of the units'
+              adjacency graph (enforced exactly by separator cuts, see
+              :func:`territory_opt.solve.solve`)
+        x binary
 
-    where :math:`w_i` is the unit's weight (``weight`` column, workload by
-    default), :math:`d_{it}` the distance in km from the unit to the home base
-    of territory t's rep, :math:`p` the ``power`` (1: workload-weighted
-    distance, 2: moment of inertia), :math:`a_{im}` the unit's amount of
-    metric m and :math:`T_{mt} = A_m \cdot f_t / \sum_s f_s` the territory's
-    target: the metric's total :math:`A_m` shared in proportion to the reps'
-    FTE :math:`f_t`.
+    where :math:`w_i` is the unit's weight (``weight`` column), :math:`d` the
+    distance (km, or the user matrix's unit) to the territory's centre,
+    :math:`p` the ``power`` (1: weighted distance, 2: moment of inertia) and
+    :math:`a_{im}` the unit's amount of metric m. A tolerance band is
+    :math:`(1 \pm \tau_m) T_{mt}` around the target :math:`T_{mt}`: the metric's
+    total shared in proportion to the reps' FTE (equally among the ``k``
+    territories with model centres); an absolute band gives ``min`` and/or
+    ``max`` for every territory.
 
     Parameters
     ----------
     units
-        Output of :func:`territory_opt.build_units`.
+        Output of :func:`territory_opt.build_units` (or any GeoDataFrame with
+        ``unit_id``, ``x``, ``y`` and the metric columns, in a projected CRS).
     reps
         Output of :func:`territory_opt.read_reps`: one territory per rep.
+        Required with fixed centres; optional with model centres (then it
+        gives ``k``, and all FTEs must be equal).
+    k
+        Number of territories with model centres and no reps.
+    centres
+        ``"fixed"`` or ``"model"``.
     balance
-        Metric name to tolerance, e.g. ``{"workload": 0.05, "potential": 0.10}``
-        for +-5 % and +-10 % around each territory's target. Metrics are unit
-        columns: ``workload``, ``potential``, ``accounts`` (the count) or any
-        column summed by ``build_units(..., sums=...)``.
+        Metric name to band: a tolerance (``0.05`` for +-5 % of target), or
+        ``{"min": L, "max": U}`` absolute bounds per territory. Metrics are
+        unit columns: ``workload``, ``potential``, ``accounts`` or any column
+        summed by ``build_units(..., sums=...)``.
     weight
         Unit column weighting the distance in the objective.
     power
         1 or 2: the exponent of the distance.
     distance
-        ``"euclidean"`` (in the units' metric CRS) or ``"great_circle"``.
+        ``"euclidean"`` (in the units' metric CRS), ``"great_circle"``, or a
+        matrix (DataFrame indexed by unit id, with a column per rep id for
+        fixed centres or per unit id for model centres), e.g. travel times
+        from :func:`territory_opt.read_distance_matrix`.
     locks
-        Account id or unit id to rep id (or territory label): assignments that
-        must hold. Locking an account locks the unit it is in.
+        Account id or unit id to rep id (or territory label), fixed centres
+        only. Locking an account locks the unit it is in.
+    contiguity
+        Require every territory to be connected in ``graph``.
+    graph
+        Adjacency of the units (networkx graph on unit ids); built from the
+        units' shapes when None (see :func:`territory_opt.adjacency`).
     """
 
     units: gpd.GeoDataFrame
     _: KW_ONLY
-    reps: gpd.GeoDataFrame
-    balance: Mapping[str, float] = field(default_factory=lambda: {"workload": 0.05})
+    reps: gpd.GeoDataFrame | None = None
+    k: int | None = None
+    centres: Literal["fixed", "model"] = "fixed"
+    balance: Mapping[str, object] = field(default_factory=lambda: {"workload": 0.05})
     weight: str = "workload"
     power: int = 1
-    distance: DistanceKind = "euclidean"
+    distance: DistanceKind | pd.DataFrame = "euclidean"
     locks: Mapping[str, str] = field(default_factory=dict)
+    contiguity: bool = False
+    graph: nx.Graph | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.units, gpd.GeoDataFrame) or "unit_id" not in self.units:
@@ -91,37 +178,62 @@ class TerritoryProblem:
         if self.units.crs is None or not self.units.crs.is_projected:
             raise InputError("units must be in a projected CRS; build them with "
                              "territory_opt.build_units()")
-        if not isinstance(self.reps, gpd.GeoDataFrame) or "rep_id" not in self.reps:
+        if not self.units["unit_id"].is_unique:
+            raise InputError("unit ids must be unique")
+        if self.centres not in ("fixed", "model"):
+            raise InputError(f"centres must be 'fixed' (rep home bases) or 'model' (chosen "
+                             f"among the units), got {self.centres!r}")
+        if self.reps is not None and (not isinstance(self.reps, gpd.GeoDataFrame)
+                                      or "rep_id" not in self.reps):
             raise InputError("reps must be the GeoDataFrame of territory_opt.read_reps()")
-        k, n = len(self.reps), len(self.units)
-        if k < 1:
-            raise InputError("there are no reps: give at least one rep (one territory each)")
+        if self.centres == "fixed":
+            if self.reps is None:
+                raise InputError("fixed centres need reps (their home bases); give reps=..., "
+                                 "or centres='model' with k=...")
+            if self.k is not None and self.k != len(self.reps):
+                raise InputError(f"k={self.k} but there are {len(self.reps)} reps; drop k")
+        else:
+            if self.reps is None and self.k is None:
+                raise InputError("centres='model' needs k (the number of territories) or reps")
+            if self.reps is not None and self.k is not None and self.k != len(self.reps):
+                raise InputError(f"k={self.k} but there are {len(self.reps)} reps; drop k")
+            if self.reps is not None and self.reps["fte"].nunique() > 1:
+                raise InputError("with centres='model' every territory gets the same target: "
+                                 "give reps equal FTEs, or use fixed centres")
+            if self.locks:
+                raise InputError("locks need fixed centres (reps); with centres='model' "
+                                 "territories are not known before solving")
+        k, n = self.n_territories, len(self.units)
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise InputError(f"the number of territories must be at least 1, got {k!r}")
         if k > n:
-            raise InfeasibleError(f"{k} reps but only {n} planning units: every territory "
-                                  "needs at least one unit; use fewer reps or smaller units "
-                                  "(e.g. units method 'accounts' or more clusters)")
+            raise InfeasibleError(f"{k} territories but only {n} planning units: every "
+                                  "territory needs at least one unit; use fewer territories "
+                                  "or smaller units (e.g. units method 'accounts' or more "
+                                  "clusters)")
         if self.power not in (1, 2):
             raise InputError(f"power must be 1 or 2, got {self.power!r}")
-        if self.distance not in ("euclidean", "great_circle"):
-            raise InputError(f"distance must be 'euclidean' or 'great_circle', got "
+        if isinstance(self.distance, str) and self.distance not in ("euclidean", "great_circle"):
+            raise InputError(f"distance must be 'euclidean', 'great_circle' or a matrix, got "
                              f"{self.distance!r}")
         if self.weight not in self.units.columns:
             raise InputError(f"objective weight {self.weight!r} is not a unit column; "
                              f"use one of: {', '.join(self._numeric_columns())}")
         if not self.balance:
             logger.warning("no balance band: territories may be very uneven")
-        for metric, tol in self.balance.items():
+        bands = {}
+        for metric, spec in self.balance.items():
             if metric not in self.units.columns:
                 raise InputError(
                     f"balance metric {metric!r} is not a unit column; use one of: "
                     f"{', '.join(self._numeric_columns())} (other account columns must be "
                     "summed into units with build_units(..., sums=[...]))")
-            if not isinstance(tol, (int, float)) or not 0 <= tol < 1:
-                raise InputError(f"balance tolerance for {metric!r} must be a share between "
-                                 f"0 and 1 (0.05 for +-5 %), got {tol!r}")
+            bands[metric] = parse_band(metric, spec)
         object.__setattr__(self, "balance", dict(self.balance))
+        object.__setattr__(self, "bands", bands)
         object.__setattr__(self, "locks", dict(self.locks))
         _ = self.locked  # resolve locks now, so that bad ones fail at construction
+        _ = self.distances  # and a bad distance matrix
 
     def _numeric_columns(self) -> list[str]:
         return [c for c in self.units.columns
@@ -135,39 +247,90 @@ class TerritoryProblem:
 
     @property
     def n_territories(self) -> int:
-        return len(self.reps)
+        return len(self.reps) if self.reps is not None else int(self.k)  # type: ignore[arg-type]
+
+    @property
+    def unit_ids(self) -> list[str]:
+        return [str(u) for u in self.units["unit_id"]]
 
     @cached_property
     def territories(self) -> pd.DataFrame:
-        """One row per territory: label, rep, FTE and home base in the units' CRS."""
+        """One row per territory: label, rep, FTE and (fixed centres) home base."""
+        k = self.n_territories
+        if self.reps is None:
+            return pd.DataFrame({"territory": [f"T{t + 1:02d}" for t in range(k)],
+                                 "rep_id": [""] * k, "rep_name": [""] * k,
+                                 "fte": np.ones(k), "x": np.full(k, np.nan),
+                                 "y": np.full(k, np.nan)})
         base = project(self.reps, self.units.crs)
         return pd.DataFrame({
             "territory": self.reps["territory"].astype(str).to_numpy(),
             "rep_id": self.reps["rep_id"].astype(str).to_numpy(),
             "rep_name": self.reps["name"].astype(str).to_numpy(),
             "fte": self.reps["fte"].to_numpy(dtype=float),
-            "x": base.geometry.x.to_numpy(), "y": base.geometry.y.to_numpy(),
+            "x": base.geometry.x.to_numpy() if self.centres == "fixed" else np.nan,
+            "y": base.geometry.y.to_numpy() if self.centres == "fixed" else np.nan,
         })
+
+    @property
+    def n_columns(self) -> int:
+        """Columns of the cost matrix: reps (fixed centres) or candidate centre units."""
+        return self.n_territories if self.centres == "fixed" else self.n_units
 
     @cached_property
     def distances(self) -> np.ndarray:
-        """``(n_units, n_territories)`` distances in km from unit to rep base."""
+        """``(n_units, n_columns)`` distances from each unit to each possible centre."""
+        if not isinstance(self.distance, str):
+            return self._matrix_distances()
         pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(self.units["x"], self.units["y"]),
                                crs=self.units.crs)
+        if self.centres == "model":
+            return distance_matrix(pts, pts, kind=self.distance)
         base = gpd.GeoDataFrame(geometry=gpd.points_from_xy(self.territories["x"],
                                                             self.territories["y"]),
                                 crs=self.units.crs)
         return distance_matrix(pts, base, kind=self.distance)
 
+    def _matrix_distances(self) -> np.ndarray:
+        matrix = self.distance
+        if not isinstance(matrix, pd.DataFrame):
+            raise InputError("a distance matrix must be a DataFrame indexed by unit id; read "
+                             "one with territory_opt.read_distance_matrix()")
+        rows = self.unit_ids
+        cols = rows if self.centres == "model" else list(self.territories["rep_id"])
+        what = "unit" if self.centres == "model" else "rep"
+        index = [str(i) for i in matrix.index]
+        columns = [str(c) for c in matrix.columns]
+        missing_rows = [r for r in rows if r not in set(index)]
+        missing_cols = [c for c in cols if c not in set(columns)]
+        if missing_rows or missing_cols:
+            which = (f"unit {missing_rows[0]!r} as an origin" if missing_rows
+                     else f"{what} {missing_cols[0]!r} as a destination")
+            raise InputError(f"the distance matrix lacks {which} "
+                             f"({len(missing_rows)} units and {len(missing_cols)} {what}s "
+                             f"missing); give a cost from every unit to every {what}")
+        m = matrix.copy()
+        m.index, m.columns = index, columns
+        values = m.loc[rows, cols].to_numpy(dtype=float)
+        if np.isnan(values).any():
+            i, j = np.argwhere(np.isnan(values))[0]
+            raise InputError(f"the distance matrix has no cost from {rows[i]!r} to {cols[j]!r} "
+                             f"({int(np.isnan(values).sum())} pairs missing); give every pair")
+        if (values < 0).any():
+            i, j = np.argwhere(values < 0)[0]
+            raise InputError(f"the distance matrix has a negative cost from {rows[i]!r} to "
+                             f"{cols[j]!r} ({values[i, j]:g}); costs must be 0 or more")
+        return values
+
     @cached_property
     def costs(self) -> np.ndarray:
-        """Objective coefficients ``w_i * d_it ** power``."""
+        """Objective coefficients ``w_i * d_ic ** power``."""
         w = self.units[self.weight].to_numpy(dtype=float)
         return w[:, None] * self.distances**self.power
 
-    def objective_of(self, assignment: np.ndarray) -> float:
-        """Objective value of an assignment (territory position per unit)."""
-        return float(self.costs[np.arange(self.n_units), assignment].sum())
+    def objective_of(self, columns: np.ndarray) -> float:
+        """Objective of a plan given as each unit's centre column."""
+        return float(self.costs[np.arange(self.n_units), columns].sum())
 
     def values(self, metric: str) -> np.ndarray:
         """Each unit's amount of ``metric``."""
@@ -180,9 +343,39 @@ class TerritoryProblem:
 
     def bounds(self, metric: str) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper band of ``metric`` for each territory."""
-        tol = self.balance[metric]
-        target = self.targets(metric)
-        return (1 - tol) * target, (1 + tol) * target
+        band: Band = self.bands[metric]  # type: ignore[attr-defined]
+        k = self.n_territories
+        if band.tolerance is not None:
+            target = self.targets(metric)
+            return (1 - band.tolerance) * target, (1 + band.tolerance) * target
+        lower = np.full(k, 0.0 if band.lower is None else band.lower)
+        if band.lower is None and (self.values(metric) < 0).any():
+            lower = np.full(k, -np.inf)
+        upper = np.full(k, np.inf if band.upper is None else band.upper)
+        return lower, upper
+
+    @cached_property
+    def adjacency(self) -> nx.Graph:
+        """The units' adjacency graph on unit positions 0..n-1."""
+        from territory_opt.graph import adjacency, relabel_to_positions
+
+        graph = self.graph if self.graph is not None else adjacency(self.units)
+        return relabel_to_positions(graph, self.unit_ids)
+
+    @cached_property
+    def roots(self) -> np.ndarray | None:
+        """Fixed centres with contiguity: the unit each territory must hold (nearest its base)."""
+        if self.centres != "fixed" or not self.contiguity:
+            return None
+        d = self.distances
+        roots = np.empty(self.n_territories, dtype=int)
+        taken = {i for i in self.locked}
+        for t in np.argsort(d.min(axis=0), kind="stable"):
+            free = [i for i in np.argsort(d[:, t], kind="stable")
+                    if i not in taken or self.locked.get(i) == t]
+            roots[t] = free[0]
+            taken.add(free[0])
+        return roots
 
     @cached_property
     def locked(self) -> dict[int, int]:
@@ -227,79 +420,218 @@ class TerritoryProblem:
 def check_feasibility(problem: TerritoryProblem) -> None:
     """Raise :class:`InfeasibleError` for conflicts visible without a solver.
 
-    Checks, for every balanced metric: the bands can hold the total; no unit is
-    heavier than the upper band of every territory it may join; the units
-    locked to a territory do not overfill it; and every territory can still
-    reach its lower band with what is not locked elsewhere.
+    Checks, for every band: the bands can hold the total; no unit is heavier
+    than the upper band of every territory it may join; the units locked to a
+    territory do not overfill it; every territory can still reach its lower
+    band. With contiguity: every connected piece of the graph can hold a whole
+    number of territories, and their number adds up to k.
     """
     terr = problem.territories
-    names = [f"territory {t!r} (rep {r!r})" for t, r in zip(terr["territory"], terr["rep_id"],
-                                                              strict=True)]
+    if problem.reps is not None and problem.centres == "fixed":
+        names = [f"territory {t!r} (rep {r!r})"
+                 for t, r in zip(terr["territory"], terr["rep_id"], strict=True)]
+    else:
+        names = [f"territory {t!r}" for t in terr["territory"]]
     k = problem.n_territories
     locked_units = np.array(sorted(problem.locked), dtype=int)
     locked_to = np.array([problem.locked[i] for i in locked_units], dtype=int)
-    for metric, tol in problem.balance.items():
+    bands: dict[str, Band] = problem.bands  # type: ignore[attr-defined]
+    for metric, band in bands.items():
         a = problem.values(metric)
         lower, upper = problem.bounds(metric)
         total = a.sum()
-        band = f"the {metric} band (+-{tol:.0%} of target)"
+        what = band.describe()
         if upper.sum() < total - 1e-9 or lower.sum() > total + 1e-9:
             raise InfeasibleError(
-                f"{band}: the {k} territories can hold {_fmt(lower.sum())} to "
-                f"{_fmt(upper.sum())} in all, but the units total {_fmt(total)}; widen the band")
+                f"{what}: the {k} territories can hold {_fmt(lower.sum())} to "
+                f"{_fmt(upper.sum())} in all, but the units total {_fmt(total)}; widen the "
+                "band or change the number of territories")
         free_max = upper.max()
-        heavy = np.flatnonzero(a > free_max + 1e-9)
-        for i in heavy:
-            if i in problem.locked:
-                continue
+        heavy = [i for i in np.flatnonzero(a > free_max + 1e-9) if i not in problem.locked]
+        if heavy:
+            i = heavy[0]
+            more = f" ({len(heavy)} units in all)" if len(heavy) > 1 else ""
             raise InfeasibleError(
-                f"unit {problem.units['unit_id'].iloc[i]!r} has {metric} {_fmt(a[i])}, more than "
-                f"{band} allows any territory (at most {_fmt(free_max)}); widen the band or "
-                "split the unit (smaller units, or units method 'accounts')")
+                f"unit {problem.unit_ids[i]!r} has {metric} {_fmt(a[i])}, more than "
+                f"{what} allows any territory (at most {_fmt(free_max)}){more}; widen the "
+                "band or split the unit (smaller units, or units method 'accounts')")
         locked_sum = np.bincount(locked_to, weights=a[locked_units], minlength=k)
         for t in range(k):
             if locked_sum[t] > upper[t] + 1e-9:
                 raise InfeasibleError(
                     f"{names[t]}: its locked units carry {metric} {_fmt(locked_sum[t])}, more "
-                    f"than {band} allows it (at most {_fmt(upper[t])}, target "
-                    f"{_fmt(problem.targets(metric)[t])}); unlock some or widen the band")
+                    f"than {what} allows it (at most {_fmt(upper[t])}); unlock some or "
+                    "widen the band")
         for t in range(k):
             reachable = total - (locked_sum.sum() - locked_sum[t])
             if reachable < lower[t] - 1e-9:
                 raise InfeasibleError(
-                    f"{names[t]}: needs at least {_fmt(lower[t])} {metric} for {band}, but "
+                    f"{names[t]}: needs at least {_fmt(lower[t])} {metric} for {what}, but "
                     f"only {_fmt(reachable)} is not locked to other territories; unlock some "
                     "or widen the band")
+    if problem.contiguity:
+        _check_pieces(problem)
 
 
-def build_model(problem: TerritoryProblem) -> tuple[pulp.LpProblem, dict[tuple[int, int], pulp.LpVariable]]:
+def _check_pieces(problem: TerritoryProblem) -> None:
+    """Each connected piece must hold a whole number of territories, k in all."""
+    graph = problem.adjacency
+    pieces = sorted(nx.connected_components(graph), key=lambda c: min(c))
+    k = problem.n_territories
+    if len(pieces) > k:
+        sizes = ", ".join(str(len(c)) for c in pieces[:8])
+        raise InfeasibleError(
+            f"contiguity: the units' graph has {len(pieces)} separate pieces (sizes {sizes}"
+            f"{', ...' if len(pieces) > 8 else ''}) but there are only {k} territories, and "
+            "a connected territory cannot span two pieces; connect the pieces (islands) "
+            "in the graph, or drop contiguity")
+    lo_total, hi_total = 0, 0
+    for piece in pieces:
+        idx = np.array(sorted(piece))
+        lo_c, hi_c = 1, len(idx)
+        for metric in problem.bands:  # type: ignore[attr-defined]
+            lower, upper = problem.bounds(metric)
+            total = problem.values(metric)[idx].sum()
+            if upper.max() > 0 and np.isfinite(upper.max()):
+                lo_c = max(lo_c, int(np.ceil(total / upper.max() - 1e-9)))
+            if lower.min() > 0:
+                hi_c = min(hi_c, int(np.floor(total / lower.min() + 1e-9)))
+        if lo_c > hi_c:
+            example = problem.unit_ids[idx[0]]
+            raise InfeasibleError(
+                f"contiguity: the piece of the graph holding unit {example!r} ({len(idx)} "
+                "units) cannot be cut into whole territories within the bands; connect "
+                "it to its neighbours in the graph, widen the bands, or drop contiguity")
+        lo_total, hi_total = lo_total + lo_c, hi_total + hi_c
+    if not lo_total <= k <= hi_total:
+        raise InfeasibleError(
+            f"contiguity: the graph's {len(pieces)} pieces can hold {lo_total} to {hi_total} "
+            f"connected territories within the bands, not {k}; change k, widen the bands, "
+            "or drop contiguity")
+
+
+Variables = dict[tuple[int, int], pulp.LpVariable]
+
+
+def build_model(problem: TerritoryProblem) -> tuple[pulp.LpProblem, Variables]:
     """The PuLP model of ``problem`` (formulation in :class:`TerritoryProblem`).
 
-    Returns the model and its variables ``x[(i, t)]``; a locked unit has a
-    single variable, fixed to 1.
+    Returns the model and its variables ``x[(i, c)]``: unit i with centre column
+    c (a territory with fixed centres, a centre unit with model centres).
+    Contiguity is not in this model: :func:`separator_cuts` adds it in rounds.
     """
     n, k = problem.n_units, problem.n_territories
     cost = problem.costs
     lp = pulp.LpProblem("territories", pulp.LpMinimize)
-    x: dict[tuple[int, int], pulp.LpVariable] = {}
-    for i in range(n):
-        allowed = [problem.locked[i]] if i in problem.locked else range(k)
-        for t in allowed:
-            x[i, t] = lp.add_variable(f"x_{i}_{t}", lowBound=1 if i in problem.locked else 0,
-                                      upBound=1, cat=pulp.LpBinary)
-    lp += pulp.LpAffineExpression([(v, float(cost[i, t])) for (i, t), v in x.items()])
+    x: Variables = {}
+    bands: dict[str, Band] = problem.bands  # type: ignore[attr-defined]
+    if problem.centres == "fixed":
+        fixed = dict(problem.locked)
+        if problem.roots is not None:
+            fixed |= {int(i): t for t, i in enumerate(problem.roots)}
+        for i in range(n):
+            for t in ([fixed[i]] if i in fixed else range(k)):
+                x[i, t] = lp.add_variable(f"x_{i}_{t}", lowBound=1 if i in fixed else 0,
+                                          upBound=1, cat=pulp.LpBinary)
+    else:
+        upper_of = {m: problem.bounds(m)[1][0] for m in bands}
+        values = {m: problem.values(m) for m in bands}
+        centre_ok = np.ones(n, dtype=bool)
+        pair_ok = np.ones((n, n), dtype=bool)
+        for m, u in upper_of.items():  # two units that together exceed a band never meet
+            a = values[m]
+            centre_ok &= a <= u + 1e-9
+            pair_ok &= (a[:, None] + a[None, :]) <= u + 1e-9
+        np.fill_diagonal(pair_ok, True)
+        for j in np.flatnonzero(centre_ok):
+            for i in np.flatnonzero(pair_ok[:, j]):
+                x[int(i), int(j)] = lp.add_variable(f"x_{i}_{j}", lowBound=0, upBound=1,
+                                                    cat=pulp.LpBinary)
+    lp += pulp.LpAffineExpression([(v, float(cost[i, c])) for (i, c), v in x.items()])
     by_unit: list[list[pulp.LpVariable]] = [[] for _ in range(n)]
-    by_terr: list[list[tuple[int, pulp.LpVariable]]] = [[] for _ in range(k)]
-    for (i, t), v in x.items():
+    by_col: dict[int, list[tuple[int, pulp.LpVariable]]] = {}
+    for (i, c), v in x.items():
         by_unit[i].append(v)
-        by_terr[t].append((i, v))
+        by_col.setdefault(c, []).append((i, v))
     for i in range(n):
+        if not by_unit[i]:
+            raise InfeasibleError(f"unit {problem.unit_ids[i]!r} fits in no territory: with "
+                                  "every possible centre it breaks a band; widen the band")
         lp += pulp.LpAffineExpression([(v, 1.0) for v in by_unit[i]]) == 1, f"assign_{i}"
-    for m, metric in enumerate(problem.balance):
+    if problem.centres == "model":
+        centre = {j: x[j, j] for j in by_col}
+        for (i, j), v in x.items():
+            if i != j:
+                lp += v - centre[j] <= 0, f"open_{i}_{j}"
+        lp += pulp.LpAffineExpression([(v, 1.0) for v in centre.values()]) == k, "k"
+    for m, (metric, band) in enumerate(bands.items()):
         a = problem.values(metric)
         lower, upper = problem.bounds(metric)
-        for t in range(k):
-            expr = pulp.LpAffineExpression([(v, float(a[i])) for i, v in by_terr[t] if a[i]])
-            lp += expr >= float(lower[t]), f"lo_{m}_{t}"
-            lp += expr <= float(upper[t]), f"up_{m}_{t}"
+        for c, members in by_col.items():
+            expr = pulp.LpAffineExpression([(v, float(a[i])) for i, v in members if a[i]])
+            if problem.centres == "fixed":
+                if np.isfinite(lower[c]) and lower[c] > 0:
+                    lp += expr >= float(lower[c]), f"lo_{m}_{c}"
+                if np.isfinite(upper[c]):
+                    lp += expr <= float(upper[c]), f"up_{m}_{c}"
+            else:
+                if np.isfinite(lower[0]) and lower[0] > 0:
+                    lp += expr - float(lower[0]) * centre[c] >= 0, f"lo_{m}_{c}"
+                if np.isfinite(upper[0]):
+                    lp += expr - float(upper[0]) * centre[c] <= 0, f"up_{m}_{c}"
     return lp, x
+
+
+def plan_roots(problem: TerritoryProblem, columns: np.ndarray) -> dict[int, int]:
+    """Centre column to the unit its territory must grow from (for contiguity)."""
+    used = np.unique(columns)
+    if problem.centres == "model":
+        return {int(c): int(c) for c in used}
+    assert problem.roots is not None
+    return {int(c): int(problem.roots[c]) for c in used}
+
+
+def separator_cuts(problem: TerritoryProblem, x: Variables,
+                   columns: np.ndarray) -> list[pulp.LpConstraint]:
+    """Cuts excluding the disconnected territories of a plan.
+
+    For every piece C of a territory that does not hold the territory's root,
+    and every unit a in C: ``x[a, c] <= sum of x[v, c] over the neighbours v of
+    C``, for the territory's column c and every other column whose root is
+    outside C and its neighbours (any path from a to such a root leaves C
+    through a neighbour). Empty when every territory is connected.
+    """
+    graph = problem.adjacency
+    roots = plan_roots(problem, columns)
+
+    def root_of(col: int) -> int:
+        return col if problem.centres == "model" else int(problem.roots[col])  # type: ignore[index]
+
+    cols_of_unit: dict[int, list[int]] = {}
+    for (i, c) in x:
+        cols_of_unit.setdefault(i, []).append(c)
+    cuts = []
+    for c, root in roots.items():
+        members = set(np.flatnonzero(columns == c).tolist())
+        for piece in nx.connected_components(graph.subgraph(members)):
+            if root in piece:
+                continue
+            border = {v for u in piece for v in graph[u]} - piece
+            for a in piece:
+                for c2 in cols_of_unit[a]:
+                    r2 = root_of(c2)
+                    if r2 in piece or r2 in border:
+                        continue
+                    rhs = [(x[v, c2], 1.0) for v in border if (v, c2) in x]
+                    cuts.append(x[a, c2] - pulp.LpAffineExpression(rhs) <= 0)
+    return cuts
+
+
+def is_connected_plan(problem: TerritoryProblem, columns: np.ndarray) -> bool:
+    """Whether every territory of the plan is connected in the units' graph."""
+    graph = problem.adjacency
+    for c in np.unique(columns):
+        members = np.flatnonzero(columns == c).tolist()
+        if not nx.is_connected(graph.subgraph(members)):
+            return False
+    return True

@@ -37,7 +37,7 @@ def territory_table(solution: Solution, *, reach_km: float) -> pd.DataFrame:
     """
     p = solution.problem
     k, a = p.n_territories, solution.assignment
-    terr = p.territories
+    terr = solution.territory_table
     table = pd.DataFrame({
         "territory": terr["territory"], "rep_id": terr["rep_id"],
         "rep_name": terr["rep_name"], "fte": terr["fte"],
@@ -80,7 +80,7 @@ def coverage_table(solution: Solution, *, reach_km: float) -> pd.DataFrame:
     dist = solution.unit_distances()
     pot, acc = p.values("potential"), p.values("accounts")
     table = pd.DataFrame({
-        "territory": p.territories["territory"],
+        "territory": solution.territory_table["territory"],
         "potential": solution.sums("potential"),
         "potential_covered": metrics.territory_sums(np.where(dist <= reach_km, pot, 0), a, k),
         "accounts": solution.sums("accounts"),
@@ -111,7 +111,7 @@ def scenario_summary(solution: Solution, *, reach_km: float) -> dict[str, Any]:
         "reach_km": reach_km,
         "coverage_ratio": metrics.covered_share(p.values("potential"), dist, reach_km),
         "account_coverage": metrics.covered_share(p.values("accounts"), dist, reach_km),
-        "workload_cv": metrics.coefficient_of_variation(work / p.territories["fte"].to_numpy()),
+        "workload_cv": metrics.coefficient_of_variation(work / solution.territory_table["fte"].to_numpy()),
     }
     for metric in _metrics_of(solution):
         summary[f"worst_deviation_{metric}"] = metrics.worst_deviation(

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from territory_opt import io
 from territory_opt.errors import InputError
+from territory_opt.graph import adjacency, graph_from_edges
 from territory_opt.model import TerritoryProblem
 from territory_opt.report import report_html, scenario_summary, territory_table
 from territory_opt.solution import DEFAULT_REACH_KM, Solution
@@ -74,10 +75,30 @@ class UnitsSpec(_Spec):
     random_state: int = 0
 
 
+class DistanceSpec(_Spec):
+    path: str
+    origin: str = "origin"
+    destination: str = "destination"
+    cost: str = "cost"
+    sheet: str | int | None = None
+
+
 class ObjectiveSpec(_Spec):
     weight: str = "workload"
     power: Literal[1, 2] = 1
-    distance: Literal["euclidean", "great_circle"] = "euclidean"
+    distance: Literal["euclidean", "great_circle"] | DistanceSpec = "euclidean"
+
+
+class EdgesSpec(_Spec):
+    path: str
+    a: str = "a"
+    b: str = "b"
+
+
+class ContiguitySpec(_Spec):
+    adjacency: Literal["auto", "rook", "queen", "delaunay", "knn"] = "auto"
+    k: int = Field(default=6, ge=1)
+    edges: EdgesSpec | None = None
 
 
 class SolverSpec(_Spec):
@@ -106,11 +127,15 @@ class Scenario(_Spec):
     description: str = ""
     accounts: AccountsSpec
     potential: PotentialSpec | None = None
-    reps: RepsSpec
+    reps: RepsSpec | None = None
+    centres: Literal["fixed", "model"] = "fixed"
+    k: int | None = Field(default=None, ge=1)
     crs: str | int | None = None
     units: UnitsSpec = Field(default_factory=UnitsSpec)
-    balance: dict[str, float] = Field(default_factory=lambda: {"workload": 0.05})
+    balance: dict[str, float | dict[str, float]] = Field(
+        default_factory=lambda: {"workload": 0.05})
     objective: ObjectiveSpec = Field(default_factory=ObjectiveSpec)
+    contiguity: bool | ContiguitySpec = False
     locks: LocksSpec | dict[str, str] | None = None
     solver: SolverSpec = Field(default_factory=SolverSpec)
     report: ReportSpec = Field(default_factory=ReportSpec)
@@ -258,10 +283,23 @@ def run_scenario(
         inputs.append(("potential", scenario.resolve(spec.path)))
         potential = io.read_potential(inputs[-1][1], value=spec.value, id=spec.id,
                                       **_points_kwargs(spec))
-    rspec = scenario.reps
-    inputs.append(("reps", scenario.resolve(rspec.path)))
-    reps = io.read_reps(inputs[-1][1], id=rspec.id, name=rspec.name, fte=rspec.fte,
-                        territory=rspec.territory, **_points_kwargs(rspec))
+    reps = None
+    if scenario.reps is not None:
+        rspec = scenario.reps
+        inputs.append(("reps", scenario.resolve(rspec.path)))
+        reps = io.read_reps(inputs[-1][1], id=rspec.id, name=rspec.name, fte=rspec.fte,
+                            territory=rspec.territory, **_points_kwargs(rspec))
+    distance: Any = scenario.objective.distance
+    if isinstance(distance, DistanceSpec):
+        inputs.append(("distance", scenario.resolve(distance.path)))
+        distance = io.read_distance_matrix(inputs[-1][1], origin=distance.origin,
+                                           destination=distance.destination,
+                                           cost=distance.cost, sheet=distance.sheet)
+    edges = None
+    contiguity = scenario.contiguity
+    if isinstance(contiguity, ContiguitySpec) and contiguity.edges is not None:
+        inputs.append(("edges", scenario.resolve(contiguity.edges.path)))
+        edges = io.read_edges(inputs[-1][1], a=contiguity.edges.a, b=contiguity.edges.b)
     locks: dict[str, str] = {}
     if isinstance(scenario.locks, LocksSpec):
         inputs.append(("locks", scenario.resolve(scenario.locks.path)))
@@ -277,9 +315,15 @@ def run_scenario(
     units = build_units(accounts, potential=potential, method=scenario.units.method,
                         n_units=scenario.units.n_units, sums=sums, crs=scenario.crs,
                         random_state=scenario.units.random_state)
-    problem = TerritoryProblem(units, reps=reps, balance=scenario.balance,
-                               weight=scenario.objective.weight, power=scenario.objective.power,
-                               distance=scenario.objective.distance, locks=locks)
+    graph = None
+    if contiguity:
+        spec = contiguity if isinstance(contiguity, ContiguitySpec) else ContiguitySpec()
+        graph = (graph_from_edges(units["unit_id"].astype(str), edges) if edges is not None
+                 else adjacency(units, kind=spec.adjacency, k=spec.k))
+    problem = TerritoryProblem(units, reps=reps, k=scenario.k, centres=scenario.centres,
+                               balance=scenario.balance, weight=scenario.objective.weight,
+                               power=scenario.objective.power, distance=distance, locks=locks,
+                               contiguity=bool(contiguity), graph=graph)
     seconds["units"] = time.perf_counter() - t0
 
     stage("solve")

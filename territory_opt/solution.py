@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -28,8 +29,12 @@ class Solution:
     problem
         The problem solved.
     assignment
-        ``assignment[i]`` is the position (in ``problem.territories``) of unit
+        ``assignment[i]`` is the position (in :attr:`territory_table`) of unit
         i's territory.
+    centres
+        ``centres[t]`` is territory t's column in ``problem.distances``: the
+        rep's position with fixed centres, the centre unit's position with
+        model centres.
     status
         ``"optimal"``: proven optimal within the requested relative gap;
         ``"feasible"``: a valid plan found before the time limit, not proven.
@@ -49,6 +54,7 @@ class Solution:
 
     problem: TerritoryProblem
     assignment: np.ndarray
+    centres: np.ndarray
     status: str
     objective: float
     bound: float | None
@@ -63,11 +69,39 @@ class Solution:
                 f"gap={gap}, units={self.problem.n_units}, "
                 f"territories={self.problem.n_territories})")
 
+    @classmethod
+    def from_columns(cls, problem: TerritoryProblem, columns: np.ndarray,
+                     **kwargs: Any) -> Solution:
+        """A solution from each unit's centre column (see ``centres``)."""
+        if problem.centres == "fixed":
+            centres = np.arange(problem.n_territories)
+            assignment = np.asarray(columns, dtype=int)
+        else:
+            centres, assignment = np.unique(columns, return_inverse=True)
+        return cls(problem=problem, assignment=assignment, centres=centres, **kwargs)
+
     # ------------------------------------------------------------------ tables
+
+    @cached_property
+    def territory_table(self) -> pd.DataFrame:
+        """One row per territory: label, rep, FTE, centre (unit id) and its x, y."""
+        terr = self.problem.territories.copy()
+        if self.problem.centres == "model":
+            units = self.problem.units
+            terr["centre"] = units["unit_id"].astype(str).to_numpy()[self.centres]
+            terr["x"] = units["x"].to_numpy()[self.centres]
+            terr["y"] = units["y"].to_numpy()[self.centres]
+        else:
+            terr["centre"] = ""
+        return terr
 
     def territory_labels(self) -> np.ndarray:
         """Territory label of each unit."""
-        return self.problem.territories["territory"].to_numpy()[self.assignment]
+        return self.territory_table["territory"].to_numpy()[self.assignment]
+
+    def columns(self) -> np.ndarray:
+        """Each unit's centre column in ``problem.distances``."""
+        return self.centres[self.assignment]
 
     def sums(self, metric: str) -> np.ndarray:
         """Amount of a unit column per territory."""
@@ -76,11 +110,11 @@ class Solution:
 
     def unit_distances(self) -> np.ndarray:
         """Distance in km from each unit to its own rep's base."""
-        return metrics.assigned_distance(self.problem.distances, self.assignment)
+        return metrics.assigned_distance(self.problem.distances, self.columns())
 
     def units(self) -> gpd.GeoDataFrame:
         """The units with ``territory``, ``rep_id`` and ``distance_km`` columns."""
-        terr = self.problem.territories
+        terr = self.territory_table
         out = self.problem.units.drop(columns=["account_ids"], errors="ignore").copy()
         out["territory"] = terr["territory"].to_numpy()[self.assignment]
         out["rep_id"] = terr["rep_id"].to_numpy()[self.assignment]
@@ -93,7 +127,7 @@ class Solution:
         Sorted by account id, so that equal plans give identical files.
         """
         units = self.problem.units
-        terr = self.problem.territories
+        terr = self.territory_table
         if "account_ids" not in units:
             raise ValueError("these units carry no account membership (account_ids)")
         counts = units["account_ids"].map(len).to_numpy()

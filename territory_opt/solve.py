@@ -20,10 +20,20 @@ import numpy as np
 import pulp
 
 from territory_opt.errors import InfeasibleError, InputError, SolverError
-from territory_opt.model import TerritoryProblem, build_model, check_feasibility
+from territory_opt.model import (
+    TerritoryProblem,
+    Variables,
+    build_model,
+    check_feasibility,
+    is_connected_plan,
+    separator_cuts,
+)
 from territory_opt.solution import Solution
 
 logger = logging.getLogger(__name__)
+
+INCUMBENT_SHARE = 0.2  # of the time limit, for the incumbent search of reduce=True
+INCUMBENT_SECONDS = 10.0  # the incumbent search's budget when there is no time limit
 
 
 class _WarmHiGHS(pulp.HiGHS):  # type: ignore[misc,name-defined]
@@ -106,13 +116,19 @@ def solve(
 ) -> Solution:
     """Solve ``problem`` exactly, within a relative gap and time limit.
 
-    The default strategy (``reduce=True``) is exact and much faster than
-    handing the whole model to the solver: it solves the LP relaxation (lower
-    bound ``LB`` and reduced costs ``r``), builds an incumbent of value ``UB``
-    by re-solving only the units the LP splits, fixes to 0 every variable with
+    The default strategy (``reduce=True``) is exact and faster than handing
+    the whole model to the solver: it solves the LP relaxation (lower bound
+    ``LB`` and reduced costs ``r``), builds an incumbent of value ``UB`` by
+    re-solving near the LP optimum, fixes to 0 every variable with
     ``LB + r > UB`` (no plan better than the incumbent can use it), and solves
     the reduced model started from the incumbent. The reported bound is
     ``min(UB, bound of the reduced model)``, valid for the full problem.
+
+    With contiguity, the model is solved without it, and every territory that
+    comes out disconnected adds separator cuts (see
+    :func:`territory_opt.model.separator_cuts`); the model is re-solved until
+    every territory is connected. Each round solves a relaxation of the
+    contiguous problem, so the last round's bound is valid for it.
 
     Parameters
     ----------
@@ -121,7 +137,7 @@ def solve(
     solver
         PuLP solver name; ``"HiGHS"`` (default) reports its proven bound.
     time_limit
-        Seconds for the solver stages together; None for no limit.
+        Seconds for all solver stages together; None for no limit.
     gap
         Relative optimality gap at which the solver may stop (1e-4 = 0.01 %).
     threads
@@ -143,8 +159,8 @@ def solve(
     Raises
     ------
     InfeasibleError
-        If no assignment meets the bands and locks (checked before the model is
-        built where possible, else proven by the solver).
+        If no assignment meets the bands, locks and contiguity (checked before
+        the model is built where possible, else proven by the solver).
     SolverError
         If the solver stops without any feasible assignment.
     """
@@ -152,12 +168,11 @@ def solve(
         raise InputError(f"gap must be a share between 0 and 1 (1e-3 = 0.1 %), got {gap!r}")
     if time_limit is not None and time_limit <= 0:
         raise InputError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
-    seconds: dict[str, float] = {}
+    seconds: dict[str, float] = {"check": 0.0, "build": 0.0, "presolve": 0.0, "solve": 0.0}
     clock = time.perf_counter()
-    t0 = clock
     check_feasibility(problem)
     _ = problem.costs
-    seconds["check"] = time.perf_counter() - t0
+    seconds["check"] = time.perf_counter() - clock
     t0 = time.perf_counter()
     lp, x = build_model(problem)
     seconds["build"] = time.perf_counter() - t0
@@ -166,8 +181,12 @@ def solve(
     def left() -> float | None:
         return None if time_limit is None else max(1.0, time_limit - (time.perf_counter() - clock))
 
-    def run(mip: bool, start: dict[str, float] | None = None) -> tuple[str, float | None]:
-        engine = make_solver(solver, time_limit=left(), gap=gap, threads=threads,
+    def run(mip: bool, start: dict[str, float] | None = None,
+            cap: float | None = None) -> tuple[str, float | None]:
+        limit = left()
+        if cap is not None:
+            limit = cap if limit is None else min(limit, cap)
+        engine = make_solver(solver, time_limit=limit, gap=gap, threads=threads,
                              random_state=random_state, msg=msg, mip=mip)
         if start is not None and isinstance(engine, _WarmHiGHS):
             engine.start = start
@@ -177,104 +196,195 @@ def solve(
             raise SolverError(f"solver {solver!r} failed: {exc}") from None
         return _status_and_bound(lp, solver)
 
+    rounds, n_cuts = 0, 0
+    while True:
+        columns, status, bound, info = _solve_round(problem, lp, x, run, reduce, seconds,
+                                                     time_limit)
+        if status == "infeasible":
+            raise _infeasible(problem, rounds)
+        if columns is None:
+            raise SolverError(f"the solver stopped (time limit {time_limit} s) before finding "
+                              "any assignment; give it more time (--time-limit) or a larger gap")
+        if not problem.contiguity or is_connected_plan(problem, columns):
+            break
+        cuts = separator_cuts(problem, x, columns)
+        if time_limit is not None and time.perf_counter() - clock > time_limit:
+            raise SolverError(f"the time limit ({time_limit} s) ran out after {rounds + 1} "
+                              "rounds of contiguity cuts without a connected plan; give it "
+                              "more time (--time-limit)")
+        for cut in cuts:
+            lp += cut
+        rounds, n_cuts = rounds + 1, n_cuts + len(cuts)
+        logger.info("contiguity round %d: %d cuts added", rounds, len(cuts))
+    objective = problem.objective_of(columns)
+    if bound is None:
+        logger.info("%s reports no lower bound: bound and gap are unknown", solver)
+    gap_value = None if bound is None else max(0.0, (objective - bound) / max(abs(objective), 1e-9))
+    return Solution.from_columns(
+        problem, columns, status=status, objective=objective, bound=bound, gap=gap_value,
+        solver=solver, seconds=seconds,
+        options={"time_limit": time_limit, "gap": gap, "threads": threads, "reduce": reduce,
+                 "random_state": random_state, "contiguity_rounds": rounds,
+                 "contiguity_cuts": n_cuts} | info)
+
+
+def _solve_round(problem: TerritoryProblem, lp: pulp.LpProblem, x: Variables, run: Any,
+                 reduce: bool, seconds: dict[str, float], time_limit: float | None,
+                 ) -> tuple[np.ndarray | None, str, float | None, dict[str, Any]]:
+    """Solve the current model once: (columns per unit, status, bound, info)."""
     incumbent: np.ndarray | None = None
     lp_bound: float | None = None
-    fixed = 0
+    fixed: list[pulp.LpVariable] = []
+    _ = time_limit
     t0 = time.perf_counter()
     if reduce and len(x) > problem.n_units:
         status, _ = run(mip=False)
         if status == "infeasible":
-            raise _infeasible(problem)
+            return None, "infeasible", None, {}
         if status == "optimal":
             lp_bound = float(pulp.value(lp.objective))
             values = {key: v.varValue or 0.0 for key, v in x.items()}
             dj = {key: v.dj or 0.0 for key, v in x.items()}
-            incumbent = _round_lp(problem, lp, x, values, dj, run)
+            budget = INCUMBENT_SHARE * (time_limit if time_limit is not None
+                                        else INCUMBENT_SECONDS / INCUMBENT_SHARE)
+            if problem.centres == "model":
+                incumbent = _locate_allocate(problem, x, values, run, budget / 2)
+            if incumbent is None:
+                incumbent = _round_lp(problem, lp, x, values, dj, run, budget)
             if incumbent is not None:
                 upper = problem.objective_of(incumbent)
                 margin = 1e-7 * max(abs(upper), 1.0)
                 for key, v in x.items():
-                    if values[key] < 1e-9 and lp_bound + dj[key] > upper + margin:
+                    if values[key] < 1e-9 and lp_bound + dj[key] > upper + margin \
+                            and v.upBound != 0:
                         v.upBound = 0
-                        fixed += 1
+                        fixed.append(v)
                 logger.info("LP bound %.6g, incumbent %.6g, %d of %d variables fixed",
-                            lp_bound, upper, fixed, len(x))
-    seconds["presolve"] = time.perf_counter() - t0
+                            lp_bound, upper, len(fixed), len(x))
+    seconds["presolve"] += time.perf_counter() - t0
     t0 = time.perf_counter()
-    start = None if incumbent is None else {x[i, t].name: 1.0 for i, t in enumerate(incumbent)}
-    status, bound = run(mip=True, start=start)
-    seconds["solve"] = time.perf_counter() - t0
-    assignment = None
-    if status in ("optimal", "feasible"):
-        assignment = _read_assignment(problem, x)
+    start = None if incumbent is None else {x[i, c].name: 1.0 for i, c in enumerate(incumbent)}
+    try:
+        status, bound = run(mip=True, start=start)
+        columns = _read_columns(problem, x) if status in ("optimal", "feasible") else None
+    finally:
+        for v in fixed:  # the next round (with cuts) starts from the whole model again
+            v.upBound = 1
+    seconds["solve"] += time.perf_counter() - t0
     if incumbent is not None:
         upper = problem.objective_of(incumbent)
         # The reduced model holds every plan better than the incumbent: if it has
         # none, the incumbent is optimal; its bound is valid up to UB.
         if status == "infeasible":
-            status, bound, assignment = "optimal", upper, incumbent
+            status, bound, columns = "optimal", upper, incumbent
         elif status == "no_solution":
-            status, bound, assignment = "feasible", lp_bound, incumbent
+            status, bound, columns = "feasible", lp_bound, incumbent
         elif bound is not None:
             bound = min(bound, upper)
-        if assignment is None or problem.objective_of(incumbent) < problem.objective_of(assignment):
-            assignment = incumbent
-    if status == "infeasible":
-        raise _infeasible(problem)
-    if status == "no_solution" or assignment is None:
-        raise SolverError(f"the solver stopped (time limit {time_limit} s) before finding any "
-                          "assignment; give it more time (--time-limit) or a larger gap")
-    objective = problem.objective_of(assignment)
-    if bound is None:
-        logger.info("%s reports no lower bound: bound and gap are unknown", solver)
-    gap_value = None if bound is None else max(0.0, (objective - bound) / max(abs(objective), 1e-9))
-    return Solution(problem=problem, assignment=assignment, status=status,
-                    objective=objective, bound=bound, gap=gap_value, solver=solver,
-                    seconds=seconds, options={"time_limit": time_limit, "gap": gap,
-                                              "threads": threads, "reduce": reduce,
-                                              "random_state": random_state,
-                                              "lp_bound": lp_bound, "fixed_variables": fixed})
+        if columns is None or upper < problem.objective_of(columns):
+            columns = incumbent
+    if status == "no_solution":
+        columns = None
+    return columns, status, bound, {"lp_bound": lp_bound, "fixed_variables": len(fixed)}
 
 
-def _infeasible(problem: TerritoryProblem) -> InfeasibleError:
+def _infeasible(problem: TerritoryProblem, rounds: int) -> InfeasibleError:
+    bands = ", ".join(b.describe().removeprefix("the ")
+                      for b in problem.bands.values())  # type: ignore[attr-defined]
+    parts = ["every band"] + (["lock"] if problem.locks else [])
+    extra = (f", with every territory connected ({rounds} rounds of contiguity cuts)"
+             if problem.contiguity else "")
+    fixes = [f"widen the tightest band ({bands})"] + (["remove locks"] if problem.locks else []) \
+        + (["drop contiguity"] if problem.contiguity else []) \
+        + (["change the number of territories"] if problem.centres == "model" else [])
     return InfeasibleError(
-        "no assignment holds every band and lock at once (proven by the solver), "
-        "although each band and lock passes on its own; widen the tightest band "
-        f"({', '.join(f'{m} +-{t:.0%}' for m, t in problem.balance.items())}) or remove "
-        "locks")
+        f"no assignment holds {' and '.join(parts)} at once{extra} (proven by the solver), "
+        f"although each passes the checks on its own; {', or '.join(fixes)}")
 
 
-def _round_lp(problem: TerritoryProblem, lp: pulp.LpProblem,
-              x: dict[tuple[int, int], pulp.LpVariable], values: dict[tuple[int, int], float],
-              dj: dict[tuple[int, int], float], run: Any) -> np.ndarray | None:
+def _locate_allocate(problem: TerritoryProblem, x: Variables,
+                     values: dict[tuple[int, int], float], run: Any,
+                     budget: float) -> np.ndarray | None:
+    """An incumbent for model-chosen centres by alternating location and allocation.
+
+    Start from the k units the LP opens most; allocate the units to these
+    centres (the fixed-centre model, small); move every centre to the unit of
+    its territory that minimises the territory's cost; repeat until the
+    centres stop moving or ``budget`` seconds are spent.
+    """
+    k, n = problem.n_territories, problem.n_units
+    opened = np.array([values.get((j, j), 0.0) for j in range(n)])
+    tiebreak = problem.costs.sum(axis=0)
+    centres = frozenset(np.lexsort((tiebreak, -opened))[:k].tolist())
+    saved = {key: (v.lowBound, v.upBound) for key, v in x.items()}
+    best: np.ndarray | None = None
+    seen: set[frozenset[int]] = set()
+    t0 = time.perf_counter()
+    try:
+        while centres not in seen and time.perf_counter() - t0 < budget:
+            seen.add(centres)
+            for (i, c), v in x.items():
+                if c not in centres:
+                    v.lowBound, v.upBound = 0, 0
+                else:
+                    v.lowBound, v.upBound = (1, 1) if i == c else saved[(i, c)]
+            status, _ = run(mip=True, cap=max(0.5, budget - (time.perf_counter() - t0)))
+            if status not in ("optimal", "feasible"):
+                break
+            columns = _read_columns(problem, x)
+            if best is None or problem.objective_of(columns) < problem.objective_of(best):
+                best = columns
+            moved = []
+            for c in np.unique(columns):
+                members = np.flatnonzero(columns == c)
+                allowed = [j for j in members if all((i, j) in x for i in members)]
+                cost = problem.costs[np.ix_(members, allowed)].sum(axis=0)
+                moved.append(int(allowed[int(np.argmin(cost))]))
+            centres = frozenset(moved)
+    finally:
+        for key, v in x.items():
+            v.lowBound, v.upBound = saved[key]
+    logger.info("locate-allocate: %d rounds, incumbent %s in %.1f s", len(seen),
+                "found" if best is not None else "not found", time.perf_counter() - t0)
+    return best
+
+
+def _round_lp(problem: TerritoryProblem, lp: pulp.LpProblem, x: Variables,
+              values: dict[tuple[int, int], float], dj: dict[tuple[int, int], float],
+              run: Any, budget: float) -> np.ndarray | None:
     """An incumbent near the LP optimum (a relaxation-induced neighbourhood).
 
-    Every unit may keep the territories the LP gives it; besides, the moves
-    with the smallest reduced costs are allowed (the cheapest ways to trade
-    units between territories). The neighbourhood grows fourfold until the
-    restricted model has a solution.
+    Every unit may keep the columns the LP gives it; besides, the moves with
+    the smallest reduced costs are allowed (the cheapest ways to trade units
+    between territories). The neighbourhood grows fourfold until the
+    restricted model has a solution, within ``budget`` seconds and at most half
+    of the variables (a weak LP makes a large neighbourhood no easier than the
+    whole model).
     """
     support = {key for key, val in values.items() if val > 1e-6}
     moves = sorted((d, key) for key, d in dj.items() if key not in support)
     n_moves = max(20 * problem.n_territories, problem.n_units // 4)
     saved = {key: (v.lowBound, v.upBound) for key, v in x.items()}
     result = None
+    t0 = time.perf_counter()
     try:
-        while result is None:
+        while result is None and n_moves <= max(len(x) // 2, 1):
+            remaining = budget - (time.perf_counter() - t0)
+            if remaining <= 0.5:
+                break
             allowed = support | {key for _, key in moves[:n_moves]}
             for key, v in x.items():
                 v.lowBound, v.upBound = (saved[key] if key in allowed else (0, 0))
-            status, _ = run(mip=True)
+            status, _ = run(mip=True, cap=remaining)
             if status in ("optimal", "feasible"):
-                result = _read_assignment(problem, x)
-            if n_moves >= len(moves):
-                break
+                result = _read_columns(problem, x)
             n_moves *= 4
     finally:
         for key, v in x.items():
             v.lowBound, v.upBound = saved[key]
-    logger.info("LP splits %d units; incumbent %s with %d moves allowed",
-                len(support) - problem.n_units, "found" if result is not None else "not found", min(n_moves, len(moves)))
+    logger.info("LP support %d pairs for %d units; incumbent %s in %.1f s",
+                len(support), problem.n_units, "found" if result is not None else "not found",
+                time.perf_counter() - t0)
     return result
 
 
@@ -305,14 +415,14 @@ def _status_and_bound(lp: pulp.LpProblem, solver: str) -> tuple[str, float | Non
     return "no_solution", None
 
 
-def _read_assignment(problem: TerritoryProblem,
-                     x: dict[tuple[int, int], pulp.LpVariable]) -> np.ndarray:
-    assignment = np.full(problem.n_units, -1, dtype=int)
-    for (i, t), v in x.items():
+def _read_columns(problem: TerritoryProblem, x: Variables) -> np.ndarray:
+    """Each unit's centre column in the solver's solution."""
+    columns = np.full(problem.n_units, -1, dtype=int)
+    for (i, c), v in x.items():
         if (v.varValue or 0.0) > 0.5:
-            if assignment[i] != -1:
+            if columns[i] != -1:
                 raise SolverError(f"solver returned unit {i} in two territories")
-            assignment[i] = t
-    if (assignment < 0).any():
+            columns[i] = c
+    if (columns < 0).any():
         raise SolverError("solver returned a solution leaving units unassigned")
-    return assignment
+    return columns

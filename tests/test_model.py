@@ -124,7 +124,7 @@ def test_solver_proven_infeasibility_is_an_error():
 
 
 def test_more_reps_than_units():
-    with pytest.raises(topt.InfeasibleError, match="3 reps but only 2 planning units"):
+    with pytest.raises(topt.InfeasibleError, match="3 territories but only 2 planning units"):
         grid_problem(LINE[:2], [(0, 0), (1, 0), (2, 0)])
 
 
