@@ -107,8 +107,13 @@ class TerritoryProblem:
         model centres:  x_{ij} <= x_{jj},   sum_j x_{jj} = k,
               L_m x_{jj} <= sum_i a_{im} x_{ij} <= U_m x_{jj}
         contiguity: every territory induces a connected subgraph of the units'
-              adjacency graph (enforced exactly by separator cuts, see
-              :func:`territory_opt.solve.solve`)
+              adjacency graph, exactly: by flows f_{uv}^c >= 0 on the graph's arcs,
+              one commodity per centre column c with root r_c (the centre unit, or
+              the unit nearest the rep's base), where every other unit i of the
+              territory consumes one unit of flow,
+                  sum_u f_{ui}^c - sum_v f_{iv}^c = x_{ic},  sum_u f_{ui}^c <= M x_{ic},
+              no flow enters r_c, and M bounds a territory's units (Shirabe 2009);
+              or by separator cuts added in rounds (contiguity_method="cuts")
         x binary
 
     where :math:`w_i` is the unit's weight (``weight`` column), :math:`d` the
@@ -152,6 +157,10 @@ class TerritoryProblem:
         only. Locking an account locks the unit it is in.
     contiguity
         Require every territory to be connected in ``graph``.
+    contiguity_method
+        ``"flow"``: single-commodity flow per territory from its root, in the
+        model itself (Shirabe); ``"cuts"``: separator cuts added in rounds of
+        re-solves. Both are exact.
     graph
         Adjacency of the units (networkx graph on unit ids); built from the
         units' shapes when None (see :func:`territory_opt.adjacency`).
@@ -169,6 +178,7 @@ class TerritoryProblem:
     locks: Mapping[str, str] = field(default_factory=dict)
     contiguity: bool = False
     graph: nx.Graph | None = None
+    contiguity_method: Literal["flow", "cuts"] = "flow"
 
     def __post_init__(self) -> None:
         if not isinstance(self.units, gpd.GeoDataFrame) or "unit_id" not in self.units:
@@ -213,6 +223,9 @@ class TerritoryProblem:
                                   "clusters)")
         if self.power not in (1, 2):
             raise InputError(f"power must be 1 or 2, got {self.power!r}")
+        if self.contiguity_method not in ("flow", "cuts"):
+            raise InputError(f"contiguity_method must be 'flow' or 'cuts', got "
+                             f"{self.contiguity_method!r}")
         if isinstance(self.distance, str) and self.distance not in ("euclidean", "great_circle"):
             raise InputError(f"distance must be 'euclidean', 'great_circle' or a matrix, got "
                              f"{self.distance!r}")
@@ -525,12 +538,15 @@ def build_model(problem: TerritoryProblem) -> tuple[pulp.LpProblem, Variables]:
     lp = pulp.LpProblem("territories", pulp.LpMinimize)
     x: Variables = {}
     bands: dict[str, Band] = problem.bands  # type: ignore[attr-defined]
+    reach = reachable_units(problem) if problem.contiguity else None
     if problem.centres == "fixed":
         fixed = dict(problem.locked)
         if problem.roots is not None:
             fixed |= {int(i): t for t, i in enumerate(problem.roots)}
         for i in range(n):
             for t in ([fixed[i]] if i in fixed else range(k)):
+                if reach is not None and i not in reach[t] and i not in fixed:
+                    continue
                 x[i, t] = lp.add_variable(f"x_{i}_{t}", lowBound=1 if i in fixed else 0,
                                           upBound=1, cat=pulp.LpBinary)
     else:
@@ -545,6 +561,8 @@ def build_model(problem: TerritoryProblem) -> tuple[pulp.LpProblem, Variables]:
         np.fill_diagonal(pair_ok, True)
         for j in np.flatnonzero(centre_ok):
             for i in np.flatnonzero(pair_ok[:, j]):
+                if reach is not None and int(i) not in reach[int(j)]:
+                    continue
                 x[int(i), int(j)] = lp.add_variable(f"x_{i}_{j}", lowBound=0, upBound=1,
                                                     cat=pulp.LpBinary)
     lp += pulp.LpAffineExpression([(v, float(cost[i, c])) for (i, c), v in x.items()])
@@ -579,7 +597,76 @@ def build_model(problem: TerritoryProblem) -> tuple[pulp.LpProblem, Variables]:
                     lp += expr - float(lower[0]) * centre[c] >= 0, f"lo_{m}_{c}"
                 if np.isfinite(upper[0]):
                     lp += expr - float(upper[0]) * centre[c] <= 0, f"up_{m}_{c}"
+    if problem.contiguity and problem.contiguity_method == "flow":
+        _add_flows(problem, lp, x, by_col)
     return lp, x
+
+
+def reachable_units(problem: TerritoryProblem) -> dict[int, set[int]]:
+    """With contiguity: for each centre column, the units a connected territory
+    grown from its root can hold.
+
+    Every unit on a path from the root to unit i lies in the territory, so the
+    cheapest such path (adding up a metric's non-negative amounts, ends
+    included) must fit under the metric's upper band.
+    """
+    graph = problem.adjacency
+    n = problem.n_units
+    roots = (range(n) if problem.centres == "model" else
+             [int(r) for r in problem.roots])  # type: ignore[union-attr]
+    reach = {c: set(range(n)) for c in range(len(roots))}
+    for metric in problem.bands:  # type: ignore[attr-defined]
+        a = problem.values(metric)
+        upper = problem.bounds(metric)[1]
+        if (a < 0).any():
+            continue
+        for c, root in enumerate(roots):
+            cap = float(upper[0] if problem.centres == "model" else upper[c])
+            if not np.isfinite(cap):
+                continue
+            lengths = nx.single_source_dijkstra_path_length(
+                graph, root, cutoff=cap - a[root] + 1e-9, weight=lambda u, v, d: a[v])
+            reach[c] &= {int(i) for i in lengths}
+    return reach
+
+
+def max_units_per_territory(problem: TerritoryProblem) -> int:
+    """The most units one territory can hold under the upper bands."""
+    most = problem.n_units - problem.n_territories + 1
+    for metric in problem.bands:  # type: ignore[attr-defined]
+        upper = problem.bounds(metric)[1].max()
+        a = np.sort(problem.values(metric))
+        if np.isfinite(upper) and (a >= 0).all():
+            most = min(most, int(np.searchsorted(np.cumsum(a), upper + 1e-9, side="right")))
+    return max(most, 1)
+
+
+def _add_flows(problem: TerritoryProblem, lp: pulp.LpProblem, x: Variables,
+               by_col: dict[int, list[tuple[int, pulp.LpVariable]]]) -> None:
+    """Shirabe's flow constraints: each territory is reached from its root."""
+    graph = problem.adjacency
+    big_m = float(max_units_per_territory(problem) - 1)
+    for c, members in by_col.items():
+        root = c if problem.centres == "model" else int(problem.roots[c])  # type: ignore[index]
+        inside = {i for i, _ in members}
+        flow = {}
+        for u, v in graph.edges:
+            if u in inside and v in inside:
+                for a, b in ((u, v), (v, u)):
+                    if b != root:
+                        flow[a, b] = lp.add_variable(f"f_{c}_{a}_{b}", lowBound=0)
+        into: dict[int, list[pulp.LpVariable]] = {}
+        out: dict[int, list[pulp.LpVariable]] = {}
+        for (a, b), f in flow.items():
+            out.setdefault(a, []).append(f)
+            into.setdefault(b, []).append(f)
+        for i, var in members:
+            if i == root:
+                continue
+            inflow = [(f, 1.0) for f in into.get(i, [])]
+            net = pulp.LpAffineExpression(inflow + [(f, -1.0) for f in out.get(i, [])])
+            lp += net - var == 0, f"flow_{c}_{i}"
+            lp += pulp.LpAffineExpression(inflow) - big_m * var <= 0, f"cap_{c}_{i}"
 
 
 def plan_roots(problem: TerritoryProblem, columns: np.ndarray) -> dict[int, int]:

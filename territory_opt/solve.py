@@ -207,6 +207,9 @@ def solve(
                               "any assignment; give it more time (--time-limit) or a larger gap")
         if not problem.contiguity or is_connected_plan(problem, columns):
             break
+        if problem.contiguity_method == "flow":
+            raise SolverError("the flow model returned a disconnected territory; this is a "
+                              "bug, please report it (contiguity_method='cuts' avoids it)")
         cuts = separator_cuts(problem, x, columns)
         if time_limit is not None and time.perf_counter() - clock > time_limit:
             raise SolverError(f"the time limit ({time_limit} s) ran out after {rounds + 1} "

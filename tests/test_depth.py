@@ -152,14 +152,28 @@ def _line_graph():
 def test_contiguity_gives_up_the_cheaper_disconnected_plan():
     # Plain optimum (cost 6) splits the line as {A0, A2, A3} / {A1, A4, A5}; on the line
     # graph the only connected split with 3 units each is {A0..A2} / {A3..A5}: cost 11.
-    p = grid_problem(LINE, [(0, 0), (5, 0)], distance=COSTS, contiguity=True,
-                     graph=_line_graph())
-    for reduce in (True, False):
-        sol = topt.solve(p, reduce=reduce)
-        assert owners(sol) == {"A0": "R0", "A1": "R0", "A2": "R0", "A3": "R1",
-                               "A4": "R1", "A5": "R1"}
-        assert sol.objective == pytest.approx(11)
-        assert sol.status == "optimal" and sol.options["contiguity_rounds"] >= 1
+    for method in ("flow", "cuts"):
+        p = grid_problem(LINE, [(0, 0), (5, 0)], distance=COSTS, contiguity=True,
+                         graph=_line_graph(), contiguity_method=method)
+        for reduce in (True, False):
+            sol = topt.solve(p, reduce=reduce)
+            assert owners(sol) == {"A0": "R0", "A1": "R0", "A2": "R0", "A3": "R1",
+                                   "A4": "R1", "A5": "R1"}
+            assert sol.objective == pytest.approx(11)
+            assert sol.status == "optimal"
+
+
+def test_cut_rounds_reconnect_a_plan_without_bands():
+    # No band: the plain optimum {A0, A2, A3} / {A1, A4, A5} is disconnected; connected
+    # splits {A0..Am} / {Am+1..A5} cost 10 at best (m = 0 or 3). Cuts need rounds here.
+    from territory_opt.model import is_connected_plan
+    for method in ("cuts", "flow"):
+        p = grid_problem(LINE, [(0, 0), (5, 0)], distance=COSTS, contiguity=True,
+                         graph=_line_graph(), balance={}, contiguity_method=method)
+        sol = topt.solve(p)
+        assert sol.objective == pytest.approx(10)
+        assert is_connected_plan(p, sol.columns())
+        assert (sol.options["contiguity_rounds"] >= 1) == (method == "cuts")
 
 
 def test_contiguity_with_model_centres():
@@ -182,15 +196,26 @@ def test_contiguity_impossible_on_a_split_graph_is_explained():
         topt.solve(p)
 
 
-def test_contiguity_proven_infeasible_by_cuts():
+@pytest.mark.parametrize("method", ["flow", "cuts"])
+def test_contiguity_proven_infeasible(method):
     # A star: A0 in the middle; two connected territories of 3 cannot both avoid A0.
     graph = topt.graph_from_edges([f"A{i}" for i in range(6)],
                                   [("A0", f"A{i}") for i in range(1, 6)])
     p = topt.TerritoryProblem(_units(LINE), k=2, centres="model",
                               balance={"workload": {"min": 3, "max": 3}},
-                              contiguity=True, graph=graph)
+                              contiguity=True, graph=graph, contiguity_method=method)
     with pytest.raises(topt.InfeasibleError, match="every territory connected"):
         topt.solve(p)
+
+
+def test_reachability_prunes_units_a_band_cannot_connect():
+    # On the line, a territory rooted at A0 with at most 3 workload reaches A0..A2 only.
+    from territory_opt.model import reachable_units
+    p = topt.TerritoryProblem(_units(LINE), k=2, centres="model",
+                              balance={"workload": {"max": 3}}, contiguity=True,
+                              graph=_line_graph())
+    reach = reachable_units(p)
+    assert reach[0] == {0, 1, 2} and reach[3] == {1, 2, 3, 4, 5}
 
 
 def test_fixed_centre_contiguity_on_polygons():
