@@ -373,18 +373,29 @@ def read_reps(
     return gdf.reset_index(drop=True)
 
 
-def read_locks(source: Source, *, id: str = "account_id", rep: str = "rep_id",
-               sheet: str | int | None = None) -> dict[str, str]:
-    """Read locked assignments: a table of account (or unit) ids and rep ids."""
+def _read_account_reps(source: Source, *, id: str, rep: str,
+                       sheet: str | int | None) -> dict[str, str]:
     frame = read_table(source, sheet=sheet, text_columns=[id, rep])
     require_columns(frame, {"id": id, "rep": rep}, source)
     ids = unique_ids(frame, id, source)
-    reps = frame[rep].map(_id_text)
+    reps = frame[rep].map(lambda v: v if pd.isna(v) else _id_text(v))
     if reps.isna().any():
         raise InputError(f"{_name(source)}, column {rep!r}: "
                          f"{_row_labels(source, np.flatnonzero(reps.isna().to_numpy()))} "
-                         "have no rep; give each locked account a rep id")
+                         "have no rep; give each account a rep id (or drop the row)")
     return dict(zip(ids, reps, strict=True))
+
+
+def read_locks(source: Source, *, id: str = "account_id", rep: str = "rep_id",
+               sheet: str | int | None = None) -> dict[str, str]:
+    """Read locked assignments: a table of account (or unit) ids and rep ids."""
+    return _read_account_reps(source, id=id, rep=rep, sheet=sheet)
+
+
+def read_alignment(source: Source, *, id: str = "account_id", rep: str = "rep_id",
+                   sheet: str | int | None = None) -> dict[str, str]:
+    """Read the current alignment (account id to rep id), e.g. a CRM owner export."""
+    return _read_account_reps(source, id=id, rep=rep, sheet=sheet)
 
 
 def read_distance_matrix(

@@ -100,10 +100,11 @@ class TerritoryProblem:
     Formulation (fixed centres; for model centres read t as j and add the
     centre constraints)::
 
-        min   sum_{i,t} w_i * d_{it}^p * x_{it}
+        min   sum_{i,t} w_i * d_{it}^p * x_{it}  +  pi * sum_{i,t} m_{it} x_{it}
         s.t.  sum_t x_{it} = 1                                      every unit i
               L_{mt} <= sum_i a_{im} x_{it} <= U_{mt}      every band m, territory t
               x_{it} = 1                                  every unit i locked to t
+              sum_{i,t} m_{it} x_{it} <= mu * M                    (realignment cap)
         model centres:  x_{ij} <= x_{jj},   sum_j x_{jj} = k,
               L_m x_{jj} <= sum_i a_{im} x_{ij} <= U_m x_{jj}
         contiguity: every territory induces a connected subgraph of the units'
@@ -119,7 +120,10 @@ class TerritoryProblem:
     where :math:`w_i` is the unit's weight (``weight`` column), :math:`d` the
     distance (km, or the user matrix's unit) to the territory's centre,
     :math:`p` the ``power`` (1: weighted distance, 2: moment of inertia) and
-    :math:`a_{im}` the unit's amount of metric m. A tolerance band is
+    :math:`a_{im}` the unit's amount of metric m, :math:`m_{it}` what moving
+    unit i to territory t moves (its accounts, or workload, currently with
+    other reps), :math:`\pi` the ``move_penalty``, :math:`\mu` the
+    ``max_moved`` share and :math:`M` the total. A tolerance band is
     :math:`(1 \pm \tau_m) T_{mt}` around the target :math:`T_{mt}`: the metric's
     total shared in proportion to the reps' FTE (equally among the ``k``
     territories with model centres); an absolute band gives ``min`` and/or
@@ -157,6 +161,14 @@ class TerritoryProblem:
         only. Locking an account locks the unit it is in.
     contiguity
         Require every territory to be connected in ``graph``.
+    current
+        The current alignment, account id to rep id (or territory label), for
+        realignment: moving an account away from its current rep costs
+        ``move_penalty`` per account or per unit of workload (``move_measure``),
+        and at most a ``max_moved`` share of all accounts (or workload) may move.
+        Fixed centres only; accounts missing from it count as new (never moved).
+    move_penalty, move_measure, max_moved
+        See ``current``.
     contiguity_method
         ``"flow"``: single-commodity flow per territory from its root, in the
         model itself (Shirabe); ``"cuts"``: separator cuts added in rounds of
@@ -179,6 +191,10 @@ class TerritoryProblem:
     contiguity: bool = False
     graph: nx.Graph | None = None
     contiguity_method: Literal["flow", "cuts"] = "flow"
+    current: Mapping[str, str] = field(default_factory=dict)
+    move_penalty: float = 0.0
+    move_measure: Literal["accounts", "workload"] = "accounts"
+    max_moved: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.units, gpd.GeoDataFrame) or "unit_id" not in self.units:
@@ -245,7 +261,24 @@ class TerritoryProblem:
         object.__setattr__(self, "balance", dict(self.balance))
         object.__setattr__(self, "bands", bands)
         object.__setattr__(self, "locks", dict(self.locks))
+        if self.current or self.max_moved is not None or self.move_penalty:
+            if self.centres != "fixed":
+                raise InputError("realignment (current alignment, move penalty or cap) needs "
+                                 "fixed centres (reps)")
+            if not self.current:
+                raise InputError("a move penalty or cap needs the current alignment "
+                                 "(current=... / alignment: in the scenario)")
+            if self.move_measure not in ("accounts", "workload"):
+                raise InputError(f"move_measure must be 'accounts' or 'workload', got "
+                                 f"{self.move_measure!r}")
+            if not (isinstance(self.move_penalty, (int, float)) and self.move_penalty >= 0):
+                raise InputError(f"move_penalty must be 0 or more, got {self.move_penalty!r}")
+            if self.max_moved is not None and not 0 <= self.max_moved <= 1:
+                raise InputError(f"max_moved is a share between 0 and 1 (0.1 = 10 %), got "
+                                 f"{self.max_moved!r}")
+        object.__setattr__(self, "current", dict(self.current))
         _ = self.locked  # resolve locks now, so that bad ones fail at construction
+        _ = self.moves
         _ = self.distances  # and a bad distance matrix
 
     def _numeric_columns(self) -> list[str]:
@@ -336,10 +369,55 @@ class TerritoryProblem:
         return values
 
     @cached_property
+    def moves(self) -> np.ndarray | None:
+        """``(n_units, n_territories)``: what unit i moves if it joins territory t.
+
+        Counted in accounts or workload (``move_measure``) currently with another
+        rep; None without a current alignment.
+        """
+        if not self.current:
+            return None
+        if "account_ids" not in self.units or "account_workloads" not in self.units:
+            raise InputError("realignment needs units built by build_units() (they list "
+                             "their accounts)")
+        terr = self.territories
+        pos = {r: t for t, r in enumerate(terr["rep_id"])}
+        pos |= {t: i for i, t in enumerate(terr["territory"]) if t not in pos}
+        unknown = sorted({str(r) for r in self.current.values()} - set(pos))
+        if unknown:
+            raise InputError(f"the current alignment names rep {unknown[0]!r}, which is not "
+                             f"among the reps ({len(unknown)} unknown); accounts of a rep "
+                             "who left: drop them from the alignment (they count as new)")
+        moves = np.zeros((self.n_units, self.n_territories))
+        total = 0.0
+        for i, (ids, works) in enumerate(zip(self.units["account_ids"],
+                                             self.units["account_workloads"], strict=True)):
+            for a, w in zip(ids, works, strict=True):
+                rep = self.current.get(str(a))
+                if rep is None:
+                    continue
+                amount = 1.0 if self.move_measure == "accounts" else float(w)
+                moves[i] += amount
+                moves[i, pos[str(rep)]] -= amount
+                total += amount
+        object.__setattr__(self, "_move_total", total)
+        return moves
+
+    @property
+    def move_total(self) -> float:
+        """All accounts (or workload) of the current alignment: the base of ``max_moved``."""
+        if self.moves is None:
+            return 0.0
+        return float(self._move_total)  # type: ignore[attr-defined]
+
+    @cached_property
     def costs(self) -> np.ndarray:
-        """Objective coefficients ``w_i * d_ic ** power``."""
+        """Objective coefficients ``w_i * d_ic ** power`` plus the move penalty."""
         w = self.units[self.weight].to_numpy(dtype=float)
-        return w[:, None] * self.distances**self.power
+        cost = w[:, None] * self.distances**self.power
+        if self.moves is not None and self.move_penalty:
+            cost = cost + self.move_penalty * self.moves
+        return cost
 
     def objective_of(self, columns: np.ndarray) -> float:
         """Objective of a plan given as each unit's centre column."""
@@ -599,6 +677,11 @@ def build_model(problem: TerritoryProblem) -> tuple[pulp.LpProblem, Variables]:
                     lp += expr - float(upper[0]) * centre[c] <= 0, f"up_{m}_{c}"
     if problem.contiguity and problem.contiguity_method == "flow":
         _add_flows(problem, lp, x, by_col)
+    if problem.moves is not None and problem.max_moved is not None:
+        cap = problem.max_moved * problem.move_total
+        moved = [(v, float(problem.moves[i, c])) for (i, c), v in x.items()
+                 if problem.moves[i, c]]
+        lp += pulp.LpAffineExpression(moved) <= cap + 1e-9, "max_moved"
     return lp, x
 
 

@@ -54,6 +54,12 @@ def territory_table(solution: Solution, *, reach_km: float) -> pd.DataFrame:
     table["mean_km"], table["max_km"] = mean, maximum
     table["coverage_pct"] = 100 * metrics.covered_share(p.values("potential"), dist, reach_km,
                                                         a, k)
+    if p.current:
+        moves = solution.moves()
+        moved = moves[moves["moved"]]
+        table["moved_in"] = table["rep_id"].map(moved["new_rep_id"].value_counts()).fillna(0)
+        table["moved_out"] = table["rep_id"].map(moved["old_rep_id"].value_counts()).fillna(0)
+        table[["moved_in", "moved_out"]] = table[["moved_in", "moved_out"]].astype(int)
     total: dict[str, Any] = {"territory": "TOTAL", "rep_id": "", "rep_name": "",
                              "fte": terr["fte"].sum(), "units": p.n_units}
     for metric in _metrics_of(solution):
@@ -64,8 +70,12 @@ def territory_table(solution: Solution, *, reach_km: float) -> pd.DataFrame:
         if p.values("accounts").sum() > 0 else float("nan")
     total["max_km"] = float(np.nanmax(maximum)) if np.isfinite(maximum).any() else float("nan")
     total["coverage_pct"] = 100 * metrics.covered_share(p.values("potential"), dist, reach_km)
+    if p.current:
+        total["moved_in"] = total["moved_out"] = int(table["moved_in"].sum())
     table = pd.concat([table, pd.DataFrame([total])], ignore_index=True)
-    table["accounts"] = table["accounts"].round().astype(int)
+    for col in ("accounts", "moved_in", "moved_out"):
+        if col in table:
+            table[col] = table[col].round().astype(int)
     return table.round({c: 2 for c in table.columns if table[c].dtype.kind == "f"})
 
 

@@ -96,6 +96,7 @@ class EdgesSpec(_Spec):
 
 
 class ContiguitySpec(_Spec):
+    method: Literal["flow", "cuts"] = "flow"
     adjacency: Literal["auto", "rook", "queen", "delaunay", "knn"] = "auto"
     k: int = Field(default=6, ge=1)
     edges: EdgesSpec | None = None
@@ -120,6 +121,16 @@ class LocksSpec(_Spec):
     rep: str = "rep_id"
 
 
+class AlignmentSpec(LocksSpec):
+    """The current alignment: a table of account ids and their reps today."""
+
+
+class RealignmentSpec(_Spec):
+    penalty: float = Field(default=0.0, ge=0)
+    measure: Literal["accounts", "workload"] = "accounts"
+    max_moved: float | None = Field(default=None, ge=0, le=1)
+
+
 class Scenario(_Spec):
     """A territory-planning scenario, as written in a YAML file."""
 
@@ -137,6 +148,8 @@ class Scenario(_Spec):
     objective: ObjectiveSpec = Field(default_factory=ObjectiveSpec)
     contiguity: bool | ContiguitySpec = False
     locks: LocksSpec | dict[str, str] | None = None
+    alignment: AlignmentSpec | None = None
+    realignment: RealignmentSpec = Field(default_factory=RealignmentSpec)
     solver: SolverSpec = Field(default_factory=SolverSpec)
     report: ReportSpec = Field(default_factory=ReportSpec)
     output: str | None = None
@@ -306,6 +319,11 @@ def run_scenario(
         locks = io.read_locks(inputs[-1][1], id=scenario.locks.id, rep=scenario.locks.rep)
     elif scenario.locks:
         locks = dict(scenario.locks)
+    current: dict[str, str] = {}
+    if scenario.alignment is not None:
+        inputs.append(("alignment", scenario.resolve(scenario.alignment.path)))
+        current = io.read_alignment(inputs[-1][1], id=scenario.alignment.id,
+                                    rep=scenario.alignment.rep)
     seconds["load"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -316,6 +334,7 @@ def run_scenario(
                         n_units=scenario.units.n_units, sums=sums, crs=scenario.crs,
                         random_state=scenario.units.random_state)
     graph = None
+    spec = ContiguitySpec()
     if contiguity:
         spec = contiguity if isinstance(contiguity, ContiguitySpec) else ContiguitySpec()
         graph = (graph_from_edges(units["unit_id"].astype(str), edges) if edges is not None
@@ -323,7 +342,11 @@ def run_scenario(
     problem = TerritoryProblem(units, reps=reps, k=scenario.k, centres=scenario.centres,
                                balance=scenario.balance, weight=scenario.objective.weight,
                                power=scenario.objective.power, distance=distance, locks=locks,
-                               contiguity=bool(contiguity), graph=graph)
+                               contiguity=bool(contiguity), graph=graph,
+                               contiguity_method=spec.method if contiguity else "flow",
+                               current=current, move_penalty=scenario.realignment.penalty,
+                               move_measure=scenario.realignment.measure,
+                               max_moved=scenario.realignment.max_moved)
     seconds["units"] = time.perf_counter() - t0
 
     stage("solve")
@@ -380,8 +403,13 @@ def build_output_files(solution: Solution, manifest: dict[str, Any], *, title: s
     table = territory_table(solution, reach_km=reach_km)
     summary = manifest["summary"]
     units = solution.units()
+    assignments = solution.assignments()
+    if solution.problem.current:
+        moves = solution.moves()
+        assignments = assignments.assign(old_rep_id=moves["old_rep_id"].to_numpy(),
+                                         moved=moves["moved"].to_numpy())
     return {
-        "assignments.csv": solution.assignments(),
+        "assignments.csv": assignments,
         "report.csv": table,
         "report.html": report_html(table, summary, title=f"Territory plan: {title}",
                                    bands=solution.problem.balance),

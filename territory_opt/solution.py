@@ -115,7 +115,8 @@ class Solution:
     def units(self) -> gpd.GeoDataFrame:
         """The units with ``territory``, ``rep_id`` and ``distance_km`` columns."""
         terr = self.territory_table
-        out = self.problem.units.drop(columns=["account_ids"], errors="ignore").copy()
+        out = self.problem.units.drop(columns=["account_ids", "account_workloads"],
+                                     errors="ignore").copy()
         out["territory"] = terr["territory"].to_numpy()[self.assignment]
         out["rep_id"] = terr["rep_id"].to_numpy()[self.assignment]
         out["distance_km"] = self.unit_distances()
@@ -139,6 +140,22 @@ class Solution:
             "rep_id": terr["rep_id"].to_numpy()[self.assignment[pos]],
         })
         return table.sort_values("account_id", kind="stable").reset_index(drop=True)
+
+    def moves(self) -> pd.DataFrame:
+        """Realignment: ``account_id, old_rep_id, new_rep_id, moved`` per account.
+
+        ``old_rep_id`` is blank for accounts not in the current alignment (new
+        accounts never count as moved). Empty without a current alignment.
+        """
+        table = self.assignments()
+        current = {str(a): str(r) for a, r in self.problem.current.items()}
+        terr = self.territory_table
+        by_label = dict(zip(terr["territory"], terr["rep_id"], strict=True))
+        old = table["account_id"].map(lambda a: current.get(a, ""))
+        old = old.map(lambda r: by_label.get(r, r))  # a territory label names its rep
+        return pd.DataFrame({"account_id": table["account_id"], "old_rep_id": old,
+                             "new_rep_id": table["rep_id"],
+                             "moved": (old != "") & (old != table["rep_id"])})
 
     def summary(self, *, reach_km: float = DEFAULT_REACH_KM) -> pd.DataFrame:
         """One row per territory (and a TOTAL row): amounts, % of target, distances."""

@@ -79,7 +79,8 @@ def build_units(
         One row per unit: ``unit_id``, ``accounts`` (count), ``workload``,
         ``potential``, the ``sums`` columns, ``x`` and ``y`` (the unit's
         location in the metric CRS, in metres), ``account_ids`` (tuple of the
-        ids of its accounts) and geometry, in the metric CRS.
+        ids of its accounts), ``account_workloads`` (their workloads, in the
+        same order) and geometry, in the metric CRS.
     """
     for col in ("account_id", "workload"):
         if col not in accounts.columns:
@@ -212,6 +213,7 @@ def _point_units(acc: gpd.GeoDataFrame, labels: np.ndarray, ids: np.ndarray,
                  agg["y"] / n)
     cells = _voronoi_cells(acc, _study_area(acc, pot))
     members = acc.groupby(labels)["account_id"].agg(tuple)
+    member_work = acc.groupby(labels)["workload"].agg(tuple)
     geoms = [shapely.union_all(cells[labels == lab]) for lab in agg.index]
     units = gpd.GeoDataFrame({
         "unit_id": ids[agg.index.to_numpy()],
@@ -221,6 +223,7 @@ def _point_units(acc: gpd.GeoDataFrame, labels: np.ndarray, ids: np.ndarray,
         **{c: agg[c].to_numpy() for c in sums},
         "x": x, "y": y,
         "account_ids": members.loc[agg.index].to_numpy(),
+        "account_workloads": member_work.loc[agg.index].to_numpy(),
     }, geometry=geoms, crs=acc.crs)
     return units.reset_index(drop=True)
 
@@ -246,6 +249,7 @@ def _polygon_units(acc: gpd.GeoDataFrame, pot: gpd.GeoDataFrame,
                                                                     fill_value=0.0)
     count = frame.groupby("poly").size().reindex(range(len(pot)), fill_value=0)
     members = acc.groupby(poly_of)["account_id"].agg(tuple)
+    member_work = acc.groupby(poly_of)["workload"].agg(tuple)
     centroid = pot.geometry.centroid
     units = gpd.GeoDataFrame({
         "unit_id": pot["potential_id"].to_numpy(),
@@ -255,6 +259,7 @@ def _polygon_units(acc: gpd.GeoDataFrame, pot: gpd.GeoDataFrame,
         **{c: agg[c].to_numpy() for c in sums},
         "x": centroid.x.to_numpy(), "y": centroid.y.to_numpy(),
         "account_ids": [members.get(i, ()) for i in range(len(pot))],
+        "account_workloads": [member_work.get(i, ()) for i in range(len(pot))],
     }, geometry=pot.geometry.to_numpy(), crs=pot.crs)
     return units
 
