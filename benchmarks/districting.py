@@ -84,8 +84,14 @@ def solve_instance(path: Path, variant: str, out: Path, time_limit: float) -> di
                     "status": "infeasible"}
             (out / f"{state}_{variant}.infeasible").write_text(str(exc) + "\n")
             return row
+        except topt.SolverError:  # time limit without a (connected) plan: undecided
+            row |= {"seconds": time.perf_counter() - t0, "objective": "undecided",
+                    "status": "time limit"}
+            return row
         row["seconds"] = time.perf_counter() - t0
     sol = result.solution
+    if sol.status != "optimal":  # a time-limited plan is reported, never taken as optimal
+        row["objective_note"] = f"{sol.status}, gap {sol.gap}"
     table = sol.units()[["unit_id", "territory"]].copy()
     centre_unit = dict(zip(sol.territory_table["territory"], sol.territory_table["centre"],
                            strict=True))
@@ -123,7 +129,9 @@ def main() -> None:
             published = exp[f"{'hess' if variant == 'plain' else 'contiguous'}_objective"]
             paper_s = float(exp[f"{'hess' if variant == 'plain' else 'contiguous'}_paper_seconds"])
             limit = max(10 * paper_s, 5.0)
-            if row["objective"] == "infeasible" or published == "infeasible":
+            if row["objective"] == "undecided":
+                ok, diff, ours = False, "", "time limit"
+            elif row["objective"] == "infeasible" or published == "infeasible":
                 ok = row["objective"] == published
                 diff = "" if ok else "MISMATCH"
                 ours = str(row["objective"])

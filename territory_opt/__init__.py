@@ -31,7 +31,7 @@ from territory_opt.io import (
 from territory_opt.model import TerritoryProblem, check_feasibility
 from territory_opt.scenario import Scenario, load_scenario, run_scenario, scenario_from_dict
 from territory_opt.solution import Solution
-from territory_opt.solve import solve
+from territory_opt.solve import size_headcount, solve
 from territory_opt.units import build_units
 
 try:
@@ -45,5 +45,5 @@ __all__ = [
     "adjacency", "build_units", "check_feasibility", "graph_from_edges",
     "read_alignment", "read_distance_matrix", "georgia_paths", "load_georgia", "load_scenario",
     "read_accounts", "read_locks", "read_potential", "read_reps", "run_scenario",
-    "scenario_from_dict", "solve", "write_outputs",
+    "scenario_from_dict", "size_headcount", "solve", "write_outputs",
 ]

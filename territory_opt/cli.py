@@ -31,11 +31,47 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="output folder (default: the scenario's output)")
     run.add_argument("--time-limit", type=float, metavar="S",
                      help="solver time limit in seconds (default: the scenario's)")
-    loud = run.add_mutually_exclusive_group()
-    loud.add_argument("-v", "--verbose", action="store_true",
-                      help="log every step, and show tracebacks")
-    loud.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    size = sub.add_parser("size", help="smallest headcount under a per-rep workload maximum")
+    size.add_argument("scenario", help="scenario YAML file (its accounts, units, objective)")
+    size.add_argument("--max-workload", type=float, required=True, metavar="H",
+                      help="the most workload one rep may carry")
+    size.add_argument("--k", metavar="K1,K2,...", help="the headcounts to try (default: from "
+                      "total / H up to 3 past the smallest feasible one)")
+    size.add_argument("--time-limit", type=float, default=60.0, metavar="S",
+                      help="solver seconds per headcount (default 60)")
+    size.add_argument("--csv", metavar="FILE", help="also write the table to FILE")
+    for command in (run, size):
+        loud = command.add_mutually_exclusive_group()
+        loud.add_argument("-v", "--verbose", action="store_true",
+                          help="log every step, and show tracebacks")
+        loud.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     return parser
+
+
+def _size(args: argparse.Namespace) -> int:
+    from territory_opt.errors import InputError
+    from territory_opt.scenario import load_inputs, load_scenario, scenario_units
+    from territory_opt.solve import size_headcount
+
+    scenario = load_scenario(args.scenario)
+    loaded = load_inputs(scenario)
+    units = scenario_units(scenario, loaded)
+    try:
+        k_values = [int(k) for k in args.k.split(",")] if args.k else None
+    except ValueError:
+        raise InputError(f"--k takes whole numbers separated by commas, got {args.k!r}") \
+            from None
+    table = size_headcount(units, max_workload=args.max_workload, k_values=k_values,
+                           time_limit=args.time_limit, power=scenario.objective.power,
+                           weight=scenario.objective.weight, distance=loaded.distance)
+    shown = table.drop(columns=["reason"])
+    print(shown.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
+    best = table[table["smallest"]]
+    print(f"smallest headcount: {int(best['k'].iloc[0])}" if len(best)
+          else "no headcount tried is feasible")
+    if args.csv:
+        table.to_csv(args.csv, index=False)
+    return 0 if len(best) else 3
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -71,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("pulp").setLevel(max(level, logging.WARNING))
     logging.captureWarnings(True)
     try:
-        return _run(args)
+        return _run(args) if args.command == "run" else _size(args)
     except TerritoryOptError as exc:
         if args.verbose:
             traceback.print_exc()

@@ -251,41 +251,22 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def run_scenario(
-    scenario: Scenario | str | Path,
-    *,
-    out: str | Path | None = None,
-    time_limit: float | None = None,
-    write: bool = True,
-    on_stage: Callable[[str], None] | None = None,
-) -> RunResult:
-    """Run a scenario end to end: load, build units, solve, write outputs.
+@dataclass
+class LoadedInputs:
+    """Everything a scenario reads from files, before units are built."""
 
-    Parameters
-    ----------
-    scenario
-        A :class:`Scenario` or the path of a scenario YAML file.
-    out
-        Output folder (overrides the scenario's ``output``).
-    time_limit
-        Solver seconds (overrides the scenario's ``solver.time_limit``).
-    write
-        Write the outputs; False only solves (for notebooks).
-    on_stage
-        Called with each stage's name as it starts (for progress display).
+    accounts: Any
+    potential: Any
+    reps: Any
+    distance: Any
+    edges: list[tuple[str, str]] | None
+    locks: dict[str, str]
+    current: dict[str, str]
+    inputs: list[tuple[str, Path]]
 
-    Returns
-    -------
-    RunResult
-    """
-    path = None
-    if not isinstance(scenario, Scenario):
-        path = Path(scenario)
-        scenario = load_scenario(path)
-    stage = on_stage or (lambda name: logger.info("stage: %s", name))
-    seconds: dict[str, float] = {}
-    t0 = time.perf_counter()
-    stage("load")
+
+def load_inputs(scenario: Scenario) -> LoadedInputs:
+    """Read every input file a scenario names (the ``load`` stage)."""
     acc_spec = scenario.accounts
     inputs = [("accounts", scenario.resolve(acc_spec.path))]
     accounts = io.read_accounts(inputs[0][1], id=acc_spec.id, workload=acc_spec.workload,
@@ -324,29 +305,83 @@ def run_scenario(
         inputs.append(("alignment", scenario.resolve(scenario.alignment.path)))
         current = io.read_alignment(inputs[-1][1], id=scenario.alignment.id,
                                     rep=scenario.alignment.rep)
-    seconds["load"] = time.perf_counter() - t0
+    return LoadedInputs(accounts=accounts, potential=potential, reps=reps, distance=distance,
+                        edges=edges, locks=locks, current=current, inputs=inputs)
 
-    t0 = time.perf_counter()
-    stage("units")
-    sums = sorted({*acc_spec.sums, *(m for m in scenario.balance
-                                     if m in accounts.columns and m != "workload")})
-    units = build_units(accounts, potential=potential, method=scenario.units.method,
-                        n_units=scenario.units.n_units, sums=sums, crs=scenario.crs,
-                        random_state=scenario.units.random_state)
+
+def scenario_units(scenario: Scenario, loaded: LoadedInputs) -> Any:
+    """The scenario's planning units."""
+    sums = sorted({*scenario.accounts.sums, *(m for m in scenario.balance
+                                              if m in loaded.accounts.columns
+                                              and m != "workload")})
+    return build_units(loaded.accounts, potential=loaded.potential,
+                       method=scenario.units.method, n_units=scenario.units.n_units,
+                       sums=sums, crs=scenario.crs, random_state=scenario.units.random_state)
+
+
+def build_problem(scenario: Scenario, loaded: LoadedInputs) -> TerritoryProblem:
+    """Units and the territory problem of a scenario (the ``units`` stage)."""
+    units = scenario_units(scenario, loaded)
+    contiguity = scenario.contiguity
     graph = None
     spec = ContiguitySpec()
     if contiguity:
         spec = contiguity if isinstance(contiguity, ContiguitySpec) else ContiguitySpec()
-        graph = (graph_from_edges(units["unit_id"].astype(str), edges) if edges is not None
+        graph = (graph_from_edges(units["unit_id"].astype(str), loaded.edges)
+                 if loaded.edges is not None
                  else adjacency(units, kind=spec.adjacency, k=spec.k))
-    problem = TerritoryProblem(units, reps=reps, k=scenario.k, centres=scenario.centres,
-                               balance=scenario.balance, weight=scenario.objective.weight,
-                               power=scenario.objective.power, distance=distance, locks=locks,
-                               contiguity=bool(contiguity), graph=graph,
-                               contiguity_method=spec.method if contiguity else "flow",
-                               current=current, move_penalty=scenario.realignment.penalty,
-                               move_measure=scenario.realignment.measure,
-                               max_moved=scenario.realignment.max_moved)
+    real = scenario.realignment
+    return TerritoryProblem(
+        units, reps=loaded.reps, k=scenario.k, centres=scenario.centres,
+        balance=scenario.balance, weight=scenario.objective.weight,
+        power=scenario.objective.power, distance=loaded.distance, locks=loaded.locks,
+        contiguity=bool(contiguity), graph=graph, contiguity_method=spec.method,
+        current=loaded.current, move_penalty=real.penalty, move_measure=real.measure,
+        max_moved=real.max_moved)
+
+
+def run_scenario(
+    scenario: Scenario | str | Path,
+    *,
+    out: str | Path | None = None,
+    time_limit: float | None = None,
+    write: bool = True,
+    on_stage: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Run a scenario end to end: load, build units, solve, write outputs.
+
+    Parameters
+    ----------
+    scenario
+        A :class:`Scenario` or the path of a scenario YAML file.
+    out
+        Output folder (overrides the scenario's ``output``).
+    time_limit
+        Solver seconds (overrides the scenario's ``solver.time_limit``).
+    write
+        Write the outputs; False only solves (for notebooks).
+    on_stage
+        Called with each stage's name as it starts (for progress display).
+
+    Returns
+    -------
+    RunResult
+    """
+    path = None
+    if not isinstance(scenario, Scenario):
+        path = Path(scenario)
+        scenario = load_scenario(path)
+    stage = on_stage or (lambda name: logger.info("stage: %s", name))
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    stage("load")
+    loaded = load_inputs(scenario)
+    seconds["load"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    stage("units")
+    problem = build_problem(scenario, loaded)
+    units = problem.units
     seconds["units"] = time.perf_counter() - t0
 
     stage("solve")
@@ -370,7 +405,7 @@ def run_scenario(
                      "sha256": io.sha256_file(path) if path else None,
                      "content": scenario.model_dump(mode="json")},
         "inputs": [{"role": role, "path": str(p.absolute()), "sha256": io.sha256_file(p)}
-                   for role, p in inputs],
+                   for role, p in loaded.inputs],
         "crs": units.crs.to_string(),
         "packages": _versions(),
         "solver": {"name": solution.solver} | solution.options,

@@ -78,3 +78,35 @@ def test_scenario_alignment_writes_moves(tmp_path):
     assert assign["moved"].sum() == 1
     report = pd.read_csv(result.out_dir / "report.csv").set_index("rep_id", drop=False)
     assert report.loc["R1", "moved_in"] == 1
+
+
+# ------------------------------------------------------------------ headcount sizing
+
+
+def test_smallest_headcount_is_found_and_explained():
+    from conftest import make_accounts
+    from territory_opt import build_units
+    units = build_units(make_accounts([(0, 0), (1, 0), (2, 0), (3, 0)], [3, 3, 3, 1]),
+                        method="accounts", crs="EPSG:32617")
+    # total 10 fits two reps of 5 on paper, but no split of 3, 3, 3, 1 does
+    table = topt.size_headcount(units, max_workload=5)
+    assert list(table["k"]) == [2, 3, 4]
+    assert list(table["status"]) == ["infeasible", "optimal", "optimal"]
+    assert table.loc[table["smallest"], "k"].tolist() == [3]
+    assert (table["largest"].dropna() <= 5).all()
+    assert table["objective"].iloc[1] >= table["objective"].iloc[2]
+    assert "proven by the solver" in table["reason"].iloc[0]
+
+
+def test_size_command(tmp_path, capsys):
+    from territory_opt.cli import main
+    pd.DataFrame({"account_id": [f"A{i}" for i in range(4)], "lat": [33.0] * 4,
+                  "lon": [-84.0 + 0.01 * i for i in range(4)], "workload": [3, 3, 3, 1]}
+                 ).to_csv(tmp_path / "accounts.csv", index=False)
+    (tmp_path / "s.yaml").write_text("name: s\naccounts: {path: accounts.csv}\n"
+                                     "units: {method: accounts}\n")
+    assert main(["size", str(tmp_path / "s.yaml"), "--max-workload", "5",
+                 "--csv", str(tmp_path / "size.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "smallest headcount: 3" in out
+    assert len(pd.read_csv(tmp_path / "size.csv")) == 3
