@@ -141,7 +141,9 @@ def main() -> None:
                 diff = f"{rel:.1e}"
                 ours = f"{row['objective']:.2f}"
             fast = row["seconds"] <= limit
-            verdict = ("ok" if ok and fast else "SLOW" if ok else "WRONG")
+            proven = row.get("status") in ("optimal", "infeasible")
+            verdict = ("ok" if ok and fast and proven else "SLOW" if ok and proven
+                       else "LIMIT" if not proven else "WRONG")
             misses += verdict != "ok"
             print(f"{row['state']:<6}{variant:<11}{row['n']:>4}{row['k']:>4}{ours:>13}"
                   f"{str(published):>13}{diff:>10}{row['seconds']:>9.2f}{paper_s:>9.2f}"
