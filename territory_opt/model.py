@@ -604,19 +604,26 @@ def _check_pieces(problem: TerritoryProblem) -> None:
 Variables = dict[tuple[int, int], pulp.LpVariable]
 
 
-def build_model(problem: TerritoryProblem) -> tuple[pulp.LpProblem, Variables]:
+def build_model(problem: TerritoryProblem, *, elastic: bool = False,
+                ) -> tuple[pulp.LpProblem, Variables]:
     """The PuLP model of ``problem`` (formulation in :class:`TerritoryProblem`).
 
     Returns the model and its variables ``x[(i, c)]``: unit i with centre column
-    c (a territory with fixed centres, a centre unit with model centres).
-    Contiguity is not in this model: :func:`separator_cuts` adds it in rounds.
+    c (a territory with fixed centres, a centre unit with model centres). With
+    contiguity by cuts, :func:`separator_cuts` adds contiguity in rounds.
+
+    With ``elastic=True``, every band and the realignment cap get slack
+    variables (named ``slack_...``), and the objective becomes their sum, each
+    divided by its band's scale: the smallest relative change of the bands that
+    makes the problem feasible (see :func:`elastic_slacks`).
     """
     n, k = problem.n_units, problem.n_territories
     cost = problem.costs
     lp = pulp.LpProblem("territories", pulp.LpMinimize)
     x: Variables = {}
     bands: dict[str, Band] = problem.bands  # type: ignore[attr-defined]
-    reach = reachable_units(problem) if problem.contiguity else None
+    # pruning by the bands is exact, but not when the bands are what may give
+    reach = reachable_units(problem) if problem.contiguity and not elastic else None
     if problem.centres == "fixed":
         fixed = dict(problem.locked)
         if problem.roots is not None:
@@ -632,7 +639,7 @@ def build_model(problem: TerritoryProblem) -> tuple[pulp.LpProblem, Variables]:
         values = {m: problem.values(m) for m in bands}
         centre_ok = np.ones(n, dtype=bool)
         pair_ok = np.ones((n, n), dtype=bool)
-        for m, u in upper_of.items():  # two units that together exceed a band never meet
+        for m, u in ({} if elastic else upper_of).items():  # two that exceed a band never meet
             a = values[m]
             centre_ok &= a <= u + 1e-9
             pair_ok &= (a[:, None] + a[None, :]) <= u + 1e-9
@@ -643,7 +650,16 @@ def build_model(problem: TerritoryProblem) -> tuple[pulp.LpProblem, Variables]:
                     continue
                 x[int(i), int(j)] = lp.add_variable(f"x_{i}_{j}", lowBound=0, upBound=1,
                                                     cat=pulp.LpBinary)
-    lp += pulp.LpAffineExpression([(v, float(cost[i, c])) for (i, c), v in x.items()])
+    if not elastic:
+        lp += pulp.LpAffineExpression([(v, float(cost[i, c])) for (i, c), v in x.items()])
+    slack_terms: list[tuple[pulp.LpVariable, float]] = []
+
+    def slack(name: str, scale: float) -> pulp.LpAffineExpression | float:
+        if not elastic:
+            return 0.0
+        var = lp.add_variable(f"slack_{name}", lowBound=0)
+        slack_terms.append((var, 1.0 / max(scale, 1e-9)))
+        return var
     by_unit: list[list[pulp.LpVariable]] = [[] for _ in range(n)]
     by_col: dict[int, list[tuple[int, pulp.LpVariable]]] = {}
     for (i, c), v in x.items():
@@ -663,26 +679,62 @@ def build_model(problem: TerritoryProblem) -> tuple[pulp.LpProblem, Variables]:
     for m, (metric, band) in enumerate(bands.items()):
         a = problem.values(metric)
         lower, upper = problem.bounds(metric)
+        scale = float(np.mean(problem.targets(metric))) or 1.0
         for c, members in by_col.items():
             expr = pulp.LpAffineExpression([(v, float(a[i])) for i, v in members if a[i]])
             if problem.centres == "fixed":
                 if np.isfinite(lower[c]) and lower[c] > 0:
-                    lp += expr >= float(lower[c]), f"lo_{m}_{c}"
+                    lp += expr + slack(f"lo_{m}_{c}", scale) >= float(lower[c]), f"lo_{m}_{c}"
                 if np.isfinite(upper[c]):
-                    lp += expr <= float(upper[c]), f"up_{m}_{c}"
+                    lp += expr - slack(f"up_{m}_{c}", scale) <= float(upper[c]), f"up_{m}_{c}"
             else:
                 if np.isfinite(lower[0]) and lower[0] > 0:
-                    lp += expr - float(lower[0]) * centre[c] >= 0, f"lo_{m}_{c}"
+                    lp += (expr - float(lower[0]) * centre[c] + slack(f"lo_{m}_{c}", scale)
+                           >= 0), f"lo_{m}_{c}"
                 if np.isfinite(upper[0]):
-                    lp += expr - float(upper[0]) * centre[c] <= 0, f"up_{m}_{c}"
-    if problem.contiguity and problem.contiguity_method == "flow":
-        _add_flows(problem, lp, x, by_col)
+                    lp += (expr - float(upper[0]) * centre[c] - slack(f"up_{m}_{c}", scale)
+                           <= 0), f"up_{m}_{c}"
+    if problem.contiguity and (problem.contiguity_method == "flow" or elastic):
+        _add_flows(problem, lp, x, by_col, relaxed=elastic)
     if problem.moves is not None and problem.max_moved is not None:
         cap = problem.max_moved * problem.move_total
         moved = [(v, float(problem.moves[i, c])) for (i, c), v in x.items()
                  if problem.moves[i, c]]
-        lp += pulp.LpAffineExpression(moved) <= cap + 1e-9, "max_moved"
+        lp += (pulp.LpAffineExpression(moved) - slack("max_moved", max(problem.move_total, 1.0))
+               <= cap + 1e-9), "max_moved"
+    if elastic:
+        lp += pulp.LpAffineExpression(slack_terms)
     return lp, x
+
+
+def elastic_slacks(problem: TerritoryProblem, lp: pulp.LpProblem) -> list[str]:
+    """What the solved elastic model says must give, one line per band broken."""
+    terr = problem.territories
+    bands = list(problem.bands)  # type: ignore[attr-defined]
+    lines = []
+    for var in lp.variables():
+        if not var.name.startswith("slack_") or (var.varValue or 0.0) <= 1e-6:
+            continue
+        amount = float(var.varValue)
+        if var.name == "slack_max_moved":
+            share = amount / max(problem.move_total, 1e-9)
+            lines.append(f"the realignment cap must allow {amount:,.1f} more "
+                         f"{problem.move_measure} moved ({share:.1%} of all)")
+            continue
+        side, m, c = var.name.split("_")[1:4]
+        metric = bands[int(m)]
+        lower, upper = problem.bounds(metric)
+        t = int(c)
+        if problem.centres == "fixed":
+            who = f"territory {terr['territory'][t]!r} (rep {terr['rep_id'][t]!r})"
+            bound = lower[t] if side == "lo" else upper[t]
+        else:
+            who = f"the territory centred on unit {problem.unit_ids[t]!r}"
+            bound = lower[0] if side == "lo" else upper[0]
+        word = "below its minimum" if side == "lo" else "above its maximum"
+        lines.append(f"{who}: {metric} {_fmt(amount)} {word} {_fmt(bound)} "
+                     f"({amount / max(abs(bound), 1e-9):.1%})")
+    return lines
 
 
 def reachable_units(problem: TerritoryProblem) -> dict[int, set[int]]:
@@ -725,10 +777,13 @@ def max_units_per_territory(problem: TerritoryProblem) -> int:
 
 
 def _add_flows(problem: TerritoryProblem, lp: pulp.LpProblem, x: Variables,
-               by_col: dict[int, list[tuple[int, pulp.LpVariable]]]) -> None:
+               by_col: dict[int, list[tuple[int, pulp.LpVariable]]],
+               relaxed: bool = False) -> None:
     """Shirabe's flow constraints: each territory is reached from its root."""
     graph = problem.adjacency
-    big_m = float(max_units_per_territory(problem) - 1)
+    most = (problem.n_units - problem.n_territories + 1 if relaxed
+            else max_units_per_territory(problem))
+    big_m = float(most - 1)
     for c, members in by_col.items():
         root = c if problem.centres == "model" else int(problem.roots[c])  # type: ignore[index]
         inside = {i for i, _ in members}

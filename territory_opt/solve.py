@@ -25,6 +25,7 @@ from territory_opt.model import (
     TerritoryProblem,
     Variables,
     build_model,
+    elastic_slacks,
     check_feasibility,
     is_connected_plan,
     separator_cuts,
@@ -35,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 INCUMBENT_SHARE = 0.2  # of the time limit, for the incumbent search of reduce=True
 INCUMBENT_SECONDS = 10.0  # the incumbent search's budget when there is no time limit
+DIAGNOSIS_SECONDS = 30.0  # the elastic re-solve that explains an infeasible model
 
 
 class _WarmHiGHS(pulp.HiGHS):  # type: ignore[misc,name-defined]
@@ -202,7 +204,7 @@ def solve(
         columns, status, bound, info = _solve_round(problem, lp, x, run, reduce, seconds,
                                                      time_limit)
         if status == "infeasible":
-            raise _infeasible(problem, rounds)
+            raise _infeasible(problem, rounds, _diagnose(problem, run, left))
         if columns is None:
             raise SolverError(f"the solver stopped (time limit {time_limit} s) before finding "
                               "any assignment; give it more time (--time-limit) or a larger gap")
@@ -292,7 +294,31 @@ def _solve_round(problem: TerritoryProblem, lp: pulp.LpProblem, x: Variables, ru
     return columns, status, bound, {"lp_bound": lp_bound, "fixed_variables": len(fixed)}
 
 
-def _infeasible(problem: TerritoryProblem, rounds: int) -> InfeasibleError:
+def _diagnose(problem: TerritoryProblem, run: Any, left: Any) -> list[str] | None:
+    """Solve the elastic model: the smallest relative change of the bands that works.
+
+    Returns one line per band that must give, [] if even relaxed bands cannot
+    help (locks or contiguity are at fault), None if the diagnosis ran out of
+    time.
+    """
+    elastic, _ = build_model(problem, elastic=True)
+    limit = left()
+    engine = make_solver("HiGHS", time_limit=min(DIAGNOSIS_SECONDS, limit or DIAGNOSIS_SECONDS),
+                         gap=1e-3, threads=None, random_state=0, msg=False)
+    try:
+        elastic.solve(engine)
+    except pulp.PulpSolverError:
+        return None
+    status, _ = _status_and_bound(elastic, "HiGHS")
+    if status == "infeasible":
+        return []
+    if status not in ("optimal", "feasible"):
+        return None
+    return elastic_slacks(problem, elastic) or None
+
+
+def _infeasible(problem: TerritoryProblem, rounds: int,
+                diagnosis: list[str] | None = None) -> InfeasibleError:
     bands = ", ".join(b.describe().removeprefix("the ")
                       for b in problem.bands.values())  # type: ignore[attr-defined]
     parts = ["every band"] + (["lock"] if problem.locks else [])
@@ -301,9 +327,18 @@ def _infeasible(problem: TerritoryProblem, rounds: int) -> InfeasibleError:
     fixes = [f"widen the tightest band ({bands})"] + (["remove locks"] if problem.locks else []) \
         + (["drop contiguity"] if problem.contiguity else []) \
         + (["change the number of territories"] if problem.centres == "model" else [])
+    if diagnosis:
+        shown = "; ".join(diagnosis[:6]) + (f"; and {len(diagnosis) - 6} more"
+                                            if len(diagnosis) > 6 else "")
+        advice = f"the smallest change of the bands that works: {shown}"
+    elif diagnosis == []:
+        advice = ("no change of the bands alone helps: the locks" +
+                  (" or contiguity" if problem.contiguity else "") + " must change")
+    else:
+        advice = ", or ".join(fixes)
     return InfeasibleError(
         f"no assignment holds {' and '.join(parts)} at once{extra} (proven by the solver), "
-        f"although each passes the checks on its own; {', or '.join(fixes)}")
+        f"although each passes the checks on its own; {advice}")
 
 
 def _locate_allocate(problem: TerritoryProblem, x: Variables,
