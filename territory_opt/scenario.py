@@ -109,6 +109,7 @@ class SolverSpec(_Spec):
     threads: int | None = Field(default=None, ge=1)
     random_state: int = 0
     reduce: bool = True
+    diagnose: bool = True
 
 
 class ReportSpec(_Spec):
@@ -389,7 +390,8 @@ def run_scenario(
     solution = solve(problem, solver=sol_spec.name,
                      time_limit=time_limit if time_limit is not None else sol_spec.time_limit,
                      gap=sol_spec.gap, threads=sol_spec.threads,
-                     random_state=sol_spec.random_state, reduce=sol_spec.reduce)
+                     random_state=sol_spec.random_state, reduce=sol_spec.reduce,
+                     diagnose=sol_spec.diagnose)
     seconds["build"] = solution.seconds["check"] + solution.seconds["build"]
     seconds["solve"] = solution.seconds.get("presolve", 0.0) + solution.seconds["solve"]
 

@@ -116,6 +116,7 @@ def solve(
     random_state: int = 0,
     msg: bool = False,
     reduce: bool = True,
+    diagnose: bool = True,
 ) -> Solution:
     """Solve ``problem`` exactly, within a relative gap and time limit.
 
@@ -152,6 +153,10 @@ def solve(
     reduce
         Use the LP / incumbent / reduced-cost fixing strategy above; False
         hands the full model to the solver.
+    diagnose
+        When the solver proves the problem infeasible, re-solve it with elastic
+        bands (up to 30 s) so that the error says which bands must give, and by
+        how much.
 
     Returns
     -------
@@ -179,9 +184,12 @@ def solve(
         # Every connected plan is a plan: a connected plain optimum is the answer, and
         # the plain bound is valid here too. (Adding it as a constraint was measured
         # to slow HiGHS down: AR 50 s -> over 200 s.)
+        # (If even the plain problem is infeasible, its error, which says why, holds for
+        # the contiguous one too.)
         plain = solve(problem.with_options(contiguity=False), solver=solver,
                       time_limit=None if time_limit is None else time_limit / 2, gap=gap,
-                      threads=threads, random_state=random_state, msg=msg, reduce=reduce)
+                      threads=threads, random_state=random_state, msg=msg,
+                      reduce=reduce, diagnose=diagnose)
         if plain.status == "optimal" and is_connected_plan(problem, plain.columns()):
             logger.info("the plain optimum is connected: it is the contiguous optimum")
             return Solution.from_columns(
@@ -221,7 +229,8 @@ def solve(
         columns, status, bound, info = _solve_round(problem, lp, x, run, reduce, seconds,
                                                      time_limit)
         if status == "infeasible":
-            raise _infeasible(problem, rounds, _diagnose(problem, run, left))
+            raise _infeasible(problem, rounds,
+                              _diagnose(problem, run, left) if diagnose else None)
         if columns is None:
             raise SolverError(f"the solver stopped (time limit {time_limit} s) before finding "
                               "any assignment; give it more time (--time-limit) or a larger gap")
