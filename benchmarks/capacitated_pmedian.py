@@ -89,11 +89,13 @@ def main() -> None:
             continue
         rel = abs(sol.objective - inst["optimum"]) / inst["optimum"]
         ok = rel <= 1e-4 if path.suffix == ".dat" else round(sol.objective) == inst["optimum"]
+        ok = ok and sol.status == "optimal"
         misses += not ok
         gap = "-" if sol.gap is None else f"{sol.gap:.1e}"
         print(f"{inst['name']:<14}{len(inst['demand']):>5}{inst['p']:>4}{sol.objective:>12.2f}"
               f"{inst['optimum']:>12.2f}{rel:>10.1e}{sol.status:>10}{gap:>10}{seconds:>9.2f}"
-              f"  {'ok' if ok else 'WRONG'}", flush=True)
+              f"  {'ok' if ok else 'LIMIT' if sol.status != 'optimal' else 'WRONG'}",
+              flush=True)
     print(f"\n{misses} instance(s) off the published optimum")
 
 
