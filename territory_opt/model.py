@@ -13,7 +13,6 @@ import logging
 from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from functools import cached_property
-
 from typing import Literal
 
 import geopandas as gpd
@@ -26,9 +25,6 @@ from territory_opt.errors import InfeasibleError, InputError
 from territory_opt.geo import DistanceKind, distance_matrix, project
 
 logger = logging.getLogger(__name__)
-
-BUILTIN_METRICS = ("workload", "potential", "accounts")
-
 
 def _fmt(value: float) -> str:
     return f"{value:,.1f}" if abs(value) < 1e6 else f"{value:,.0f}"
@@ -369,20 +365,45 @@ class TerritoryProblem:
         return values
 
     @cached_property
+    def rep_positions(self) -> dict[str, int]:
+        """Rep id, or territory label, to territory position."""
+        terr = self.territories
+        pos = {r: t for t, r in enumerate(terr["rep_id"])}
+        return pos | {t: i for i, t in enumerate(terr["territory"]) if t not in pos}
+
+    def root_of(self, column: int) -> int:
+        """With contiguity: the unit the territory of a centre column grows from.
+
+        The centre unit itself with model centres; with fixed centres, the unit
+        nearest the rep's base (see :attr:`roots`).
+        """
+        if self.centres == "model":
+            return int(column)
+        assert self.roots is not None, "roots exist only with contiguity"
+        return int(self.roots[column])
+
+    @property
     def moves(self) -> np.ndarray | None:
         """``(n_units, n_territories)``: what unit i moves if it joins territory t.
 
         Counted in accounts or workload (``move_measure``) currently with another
         rep; None without a current alignment.
         """
+        return self._alignment[0]
+
+    @property
+    def move_total(self) -> float:
+        """All accounts (or workload) of the current alignment: the base of ``max_moved``."""
+        return self._alignment[1]
+
+    @cached_property
+    def _alignment(self) -> tuple[np.ndarray | None, float]:
         if not self.current:
-            return None
+            return None, 0.0
         if "account_ids" not in self.units or "account_workloads" not in self.units:
             raise InputError("realignment needs units built by build_units() (they list "
                              "their accounts)")
-        terr = self.territories
-        pos = {r: t for t, r in enumerate(terr["rep_id"])}
-        pos |= {t: i for i, t in enumerate(terr["territory"]) if t not in pos}
+        pos = self.rep_positions
         unknown = sorted({str(r) for r in self.current.values()} - set(pos))
         if unknown:
             raise InputError(f"the current alignment names rep {unknown[0]!r}, which is not "
@@ -400,15 +421,7 @@ class TerritoryProblem:
                 moves[i] += amount
                 moves[i, pos[str(rep)]] -= amount
                 total += amount
-        object.__setattr__(self, "_move_total", total)
-        return moves
-
-    @property
-    def move_total(self) -> float:
-        """All accounts (or workload) of the current alignment: the base of ``max_moved``."""
-        if self.moves is None:
-            return 0.0
-        return float(self._move_total)  # type: ignore[attr-defined]
+        return moves, total
 
     @cached_property
     def costs(self) -> np.ndarray:
@@ -474,8 +487,7 @@ class TerritoryProblem:
         if not self.locks:
             return {}
         terr = self.territories
-        rep_pos = {r: i for i, r in enumerate(terr["rep_id"])}
-        rep_pos |= {t: i for i, t in enumerate(terr["territory"]) if t not in rep_pos}
+        rep_pos = self.rep_positions
         unit_pos = {u: i for i, u in enumerate(self.units["unit_id"].astype(str))}
         account_pos: dict[str, int] = {}
         if "account_ids" in self.units:
@@ -747,8 +759,7 @@ def reachable_units(problem: TerritoryProblem) -> dict[int, set[int]]:
     """
     graph = problem.adjacency
     n = problem.n_units
-    roots = (range(n) if problem.centres == "model" else
-             [int(r) for r in problem.roots])  # type: ignore[union-attr]
+    roots = [problem.root_of(c) for c in range(problem.n_columns)]
     reach = {c: set(range(n)) for c in range(len(roots))}
     for metric in problem.bands:  # type: ignore[attr-defined]
         a = problem.values(metric)
@@ -785,7 +796,7 @@ def _add_flows(problem: TerritoryProblem, lp: pulp.LpProblem, x: Variables,
             else max_units_per_territory(problem))
     big_m = float(most - 1)
     for c, members in by_col.items():
-        root = c if problem.centres == "model" else int(problem.roots[c])  # type: ignore[index]
+        root = problem.root_of(c)
         inside = {i for i, _ in members}
         flow = {}
         for u, v in graph.edges:
@@ -807,15 +818,6 @@ def _add_flows(problem: TerritoryProblem, lp: pulp.LpProblem, x: Variables,
             lp += pulp.LpAffineExpression(inflow) - big_m * var <= 0, f"cap_{c}_{i}"
 
 
-def plan_roots(problem: TerritoryProblem, columns: np.ndarray) -> dict[int, int]:
-    """Centre column to the unit its territory must grow from (for contiguity)."""
-    used = np.unique(columns)
-    if problem.centres == "model":
-        return {int(c): int(c) for c in used}
-    assert problem.roots is not None
-    return {int(c): int(problem.roots[c]) for c in used}
-
-
 def separator_cuts(problem: TerritoryProblem, x: Variables,
                    columns: np.ndarray) -> list[pulp.LpConstraint]:
     """Cuts excluding the disconnected territories of a plan.
@@ -827,16 +829,12 @@ def separator_cuts(problem: TerritoryProblem, x: Variables,
     through a neighbour). Empty when every territory is connected.
     """
     graph = problem.adjacency
-    roots = plan_roots(problem, columns)
-
-    def root_of(col: int) -> int:
-        return col if problem.centres == "model" else int(problem.roots[col])  # type: ignore[index]
-
     cols_of_unit: dict[int, list[int]] = {}
     for (i, c) in x:
         cols_of_unit.setdefault(i, []).append(c)
     cuts = []
-    for c, root in roots.items():
+    for c in np.unique(columns).tolist():
+        root = problem.root_of(c)
         members = set(np.flatnonzero(columns == c).tolist())
         for piece in nx.connected_components(graph.subgraph(members)):
             if root in piece:
@@ -844,7 +842,7 @@ def separator_cuts(problem: TerritoryProblem, x: Variables,
             border = {v for u in piece for v in graph[u]} - piece
             for a in piece:
                 for c2 in cols_of_unit[a]:
-                    r2 = root_of(c2)
+                    r2 = problem.root_of(c2)
                     if r2 in piece or r2 in border:
                         continue
                     rhs = [(x[v, c2], 1.0) for v in border if (v, c2) in x]

@@ -59,7 +59,6 @@ def territory_table(solution: Solution, *, reach_km: float) -> pd.DataFrame:
         moved = moves[moves["moved"]]
         table["moved_in"] = table["rep_id"].map(moved["new_rep_id"].value_counts()).fillna(0)
         table["moved_out"] = table["rep_id"].map(moved["old_rep_id"].value_counts()).fillna(0)
-        table[["moved_in", "moved_out"]] = table[["moved_in", "moved_out"]].astype(int)
     total: dict[str, Any] = {"territory": "TOTAL", "rep_id": "", "rep_name": "",
                              "fte": terr["fte"].sum(), "units": p.n_units}
     for metric in _metrics_of(solution):
@@ -121,7 +120,8 @@ def scenario_summary(solution: Solution, *, reach_km: float) -> dict[str, Any]:
         "reach_km": reach_km,
         "coverage_ratio": metrics.covered_share(p.values("potential"), dist, reach_km),
         "account_coverage": metrics.covered_share(p.values("accounts"), dist, reach_km),
-        "workload_cv": metrics.coefficient_of_variation(work / solution.territory_table["fte"].to_numpy()),
+        "workload_cv": metrics.coefficient_of_variation(
+            work / solution.territory_table["fte"].to_numpy()),
     }
     for metric in _metrics_of(solution):
         summary[f"worst_deviation_{metric}"] = metrics.worst_deviation(

@@ -145,14 +145,13 @@ class Solution:
         """Realignment: ``account_id, old_rep_id, new_rep_id, moved`` per account.
 
         ``old_rep_id`` is blank for accounts not in the current alignment (new
-        accounts never count as moved). Empty without a current alignment.
+        accounts never count as moved), so without one nothing has moved.
         """
         table = self.assignments()
-        current = {str(a): str(r) for a, r in self.problem.current.items()}
-        terr = self.territory_table
-        by_label = dict(zip(terr["territory"], terr["rep_id"], strict=True))
+        rep_ids = self.territory_table["rep_id"].to_numpy()
+        pos = self.problem.rep_positions  # the alignment may name a rep or a territory
+        current = {str(a): rep_ids[pos[str(r)]] for a, r in self.problem.current.items()}
         old = table["account_id"].map(lambda a: current.get(a, ""))
-        old = old.map(lambda r: by_label.get(r, r))  # a territory label names its rep
         return pd.DataFrame({"account_id": table["account_id"], "old_rep_id": old,
                              "new_rep_id": table["rep_id"],
                              "moved": (old != "") & (old != table["rep_id"])})

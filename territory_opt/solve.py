@@ -205,11 +205,13 @@ def solve(
         return _status_and_bound(lp, solver)
 
     plain_bound = None
+    lp_status = None  # the LP, when already solved (its values and duals stay on x)
     if problem.contiguity and problem.contiguity_method == "flow":
         t0 = time.perf_counter()
         # An infeasible flow LP proves the contiguous problem infeasible at once.
-        if run(mip=False)[0] == "infeasible":
-            raise _infeasible(problem, 0, _diagnose(problem, run, left) if diagnose else None)
+        lp_status = run(mip=False)[0]
+        if lp_status == "infeasible":
+            raise _infeasible(problem, 0, _diagnose(problem, left) if diagnose else None)
         # Every connected plan is a plan: a connected plain optimum is the answer, and
         # the plain bound is valid here too. (Adding it as a constraint was measured
         # to slow HiGHS down: AR 50 s -> over 200 s.)
@@ -219,23 +221,21 @@ def solve(
                       time_limit=None if time_limit is None else time_limit / 2, gap=gap,
                       threads=threads, random_state=random_state, msg=msg,
                       reduce=reduce, diagnose=diagnose)
+        seconds["presolve"] += time.perf_counter() - t0
         if plain.status == "optimal" and is_connected_plan(problem, plain.columns()):
             logger.info("the plain optimum is connected: it is the contiguous optimum")
             return Solution.from_columns(
                 problem, plain.columns(), status="optimal", objective=plain.objective,
-                bound=plain.bound, gap=plain.gap, solver=solver,
-                seconds={k: v + (time.perf_counter() - clock if k == "check" else 0.0)
-                         for k, v in plain.seconds.items()},
+                bound=plain.bound, gap=plain.gap, solver=solver, seconds=seconds,
                 options=plain.options | {"contiguity_rounds": 0, "plain_bound": plain.bound})
         plain_bound = plain.bound if plain.status == "optimal" else None
-        seconds["presolve"] += time.perf_counter() - t0
     rounds, n_cuts = 0, 0
     while True:
         columns, status, bound, info = _solve_round(problem, lp, x, run, reduce, seconds,
-                                                     time_limit)
+                                                     time_limit, lp_status)
+        lp_status = None  # later rounds add cuts: their LP differs
         if status == "infeasible":
-            raise _infeasible(problem, rounds,
-                              _diagnose(problem, run, left) if diagnose else None)
+            raise _infeasible(problem, rounds, _diagnose(problem, left) if diagnose else None)
         if columns is None:
             raise SolverError(f"the solver stopped (time limit {time_limit} s) before finding "
                               "any assignment; give it more time (--time-limit) or a larger gap")
@@ -269,15 +269,19 @@ def solve(
 
 def _solve_round(problem: TerritoryProblem, lp: pulp.LpProblem, x: Variables, run: Any,
                  reduce: bool, seconds: dict[str, float], time_limit: float | None,
+                 lp_status: str | None = None,
                  ) -> tuple[np.ndarray | None, str, float | None, dict[str, Any]]:
-    """Solve the current model once: (columns per unit, status, bound, info)."""
+    """Solve the current model once: (columns per unit, status, bound, info).
+
+    ``lp_status`` is the status of the model's LP relaxation when it was just
+    solved (its values and reduced costs are still on ``x``), so it is reused.
+    """
     incumbent: np.ndarray | None = None
     lp_bound: float | None = None
     fixed: list[pulp.LpVariable] = []
-    _ = time_limit
     t0 = time.perf_counter()
     if reduce and len(x) > problem.n_units:
-        status, _ = run(mip=False)
+        status = lp_status if lp_status is not None else run(mip=False)[0]
         if status == "infeasible":
             return None, "infeasible", None, {}
         if status == "optimal":
@@ -327,7 +331,7 @@ def _solve_round(problem: TerritoryProblem, lp: pulp.LpProblem, x: Variables, ru
     return columns, status, bound, {"lp_bound": lp_bound, "fixed_variables": len(fixed)}
 
 
-def _diagnose(problem: TerritoryProblem, run: Any, left: Any) -> list[str] | None:
+def _diagnose(problem: TerritoryProblem, left: Any) -> list[str] | None:
     """Solve the elastic model: the smallest relative change of the bands that works.
 
     Returns one line per band that must give, [] if even relaxed bands cannot
@@ -355,8 +359,9 @@ def _infeasible(problem: TerritoryProblem, rounds: int,
     bands = ", ".join(b.describe().removeprefix("the ")
                       for b in problem.bands.values())  # type: ignore[attr-defined]
     parts = ["every band"] + (["lock"] if problem.locks else [])
-    extra = (f", with every territory connected ({rounds} rounds of contiguity cuts)"
-             if problem.contiguity else "")
+    cut_rounds = (f" ({rounds} rounds of contiguity cuts)"
+                  if problem.contiguity_method == "cuts" else "")
+    extra = f", with every territory connected{cut_rounds}" if problem.contiguity else ""
     fixes = [f"widen the tightest band ({bands})"] + (["remove locks"] if problem.locks else []) \
         + (["drop contiguity"] if problem.contiguity else []) \
         + (["change the number of territories"] if problem.centres == "model" else [])

@@ -25,7 +25,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS
 
 from territory_opt.errors import InputError, TerritoryOptWarning
 from territory_opt.geo import choose_crs, parse_crs, project, xy_of
@@ -263,10 +262,3 @@ def _polygon_units(acc: gpd.GeoDataFrame, pot: gpd.GeoDataFrame,
     }, geometry=pot.geometry.to_numpy(), crs=pot.crs)
     return units
 
-
-def unit_crs(units: gpd.GeoDataFrame) -> CRS:
-    """The metric CRS of built units (raises if they are not projected)."""
-    if units.crs is None or not units.crs.is_projected:
-        raise InputError("units must be in a projected CRS; build them with "
-                         "territory_opt.build_units()")
-    return units.crs

@@ -27,6 +27,13 @@ def test_without_penalty_the_compact_plan_moves_one_account():
     assert table.loc["R0", "moved_out"] == 1 and table.loc["R1", "moved_in"] == 1
 
 
+def test_alignment_may_name_territory_labels():
+    by_label = {a: {"R0": "T01", "R1": "T02"}[r] for a, r in TODAY.items()}
+    sol = topt.solve(_problem().with_options(current=by_label, max_moved=0.0))
+    assert owners(sol) == TODAY
+    assert set(sol.moves()["old_rep_id"]) == {"R0", "R1"}
+
+
 def test_a_penalty_above_the_saving_keeps_the_account():
     assert owners(topt.solve(_problem(move_penalty=2.0)))["A3"] == "R0"
     assert owners(topt.solve(_problem(move_penalty=0.5)))["A3"] == "R1"
