@@ -22,6 +22,7 @@ from territory_opt.graph import adjacency, graph_from_edges
 from territory_opt.io import (
     read_accounts,
     read_alignment,
+    read_deals,
     read_distance_matrix,
     read_locks,
     read_potential,
@@ -43,7 +44,7 @@ __all__ = [
     "InfeasibleError", "InputError", "Scenario", "Solution", "SolverError",
     "TerritoryOptError", "TerritoryOptWarning", "TerritoryProblem", "__version__",
     "adjacency", "build_units", "check_feasibility", "graph_from_edges",
-    "read_alignment", "read_distance_matrix", "georgia_paths", "load_georgia", "load_scenario",
+    "read_alignment", "read_deals", "read_distance_matrix", "georgia_paths", "load_georgia", "load_scenario",
     "read_accounts", "read_locks", "read_potential", "read_reps", "run_scenario",
     "scenario_from_dict", "size_headcount", "solve", "write_outputs",
 ]

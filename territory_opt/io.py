@@ -398,6 +398,73 @@ def read_alignment(source: Source, *, id: str = "account_id", rep: str = "rep_id
     return _read_account_reps(source, id=id, rep=rep, sheet=sheet)
 
 
+def read_deals(
+    source: Source, *, account: str = "account_id", amount: str = "amount",
+    stage: str = "stage", created: str = "created", closed: str = "closed", won: str = "won",
+    sheet: str | int | None = None,
+) -> pd.DataFrame:
+    """Read CRM deals (opportunities) for the sales metrics of the report.
+
+    One row per deal: the account it belongs to, its amount, its stage (text,
+    shown as is), the date it was created and, once closed, the date it
+    closed and whether it was won (true/false, yes/no or 1/0).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``account_id`` (text), ``amount``, ``stage``, ``created``,
+        ``closed`` (dates; NaT while open) and ``won`` (bool; False while open).
+    """
+    frame = read_table(source, sheet=sheet, text_columns=[account])
+    require_columns(frame, {"account": account, "amount": amount, "stage": stage,
+                            "created": created, "closed": closed, "won": won}, source)
+    blank = frame[account].isna() | (frame[account].astype(str).str.strip() == "")
+    if blank.any():
+        raise InputError(f"{_name(source)}, column {account!r}: "
+                         f"{_row_labels(source, np.flatnonzero(blank.to_numpy()))} have no "
+                         "account; give every deal its account id")
+    dates = {}
+    for key, col in (("created", created), ("closed", closed)):
+        parsed = pd.to_datetime(frame[col], errors="coerce", format="mixed")
+        bad = parsed.isna() & frame[col].notna() & (frame[col].astype(str).str.strip() != "")
+        if bad.any() or (key == "created" and parsed.isna().any()):
+            pos = np.flatnonzero((bad | parsed.isna()).to_numpy() if key == "created"
+                                 else bad.to_numpy())
+            raise InputError(f"{_name(source)}, column {col!r}: {_row_labels(source, pos)} "
+                             "are not dates; write dates such as 2026-03-31"
+                             + (" (every deal needs one)" if key == "created" else ""))
+        dates[key] = parsed
+    flags = frame[won].map(_flag)
+    if flags.isna().any():
+        pos = np.flatnonzero(flags.isna().to_numpy())
+        raise InputError(f"{_name(source)}, column {won!r}: {_row_labels(source, pos)} are "
+                         "not true/false; write true or false (yes/no, 1/0)")
+    early = dates["closed"] < dates["created"]
+    if early.any():
+        raise InputError(f"{_name(source)}: {_row_labels(source, np.flatnonzero(early))} "
+                         f"close ({closed!r}) before they were created ({created!r}); fix "
+                         "the dates")
+    return pd.DataFrame({
+        "account_id": frame[account].map(_id_text).astype(object),
+        "amount": numeric_column(frame, amount, source, minimum=0.0),
+        "stage": frame[stage].astype(str), "created": dates["created"],
+        "closed": dates["closed"], "won": flags.astype(bool) & dates["closed"].notna(),
+    })
+
+
+def _flag(value: Any) -> bool | None:
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return False  # an open deal
+    text = str(value).strip().lower()
+    if text in {"true", "yes", "y", "1", "1.0", "won"}:
+        return True
+    if text in {"false", "no", "n", "0", "0.0", "lost", ""}:
+        return False
+    return None
+
+
 def read_distance_matrix(
     source: Source, *, origin: str = "origin", destination: str = "destination",
     cost: str = "cost", sheet: str | int | None = None,
@@ -474,6 +541,16 @@ def _write_one(path: Path, content: Content) -> None:
     elif isinstance(content, Mapping) and suffix == ".gpkg":
         for layer, gdf in content.items():
             gdf.to_file(path, layer=layer, driver="GPKG")
+    elif isinstance(content, gpd.GeoDataFrame) and suffix == ".geojson":
+        content.to_crs("EPSG:4326").to_file(path, driver="GeoJSON")
+    elif isinstance(content, gpd.GeoDataFrame) and suffix == ".parquet":
+        content.to_parquet(path, index=False)
+    elif isinstance(content, gpd.GeoDataFrame) and path.name.endswith(".shp.zip"):
+        content.to_file(path, driver="ESRI Shapefile")
+    elif isinstance(content, Mapping) and suffix == ".xlsx":
+        with pd.ExcelWriter(path, engine="openpyxl") as book:
+            for sheet, frame in content.items():
+                frame.to_excel(book, sheet_name=sheet, index=False)
     elif isinstance(content, Mapping) and suffix == ".json":
         path.write_text(json.dumps(content, indent=2, sort_keys=False, default=str) + "\n",
                         encoding="utf-8")

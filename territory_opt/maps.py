@@ -1,30 +1,98 @@
-"""Interactive folium map of a territory plan.
+"""Interactive folium map of a territory plan, and a static map for slides.
 
-Territories are coloured so that neighbours never share a colour (greedy
-colouring of their adjacency graph); each carries a tooltip with its figures.
+The HTML map works offline and as an email attachment: Leaflet's script and
+stylesheet are inlined from the installed ``django-js-lib-leaflet`` wheel (no
+CDN), and the base tiles are an optional layer that is off by default. Layers:
+dissolved territories (coloured so that neighbours never share a colour, with
+a tooltip and a popup of their figures), rep bases, accounts (drawn one by one
+up to ``cluster_above`` accounts, else grouped on a screen grid that follows
+the zoom), moved accounts for realignment runs, and a legend.
+
 Every string that comes from data is HTML-escaped before it reaches the page.
 """
 
 from __future__ import annotations
 
+import colorsys
 import html
+import io as _io
+import re
+from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
+import folium
 import geopandas as gpd
 import networkx as nx
+import pandas as pd
+from branca.element import Element
+from folium.map import Layer
+from jinja2 import Template
 
 if TYPE_CHECKING:
-    import folium
-
     from territory_opt.solution import Solution
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
            "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 SIMPLIFY_M = 100.0
+CLUSTER_ABOVE = 3000  # accounts; more are grouped on a screen grid
+CLUSTER_CELL_PX = 60
 TOOLTIP_FIELDS = {"territory": "Territory", "rep_name": "Rep", "accounts": "Accounts",
                   "workload": "Workload", "workload_pct": "Workload % of target",
                   "potential": "Potential", "potential_pct": "Potential % of target",
                   "mean_km": "Mean km from base", "max_km": "Max km from base"}
+POPUP_EXTRA = {"coverage_pct": "Potential within reach %", "polsby_popper": "Polsby-Popper",
+               "moved_in": "Accounts moved in", "moved_out": "Accounts moved out"}
+ONLINE_TILES = "Background map (online)"
+
+# Our own code: draws accounts as circle markers, or, when clustering, one
+# marker per occupied cell of a screen grid, redrawn at every zoom.
+_ACCOUNTS_JS = """
+function territoryOptAccounts(map, points, opt) {
+  var group = L.featureGroup();
+  function dot(p) {
+    return L.circleMarker([p[0], p[1]], {radius: opt.radius, color: opt.stroke,
+      weight: opt.weight, fillColor: p[2], fillOpacity: 0.9}).bindTooltip(p[3]);
+  }
+  function draw() {
+    group.clearLayers();
+    if (!opt.cluster) { points.forEach(function (p) { group.addLayer(dot(p)); }); return; }
+    var zoom = map.getZoom(), cells = {};
+    points.forEach(function (p) {
+      var xy = map.project([p[0], p[1]], zoom);
+      var key = Math.floor(xy.x / opt.cell) + ":" + Math.floor(xy.y / opt.cell);
+      (cells[key] = cells[key] || []).push(p);
+    });
+    Object.keys(cells).forEach(function (key) {
+      var c = cells[key];
+      if (c.length === 1) { group.addLayer(dot(c[0])); return; }
+      var lat = 0, lon = 0;
+      c.forEach(function (p) { lat += p[0]; lon += p[1]; });
+      var size = c.length < 100 ? 28 : c.length < 1000 ? 34 : 40;
+      var m = L.marker([lat / c.length, lon / c.length], {icon: L.divIcon({
+        className: "topt-cluster", iconSize: [size, size],
+        html: "<div>" + c.length + "</div>"})});
+      m.bindTooltip(c.length + " accounts: click to zoom in");
+      m.on("click", function () { map.setView(m.getLatLng(), zoom + 2); });
+      group.addLayer(m);
+    });
+  }
+  map.on("zoomend", draw);
+  draw();
+  return group;
+}
+"""
+
+_CSS = """
+.topt-cluster div { width: 100%; height: 100%; border-radius: 50%; display: flex;
+  align-items: center; justify-content: center; font: bold 11px sans-serif;
+  background: rgba(40, 40, 40, 0.75); color: #fff; border: 2px solid #fff; }
+.topt-legend { position: absolute; bottom: 28px; right: 10px; z-index: 1000;
+  background: rgba(255, 255, 255, 0.92); padding: 6px 9px; border-radius: 4px;
+  font: 12px sans-serif; max-height: 60%; overflow-y: auto;
+  box-shadow: 0 1px 4px rgba(0, 0, 0, 0.4); }
+.topt-legend i { display: inline-block; width: 12px; height: 12px; margin-right: 6px;
+  vertical-align: middle; border: 1px solid #333; }
+"""
 
 
 def territory_colours(territories: gpd.GeoDataFrame) -> list[str]:
@@ -37,14 +105,112 @@ def territory_colours(territories: gpd.GeoDataFrame) -> list[str]:
         for j in tree.query(geom, predicate="intersects"):
             if j > i:
                 graph.add_edge(i, int(j))
-    colouring = nx.greedy_color(graph, strategy="largest_first")
-    return [PALETTE[colouring[i] % len(PALETTE)] for i in range(len(territories))]
+    # greedy, most-connected first, each taking the least-used colour its
+    # neighbours leave free: neighbours differ, and the palette is spread out
+    used = [0] * len(PALETTE)
+    colour: dict[int, int] = {}
+    for node in sorted(graph, key=lambda v: (-graph.degree(v), v)):
+        taken = {colour[v] for v in graph[node] if v in colour}
+        free = [c for c in range(len(PALETTE)) if c not in taken]
+        if not free:  # ten neighbours or more: a colour of its own
+            colour[node] = len(PALETTE) + node
+            continue
+        pick = min(free, key=lambda c: (used[c], c))
+        colour[node] = pick
+        used[pick] += 1
+    return [PALETTE[colour[i] % len(PALETTE)] if colour[i] < len(PALETTE)
+            else _extra_colour(colour[i]) for i in range(len(territories))]
+
+
+def _extra_colour(index: int) -> str:
+    """A further distinct colour for the rare territory with ten neighbours or more."""
+    hue = (index * 0.618033988749895) % 1.0
+    r, g, b = colorsys.hls_to_rgb(hue, 0.55, 0.6)
+    return f"#{int(r * 255):02x}{int(g * 255):02x}{int(b * 255):02x}"
+
+
+def _leaflet_asset(name: str) -> str:
+    """Leaflet's ``leaflet.js`` or ``leaflet.css`` from the installed wheel."""
+    path = files("js_lib_leaflet") / "static" / "js_lib_leaflet" / name
+    text = path.read_text(encoding="utf-8")
+    return re.sub(r"/\*# sourceMappingURL=.*?\*/|//# sourceMappingURL=\S+", "", text)
+
+
+def _escaped(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns HTML-escaped, floats rounded for display."""
+    out = frame.copy()
+    for col in out.columns:
+        if col == "geometry":
+            continue
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(lambda v: html.escape(str(v)))
+        elif out[col].dtype.kind == "f":
+            out[col] = out[col].round(1)
+    return out
+
+
+def account_points(solution: Solution, accounts: gpd.GeoDataFrame | None
+                   ) -> pd.DataFrame:
+    """One row per account: lat, lon, territory, rep_id, label, and moved/old_rep_id.
+
+    ``accounts`` (as read by :func:`territory_opt.io.read_accounts`) gives the
+    positions and names; without it, units that are single accounts stand in.
+    """
+    table = solution.assignments()
+    if solution.problem.current:
+        moves = solution.moves()
+        table = table.assign(old_rep_id=moves["old_rep_id"].to_numpy(),
+                             moved=moves["moved"].to_numpy())
+    else:
+        table = table.assign(old_rep_id="", moved=False)
+    if accounts is None:
+        units = solution.problem.units
+        if not (units["account_ids"].map(len) == 1).all():
+            return table.iloc[0:0].assign(lat=[], lon=[], label=[])
+        accounts = gpd.GeoDataFrame({"account_id": units["unit_id"].astype(str)},
+                                    geometry=units.geometry.centroid, crs=units.crs)
+    points = accounts.to_crs("EPSG:4326")
+    pos = pd.DataFrame({"account_id": points["account_id"].astype(str),
+                        "lat": points.geometry.y, "lon": points.geometry.x,
+                        "label": points["name"].astype(str) if "name" in points
+                        else points["account_id"].astype(str)})
+    return table.merge(pos, on="account_id", how="inner")
+
+
+class AccountsLayer(Layer):
+    """A Leaflet layer of accounts, drawn by our ``territoryOptAccounts`` script."""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+var {{ this.get_name() }} = territoryOptAccounts({{ this._parent.get_name() }},
+    {{ this.points|tojson }}, {{ this.options|tojson }});
+{% if this.show %}{{ this.get_name() }}.addTo({{ this._parent.get_name() }});{% endif %}
+{% endmacro %}
+""")
+
+    def __init__(self, name: str, points: list[list[Any]], *, cluster: bool, show: bool,
+                 weight: float) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "AccountsLayer"
+        self.points = points  # [lat, lon, colour, tooltip HTML (data escaped)]
+        self.options = {"cluster": cluster, "cell": CLUSTER_CELL_PX, "radius": 4,
+                        "stroke": "#222", "weight": weight}
+
+
+def _legend(terr: pd.DataFrame) -> str:
+    rows = "".join(
+        f'<div><i style="background:{colour}"></i>{html.escape(str(t))}: '
+        f"{html.escape(str(rep))}</div>"
+        for t, rep, colour in zip(terr["territory"], terr["rep_name"], terr["colour"],
+                                  strict=True))
+    return f'<div class="topt-legend"><b>Territories</b>{rows}</div>'
 
 
 def territory_map(solution: Solution, *, m: folium.Map | None = None,
-                  reach_km: float = 100.0, tiles: str | None = "OpenStreetMap",
-                  show_units: bool = False) -> folium.Map:
-    """Folium map with territories, rep bases and a layer control.
+                  reach_km: float = 100.0, accounts: gpd.GeoDataFrame | None = None,
+                  tiles: bool = True, show_units: bool = False,
+                  cluster_above: int = CLUSTER_ABOVE) -> folium.Map:
+    """Folium map of a plan: territories, bases, accounts, moves, legend, layers.
 
     Parameters
     ----------
@@ -53,31 +219,39 @@ def territory_map(solution: Solution, *, m: folium.Map | None = None,
     m
         Existing map to draw on (layers are added), or None for a new one.
     reach_km
-        Reach used for the coverage figures of the tooltips.
+        Reach used for the coverage figures of the popups.
+    accounts
+        The accounts as read (positions and a ``name`` column for the labels);
+        None draws single-account units as the accounts, or none.
     tiles
-        Base tiles, or None for none (the map then needs no network at all).
+        Offer OpenStreetMap tiles as a layer, off by default (it needs the
+        network; the map is complete without it).
     show_units
         Also draw the planning units (as a layer, off by default).
+    cluster_above
+        Group the accounts on a screen grid when there are more than this.
     """
-    import folium
-
     terr = solution.territories(reach_km=reach_km)
     terr = terr.assign(colour=territory_colours(terr))
     terr["geometry"] = terr.geometry.simplify(SIMPLIFY_M)
-    shown = terr[[*TOOLTIP_FIELDS, "colour", "geometry"]].to_crs("EPSG:4326")
-    for col in shown.columns:
-        if shown[col].dtype == object and col != "geometry":
-            shown[col] = shown[col].map(lambda v: html.escape(str(v)))
-        elif col != "geometry" and shown[col].dtype.kind == "f":
-            shown[col] = shown[col].round(1)
+    fields = {**TOOLTIP_FIELDS, **{c: a for c, a in POPUP_EXTRA.items() if c in terr}}
+    shown = _escaped(terr[[*fields, "colour", "geometry"]].to_crs("EPSG:4326"))
+    colour_of = dict(zip(terr["territory"], terr["colour"], strict=True))
+    new_map = m is None
     if m is None:
         west, south, east, north = shown.total_bounds
-        m = folium.Map(tiles=tiles, control_scale=True)
+        m = folium.Map(tiles=None, control_scale=True)
         m.fit_bounds([[south, west], [north, east]])
+        # only Leaflet is needed; it is inlined by map_html (folium's other
+        # default assets, jQuery and Bootstrap, are unused here)
+        m.default_js = [("leaflet", "leaflet.js")]
+        m.default_css = [("leaflet_css", "leaflet.css")]
+    if tiles:
+        folium.TileLayer("OpenStreetMap", name=ONLINE_TILES, overlay=True, show=False,
+                         control=True).add_to(m)
     if show_units:
-        units = solution.units()[["unit_id", "territory", "geometry"]].to_crs("EPSG:4326")
-        units = units.assign(unit_id=units["unit_id"].map(lambda v: html.escape(str(v))),
-                             territory=units["territory"].map(lambda v: html.escape(str(v))))
+        units = _escaped(solution.units()[["unit_id", "territory", "geometry"]]
+                         .to_crs("EPSG:4326"))
         folium.GeoJson(units, name="Units", show=False,
                        style_function=lambda f: {"color": "#555", "weight": 0.5,
                                                  "fillOpacity": 0.0},
@@ -89,7 +263,30 @@ def territory_map(solution: Solution, *, m: folium.Map | None = None,
         highlight_function=lambda f: {"weight": 3, "fillOpacity": 0.75},
         tooltip=folium.GeoJsonTooltip(list(TOOLTIP_FIELDS), aliases=list(TOOLTIP_FIELDS.values()),
                                       localize=True, sticky=True),
+        popup=folium.GeoJsonPopup(list(fields), aliases=list(fields.values()), localize=True),
     ).add_to(m)
+    points = account_points(solution, accounts)
+    if len(points):
+        m.get_root().header.add_child(Element(f"<script>{_ACCOUNTS_JS}</script>"))
+        esc = html.escape
+        points = points.assign(
+            colour=points["territory"].map(colour_of),
+            head=[f"<b>{esc(str(lab))}</b><br>{esc(str(a))}"
+                  for lab, a in zip(points["label"], points["account_id"], strict=True)])
+        layers = [("Accounts", points, points["territory"].map(
+                      lambda t: f": territory {esc(str(t))}"), 0.5)]
+        moved = points[points["moved"]]
+        if len(moved):
+            layers.append((f"Moved accounts ({len(moved)})", moved, [
+                f": moved from {esc(str(o))} to {esc(str(n))}"
+                for o, n in zip(moved["old_rep_id"], moved["rep_id"], strict=True)], 2.5))
+        for name, frame, tail, weight in layers:
+            data = [[round(float(lat), 6), round(float(lon), 6), colour, head + end]
+                    for lat, lon, colour, head, end in zip(
+                        frame["lat"], frame["lon"], frame["colour"], frame["head"], tail,
+                        strict=True)]
+            AccountsLayer(name, data, cluster=len(data) > cluster_above, show=True,
+                          weight=weight).add_to(m)
     bases = folium.FeatureGroup(name="Rep bases")
     p = solution.problem
     base_xy = gpd.GeoDataFrame(geometry=gpd.points_from_xy(solution.territory_table["x"],
@@ -101,10 +298,81 @@ def territory_map(solution: Solution, *, m: folium.Map | None = None,
                             fill=True, fill_color="#fff", fill_opacity=1.0,
                             tooltip=label).add_to(bases)
     bases.add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
+    if new_map:
+        m.get_root().header.add_child(Element(f"<style>{_CSS}</style>"))
+        m.get_root().html.add_child(Element(_legend(terr)))
+        folium.LayerControl(collapsed=False).add_to(m)
     return m
 
 
+def inline_assets(page: str) -> str:
+    """The page with Leaflet inlined; an error if it still loads anything remote.
+
+    folium writes ``<script src=...>`` and ``<link href=...>`` tags for the
+    map's assets; we point them at ``leaflet.js`` / ``leaflet.css`` and replace
+    them here by the files' contents.
+    """
+    script = f"<script>{_leaflet_asset('leaflet.js')}</script>"
+    style = f"<style>{_leaflet_asset('leaflet.css')}</style>"
+    page = re.sub(r'<script src="leaflet\.js"></script>', lambda _: script, page)
+    page = re.sub(r'<link rel="stylesheet" href="leaflet\.css"\s*/?>', lambda _: style, page)
+    remote = re.findall(r'<(?:script|link)[^>]+(?:src|href)="(https?:[^"]+)"', page)
+    if remote:
+        raise RuntimeError(f"the map still loads {remote}; it would not work offline "
+                           "(a folium element brought its own assets)")
+    return page
+
+
 def map_html(solution: Solution, **kwargs: Any) -> str:
-    """The map as one HTML page (a string)."""
-    return territory_map(solution, **kwargs).get_root().render()
+    """The map as one self-contained HTML page (a string)."""
+    return inline_assets(territory_map(solution, **kwargs).get_root().render())
+
+
+def plain_text(value: object) -> str:
+    """Text for matplotlib, shown as written: ``$`` would start mathtext."""
+    return str(value).replace("$", r"\$")
+
+
+def static_map(solution: Solution, *, fmt: str = "png", accounts: gpd.GeoDataFrame | None = None,
+               title: str = "", dpi: int = 150) -> bytes:
+    """The territories as a PNG or PDF for slides (matplotlib, no network).
+
+    Territories in the same colours as the HTML map, rep bases as white dots,
+    accounts as small dots, and a legend of territory and rep.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    terr = solution.territories()
+    colours = territory_colours(terr)
+    fig, ax = plt.subplots(figsize=(10, 8))
+    try:
+        terr.plot(ax=ax, color=colours, edgecolor="#333", linewidth=0.6, alpha=0.6)
+        points = account_points(solution, accounts)
+        if len(points):
+            xy = gpd.GeoSeries(gpd.points_from_xy(points["lon"], points["lat"]),
+                               crs="EPSG:4326").to_crs(terr.crs)
+            colour_of = dict(zip(terr["territory"], colours, strict=True))
+            ax.scatter(xy.x, xy.y, s=2, c=points["territory"].map(colour_of).tolist(),
+                       edgecolors="none")
+        tt = solution.territory_table
+        ax.scatter(tt["x"], tt["y"], s=40, c="white", edgecolors="black", zorder=3)
+        handles = [Patch(facecolor=c, edgecolor="#333", label=plain_text(f"{t}: {r}"))
+                   for t, r, c in zip(terr["territory"], terr["rep_name"], colours, strict=True)]
+        ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5),
+                  fontsize=8, frameon=False)
+        ax.set_axis_off()
+        ax.set_aspect("equal")
+        if title:
+            ax.set_title(plain_text(title))
+        buf = _io.BytesIO()
+        meta = {"Creator": "territory_opt"} if fmt == "pdf" else {"Software": "territory_opt"}
+        if fmt == "pdf":
+            meta["CreationDate"] = None  # byte-identical reruns
+        fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight", metadata=meta)
+        return buf.getvalue()
+    finally:
+        plt.close(fig)

@@ -9,6 +9,12 @@ Definitions (also in the README):
   potential that lies in units within ``reach_km`` of the home base of the rep
   whose territory they are in. **Account coverage** is the same share counted
   in accounts.
+* **white space**: units beyond ``reach_km`` of their rep's base, or with
+  market potential but no account, ranked by potential.
+* **Polsby-Popper**: ``4 pi A / P**2`` of the dissolved territory (1 = disc).
+* **inertia**: workload-weighted mean squared distance from the base (km²).
+* **CV** and **Gini** of workload per FTE over territories; **total travel**:
+  the sum over accounts of the distance from their rep's base (km).
 """
 
 from __future__ import annotations
@@ -85,3 +91,33 @@ def coefficient_of_variation(values: np.ndarray) -> float:
     """Standard deviation over mean (population form)."""
     v = np.asarray(values, dtype=float)
     return float(v.std() / v.mean()) if v.mean() else float("nan")
+
+
+def gini(values: np.ndarray) -> float:
+    """Gini coefficient of non-negative values: 0 for equal, towards 1 for concentrated."""
+    v = np.sort(np.asarray(values, dtype=float))
+    n, total = len(v), v.sum()
+    if n == 0 or total <= 0:
+        return float("nan")
+    return float((2 * np.arange(1, n + 1) - n - 1) @ v / (n * total))
+
+
+def polsby_popper(area: np.ndarray, perimeter: np.ndarray) -> np.ndarray:
+    """``4 pi area / perimeter**2``: 1 for a disc, towards 0 for a ragged shape."""
+    a, p = np.asarray(area, dtype=float), np.asarray(perimeter, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(p > 0, 4 * np.pi * a / p**2, np.nan)
+
+
+def inertia(dist: np.ndarray, weights: np.ndarray, assignment: np.ndarray,
+            k: int) -> np.ndarray:
+    """Per territory, the ``weights``-weighted mean squared distance from its base.
+
+    The moment of inertia about the base divided by the territory's weight
+    (km² for km distances); NaN for a territory without weight.
+    """
+    w = np.asarray(weights, dtype=float)
+    total = np.bincount(assignment, weights=w, minlength=k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(total > 0, np.bincount(assignment, weights=w * dist**2, minlength=k)
+                        / total, np.nan)

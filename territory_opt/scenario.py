@@ -18,6 +18,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
+import geopandas as gpd
+import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -126,6 +128,19 @@ class AlignmentSpec(LocksSpec):
     """The current alignment: a table of account ids and their reps today."""
 
 
+class DealsSpec(_Spec):
+    """CRM deals (opportunities), for the sales columns of the report."""
+
+    path: str
+    account: str = "account_id"
+    amount: str = "amount"
+    stage: str = "stage"
+    created: str = "created"
+    closed: str = "closed"
+    won: str = "won"
+    sheet: str | int | None = None
+
+
 class RealignmentSpec(_Spec):
     penalty: float = Field(default=0.0, ge=0)
     measure: Literal["accounts", "workload"] = "accounts"
@@ -151,6 +166,7 @@ class Scenario(_Spec):
     locks: LocksSpec | dict[str, str] | None = None
     alignment: AlignmentSpec | None = None
     realignment: RealignmentSpec = Field(default_factory=RealignmentSpec)
+    deals: DealsSpec | None = None
     solver: SolverSpec = Field(default_factory=SolverSpec)
     report: ReportSpec = Field(default_factory=ReportSpec)
     output: str | None = None
@@ -264,6 +280,7 @@ class LoadedInputs:
     locks: dict[str, str]
     current: dict[str, str]
     inputs: list[tuple[str, Path]]
+    deals: Any = None
 
 
 def load_inputs(scenario: Scenario) -> LoadedInputs:
@@ -306,8 +323,15 @@ def load_inputs(scenario: Scenario) -> LoadedInputs:
         inputs.append(("alignment", scenario.resolve(scenario.alignment.path)))
         current = io.read_alignment(inputs[-1][1], id=scenario.alignment.id,
                                     rep=scenario.alignment.rep)
+    deals = None
+    if scenario.deals is not None:
+        dspec = scenario.deals
+        inputs.append(("deals", scenario.resolve(dspec.path)))
+        deals = io.read_deals(inputs[-1][1], account=dspec.account, amount=dspec.amount,
+                              stage=dspec.stage, created=dspec.created, closed=dspec.closed,
+                              won=dspec.won, sheet=dspec.sheet)
     return LoadedInputs(accounts=accounts, potential=potential, reps=reps, distance=distance,
-                        edges=edges, locks=locks, current=current, inputs=inputs)
+                        edges=edges, locks=locks, current=current, inputs=inputs, deals=deals)
 
 
 def scenario_units(scenario: Scenario, loaded: LoadedInputs) -> Any:
@@ -421,7 +445,8 @@ def run_scenario(
     out_dir = None
     if write:
         out_dir = Path(out) if out is not None else scenario.output_dir()
-        files = build_output_files(solution, manifest, title=scenario.name, reach_km=reach)
+        files = build_output_files(solution, manifest, title=scenario.name, reach_km=reach,
+                                   accounts=loaded.accounts, deals=loaded.deals)
         seconds["outputs"] = time.perf_counter() - t0
         manifest["seconds"] = dict(seconds)  # outputs: building them, before the write
         out_dir = io.write_outputs(out_dir, files)
@@ -432,26 +457,62 @@ def run_scenario(
                      manifest=manifest, seconds=seconds)
 
 
-def build_output_files(solution: Solution, manifest: dict[str, Any], *, title: str,
-                       reach_km: float) -> dict[str, Any]:
-    """Every output file of a run, by name (written by :func:`io.write_outputs`)."""
-    from territory_opt.maps import map_html
+# Shapefile fields hold at most 10 characters: the key columns, renamed.
+SHAPEFILE_FIELDS = {"territory": "territory", "rep_id": "rep_id", "rep_name": "rep_name",
+                    "fte": "fte", "accounts": "accounts", "workload": "workload",
+                    "workload_pct": "work_pct", "potential": "potential",
+                    "potential_pct": "pot_pct", "mean_km": "mean_km", "max_km": "max_km",
+                    "coverage_pct": "cover_pct", "polsby_popper": "polsby"}
 
-    table = territory_table(solution, reach_km=reach_km)
+
+def build_output_files(solution: Solution, manifest: dict[str, Any], *, title: str,
+                       reach_km: float, accounts: Any = None,
+                       deals: Any = None) -> dict[str, Any]:
+    """Every output file of a run, by name (written by :func:`io.write_outputs`).
+
+    ``accounts`` (as read) gives the map its account positions and names;
+    ``deals`` adds the sales columns to the report.
+    """
+    from territory_opt.maps import map_html, static_map
+    from territory_opt.report import coverage_table, white_space
+
+    table = territory_table(solution, reach_km=reach_km, deals=deals)
     summary = manifest["summary"]
     units = solution.units()
     assignments = solution.assignments()
+    crm = pd.DataFrame({"account_id": assignments["account_id"],
+                        "new_owner": assignments["rep_id"], "old_owner": "", "moved": False})
     if solution.problem.current:
         moves = solution.moves()
         assignments = assignments.assign(old_rep_id=moves["old_rep_id"].to_numpy(),
                                          moved=moves["moved"].to_numpy())
+        crm = crm.assign(old_owner=moves["old_rep_id"].to_numpy(),
+                         moved=moves["moved"].to_numpy())
+    coverage = coverage_table(solution, reach_km=reach_km)
+    white = white_space(solution, reach_km=reach_km)
+    terr = gpd.GeoDataFrame(table[table["territory"] != "TOTAL"].reset_index(drop=True),
+                            geometry=solution.shapes.to_numpy(), crs=solution.shapes.crs)
+    shp = terr[[*(c for c in SHAPEFILE_FIELDS if c in terr), "geometry"]].rename(
+        columns=SHAPEFILE_FIELDS)
+    summary_sheet = pd.DataFrame({"figure": list(summary), "value": [
+        "" if v is None else v for v in summary.values()]})
+    title = f"Territory plan: {title}"
     return {
         "assignments.csv": assignments,
+        "crm_assignments.csv": crm,
         "report.csv": table,
-        "report.html": report_html(table, summary, title=f"Territory plan: {title}",
-                                   bands=solution.problem.balance),
-        "territories.gpkg": {"territories": solution.territories(reach_km=reach_km),
-                             "units": units},
-        "map.html": map_html(solution, reach_km=reach_km),
+        "coverage.csv": coverage,
+        "white_space.csv": white,
+        "report.html": report_html(solution, table, summary, title=title, white=white,
+                                   coverage=coverage),
+        "report.xlsx": {"Summary": summary_sheet, "Territories": table, "Coverage": coverage,
+                        "White space": white, "Assignments": assignments},
+        "territories.gpkg": {"territories": terr, "units": units},
+        "territories.geojson": terr,
+        "territories.parquet": terr,
+        "territories.shp.zip": shp,
+        "map.html": map_html(solution, reach_km=reach_km, accounts=accounts),
+        "map.png": static_map(solution, fmt="png", accounts=accounts, title=title),
+        "map.pdf": static_map(solution, fmt="pdf", accounts=accounts, title=title),
         "manifest.json": manifest,
     }

@@ -156,11 +156,13 @@ class Solution:
                              "new_rep_id": table["rep_id"],
                              "moved": (old != "") & (old != table["rep_id"])})
 
-    def summary(self, *, reach_km: float = DEFAULT_REACH_KM) -> pd.DataFrame:
-        """One row per territory (and a TOTAL row): amounts, % of target, distances."""
+    def summary(self, *, reach_km: float = DEFAULT_REACH_KM,
+                deals: pd.DataFrame | None = None) -> pd.DataFrame:
+        """One row per territory (and a TOTAL row): amounts, % of target, distances,
+        compactness, moves and (with ``deals``) sales figures."""
         from territory_opt.report import territory_table
 
-        return territory_table(self, reach_km=reach_km)
+        return territory_table(self, reach_km=reach_km, deals=deals)
 
     def coverage(self, *, reach_km: float = DEFAULT_REACH_KM) -> pd.DataFrame:
         """Coverage-ratio table: potential and accounts within reach, per territory."""
@@ -168,15 +170,21 @@ class Solution:
 
         return coverage_table(self, reach_km=reach_km)
 
-    def territories(self, *, reach_km: float = DEFAULT_REACH_KM) -> gpd.GeoDataFrame:
-        """One dissolved polygon per territory, with the summary figures."""
+    @cached_property
+    def shapes(self) -> gpd.GeoSeries:
+        """The dissolved polygon of each territory, in :attr:`territory_table` order."""
         units = self.units()
-        shapes = units[["territory", "geometry"]].dissolve(by="territory", sort=False)
-        table = self.summary(reach_km=reach_km)
+        dissolved = units[["territory", "geometry"]].dissolve(by="territory", sort=False)
+        return gpd.GeoSeries(dissolved.geometry.reindex(self.territory_table["territory"])
+                             .to_numpy(), crs=units.crs)
+
+    def territories(self, *, reach_km: float = DEFAULT_REACH_KM,
+                    deals: pd.DataFrame | None = None) -> gpd.GeoDataFrame:
+        """One dissolved polygon per territory, with the summary figures."""
+        table = self.summary(reach_km=reach_km, deals=deals)
         table = table[table["territory"] != "TOTAL"]
-        geoms = shapes.geometry.reindex(table["territory"]).to_numpy()
-        return gpd.GeoDataFrame(table.reset_index(drop=True), geometry=geoms,
-                                crs=units.crs)
+        return gpd.GeoDataFrame(table.reset_index(drop=True), geometry=self.shapes.to_numpy(),
+                                crs=self.shapes.crs)
 
     # ------------------------------------------------------------------ views
 

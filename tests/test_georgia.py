@@ -21,8 +21,10 @@ def out(georgia_run):
 
 def test_outputs_exist(out):
     names = {p.name for p in out.iterdir()}
-    assert names == {"assignments.csv", "territories.gpkg", "report.csv", "report.html",
-                     "map.html", "manifest.json"}
+    assert names == {"assignments.csv", "crm_assignments.csv", "report.csv", "coverage.csv",
+                     "white_space.csv", "report.html", "report.xlsx", "territories.gpkg",
+                     "territories.geojson", "territories.parquet", "territories.shp.zip",
+                     "map.html", "map.png", "map.pdf", "manifest.json"}
 
 
 def test_every_account_assigned_once(out):
@@ -94,3 +96,59 @@ def test_report_html_is_self_contained(out):
     html = (out / "report.html").read_text()
     assert "<script" not in html and "http" not in html
     assert "Coverage ratio" in html and "TOTAL" in html
+
+
+def test_every_territory_format_holds_the_same_plan(out):
+    ref = gpd.read_file(out / "territories.gpkg", layer="territories")
+    for other in (gpd.read_file(out / "territories.geojson"),
+                  gpd.read_parquet(out / "territories.parquet"),
+                  gpd.read_file(out / "territories.shp.zip")):
+        assert list(other["territory"]) == list(ref["territory"])
+        np.testing.assert_allclose(other["workload"], ref["workload"])
+        assert other.to_crs(ref.crs).geometry.area.sum() == pytest.approx(
+            ref.geometry.area.sum(), rel=1e-6)
+    assert gpd.read_file(out / "territories.geojson").crs.to_epsg() == 4326
+    assert {"work_pct", "cover_pct", "polsby"} <= set(gpd.read_file(out / "territories.shp.zip"))
+
+
+def test_crm_file_and_workbook(out):
+    crm = pd.read_csv(out / "crm_assignments.csv", dtype=str, keep_default_na=False)
+    assign = pd.read_csv(out / "assignments.csv", dtype=str)
+    assert list(crm.columns) == ["account_id", "new_owner", "old_owner", "moved"]
+    assert list(crm["new_owner"]) == list(assign["rep_id"])
+    assert (crm["old_owner"] == "").all() and (crm["moved"] == "False").all()
+    book = pd.read_excel(out / "report.xlsx", sheet_name=None)
+    assert list(book) == ["Summary", "Territories", "Coverage", "White space", "Assignments"]
+    report = pd.read_csv(out / "report.csv")
+    pd.testing.assert_frame_equal(book["Territories"], report, check_dtype=False)
+    assert len(book["Assignments"]) == len(assign)
+
+
+def test_static_maps(out):
+    png, pdf = (out / "map.png").read_bytes(), (out / "map.pdf").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 50_000
+    assert pdf.startswith(b"%PDF") and len(pdf) > 10_000
+
+
+def test_compactness_and_white_space(out, georgia_run):
+    report = pd.read_csv(out / "report.csv").set_index("territory")
+    terr = gpd.read_file(out / "territories.gpkg", layer="territories").set_index("territory")
+    pp = 4 * np.pi * terr.area / terr.length**2
+    np.testing.assert_allclose(report.loc[pp.index, "polsby_popper"], pp, atol=0.006)
+    assert report["polsby_popper"].between(0, 1).all()
+    white = pd.read_csv(out / "white_space.csv")
+    units = gpd.read_file(out / "territories.gpkg", layer="units")
+    far = units[units["distance_km"] > 100].sort_values("potential", ascending=False)
+    assert len(white) == min(25, len(far))
+    assert white["potential"].is_monotonic_decreasing
+    assert white["potential"].iloc[0] == pytest.approx(far["potential"].iloc[0])
+    assert (white["reason"] == "beyond reach").all()  # every Georgia unit has an account
+    summary = georgia_run.manifest["summary"]
+    assert 0 <= summary["workload_gini"] < summary["workload_cv"] < 0.05
+    assert summary["total_travel_km"] == pytest.approx(report.loc["TOTAL", "travel_km"])
+
+
+def test_report_has_the_balance_chart(out):
+    html = (out / "report.html").read_text()
+    assert html.count("data:image/svg+xml;base64,") == 1
+    assert "White space" in html and "Polsby" not in html.split("<h2>Territories")[0]

@@ -86,6 +86,14 @@ def test_scenario_alignment_writes_moves(tmp_path):
     assert assign["moved"].sum() == 1
     report = pd.read_csv(result.out_dir / "report.csv").set_index("rep_id", drop=False)
     assert report.loc["R1", "moved_in"] == 1
+    crm = pd.read_csv(result.out_dir / "crm_assignments.csv", dtype=str)
+    moved = crm[crm["moved"] == "True"]
+    assert len(moved) == 1 and (moved["old_owner"] != moved["new_owner"]).all()
+    assert (crm["old_owner"] == crm["account_id"].map(TODAY)).all()
+    page = (result.out_dir / "map.html").read_text()
+    assert "Moved accounts (1)" in page
+    mover = moved["account_id"].iloc[0]
+    assert f"{mover}: moved from {TODAY[mover]} to {moved['new_owner'].iloc[0]}" in page
 
 
 # ------------------------------------------------------------------ headcount sizing
