@@ -1,7 +1,8 @@
 """The ``territory-opt`` command.
 
 ``territory-opt run SCENARIO [--out DIR] [--time-limit S] [-v|-q]`` runs a
-scenario file. Bad input or infeasibility prints a short message (no
+scenario file; ``territory-opt compare OUT_A OUT_B ... [--out DIR]`` compares
+finished runs; ``territory-opt size`` finds the smallest headcount. Bad input or infeasibility prints a short message (no
 traceback unless ``-v``) and exits non-zero: 2 for bad input, 3 for an
 infeasible plan, 4 for a solver failure.
 """
@@ -40,7 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     size.add_argument("--time-limit", type=float, default=60.0, metavar="S",
                       help="solver seconds per headcount (default 60)")
     size.add_argument("--csv", metavar="FILE", help="also write the table to FILE")
-    for command in (run, size):
+    comp = sub.add_parser("compare", help="compare finished runs side by side")
+    comp.add_argument("runs", nargs="+", metavar="OUT", help="output folders of earlier runs "
+                      "(the first is the baseline)")
+    comp.add_argument("--out", metavar="DIR", help="write comparison.csv, owners.csv and a "
+                      "change map per run against the first into DIR")
+    for command in (run, size, comp):
         loud = command.add_mutually_exclusive_group()
         loud.add_argument("-v", "--verbose", action="store_true",
                           help="log every step, and show tracebacks")
@@ -72,6 +78,22 @@ def _size(args: argparse.Namespace) -> int:
     if args.csv:
         table.to_csv(args.csv, index=False)
     return 0 if len(best) else 3
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from territory_opt import io
+    from territory_opt.compare import change_map, compare_runs
+
+    figures, owners = compare_runs(args.runs)
+    print(figures.to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
+    if args.out:
+        files: dict = {"comparison.csv": figures, "owners.csv": owners}
+        for i, run in enumerate(args.runs[1:], start=1):
+            name = "change_map.html" if len(args.runs) == 2 else f"change_map_{i}.html"
+            files[name] = change_map(args.runs[0], run)
+        files["manifest.json"] = {"compare": [str(r) for r in args.runs]}
+        print(f"written to {io.write_outputs(args.out, files)}")
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -107,7 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("pulp").setLevel(max(level, logging.WARNING))
     logging.captureWarnings(True)
     try:
-        return _run(args) if args.command == "run" else _size(args)
+        command = {"run": _run, "size": _size, "compare": _compare}[args.command]
+        return command(args)
     except TerritoryOptError as exc:
         if args.verbose:
             traceback.print_exc()

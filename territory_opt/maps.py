@@ -206,6 +206,20 @@ def _legend(terr: pd.DataFrame) -> str:
     return f'<div class="topt-legend"><b>Territories</b>{rows}</div>'
 
 
+def offline_map(frame: gpd.GeoDataFrame) -> folium.Map:
+    """An empty map fitted to ``frame``, loading only Leaflet (see :func:`inline_assets`).
+
+    folium's other default assets (jQuery, Bootstrap, icon fonts) are unused
+    by our layers, so they are left out rather than inlined.
+    """
+    west, south, east, north = frame.to_crs("EPSG:4326").total_bounds
+    m = folium.Map(tiles=None, control_scale=True)
+    m.fit_bounds([[south, west], [north, east]])
+    m.default_js = [("leaflet", "leaflet.js")]
+    m.default_css = [("leaflet_css", "leaflet.css")]
+    return m
+
+
 def territory_map(solution: Solution, *, m: folium.Map | None = None,
                   reach_km: float = 100.0, accounts: gpd.GeoDataFrame | None = None,
                   tiles: bool = True, show_units: bool = False,
@@ -239,13 +253,7 @@ def territory_map(solution: Solution, *, m: folium.Map | None = None,
     colour_of = dict(zip(terr["territory"], terr["colour"], strict=True))
     new_map = m is None
     if m is None:
-        west, south, east, north = shown.total_bounds
-        m = folium.Map(tiles=None, control_scale=True)
-        m.fit_bounds([[south, west], [north, east]])
-        # only Leaflet is needed; it is inlined by map_html (folium's other
-        # default assets, jQuery and Bootstrap, are unused here)
-        m.default_js = [("leaflet", "leaflet.js")]
-        m.default_css = [("leaflet_css", "leaflet.css")]
+        m = offline_map(shown)
     if tiles:
         folium.TileLayer("OpenStreetMap", name=ONLINE_TILES, overlay=True, show=False,
                          control=True).add_to(m)

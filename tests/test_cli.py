@@ -131,3 +131,32 @@ def test_output_path_that_is_a_file(tmp_path):
 def test_output_names_cannot_escape_the_folder(tmp_path):
     with pytest.raises(ValueError, match="must not contain folders"):
         topt.write_outputs(tmp_path / "o", {"../evil.txt": "x"})
+
+
+def test_compare_runs_side_by_side(tiny, tmp_path, capsys):
+    """Moving R1's base next to A0 moves accounts; compare counts them and maps them."""
+    first, second = tmp_path / "a", tmp_path / "b"
+    assert main(["run", str(tiny), "--out", str(first), "-q"]) == 0
+    reps = pd.read_csv(tmp_path / "reps.csv")
+    reps["lon"] = [-83.95, -84.0]  # the two bases swap places
+    reps.to_csv(tmp_path / "reps.csv", index=False)
+    assert main(["run", str(tiny), "--out", str(second), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(first), str(second), "--out", str(tmp_path / "cmp")]) == 0
+    printed = capsys.readouterr().out
+    assert "accounts moved vs" in printed and "coverage ratio" in printed
+    figures = pd.read_csv(tmp_path / "cmp" / "comparison.csv").set_index("figure")
+    moved = figures.loc[f"accounts moved vs {first}"]
+    assert list(moved.astype(int)) == [0, 6]  # every account changes owner
+    owners = pd.read_csv(tmp_path / "cmp" / "owners.csv")
+    assert owners["changed"].all() and len(owners) == 6
+    page = (tmp_path / "cmp" / "change_map.html").read_text()
+    assert "Moved (6 accounts)" in page and "https://cdn" not in page
+    assert "L.map(" in page  # Leaflet inlined, map built
+
+
+def test_compare_refuses_a_folder_that_is_no_run(tiny, tmp_path, capsys):
+    out = tmp_path / "a"
+    assert main(["run", str(tiny), "--out", str(out), "-q"]) == 0
+    assert main(["compare", str(out), str(tmp_path)]) == 2
+    assert "is not a territory_opt run (no manifest.json)" in capsys.readouterr().err

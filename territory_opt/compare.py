@@ -1,0 +1,121 @@
+"""Side-by-side comparison of finished runs (their output folders).
+
+A run folder is what :func:`territory_opt.run_scenario` writes: its
+``manifest.json`` gives the headline figures, ``assignments.csv`` the owners
+and ``territories.gpkg`` the shapes. Nothing is re-solved.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import folium
+import geopandas as gpd
+import pandas as pd
+
+from territory_opt.errors import InputError
+from territory_opt.maps import inline_assets, offline_map, territory_colours
+
+# (manifest summary key, row label)
+FIGURES = [("status", "status"), ("objective", "objective"), ("bound", "lower bound"),
+           ("gap", "gap"), ("territories", "territories"), ("accounts", "accounts"),
+           ("coverage_ratio", "coverage ratio"), ("account_coverage", "account coverage"),
+           ("worst_deviation_workload", "worst workload deviation"),
+           ("worst_deviation_potential", "worst potential deviation"),
+           ("workload_cv", "workload CV"), ("workload_gini", "workload Gini"),
+           ("total_travel_km", "total travel km")]
+
+
+def _load(folder: str | Path) -> dict[str, Any]:
+    path = Path(folder)
+    manifest = path / "manifest.json"
+    if not manifest.is_file():
+        raise InputError(f"'{path}' is not a territory_opt run (no manifest.json); give the "
+                         "output folders of `territory-opt run`")
+    for name in ("assignments.csv", "territories.gpkg"):
+        if not (path / name).is_file():
+            raise InputError(f"'{path}' has no {name}; re-run its scenario to rewrite it")
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    assign = pd.read_csv(path / "assignments.csv", dtype=str, keep_default_na=False)
+    return {"path": path, "name": data.get("scenario", {}).get("name") or path.name,
+            "summary": data.get("summary", {}), "assign": assign}
+
+
+def compare_runs(folders: Sequence[str | Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The runs' headline figures side by side, and every account's owner per run.
+
+    Returns
+    -------
+    (figures, owners)
+        ``figures``: one row per figure, one column per run, and a row
+        ``accounts moved vs <first>``. ``owners``: ``account_id`` and one rep
+        column per run, plus ``changed`` (the owner differs between runs);
+        an account missing from a run has a blank owner there.
+    """
+    if len(folders) < 2:
+        raise InputError("compare needs at least two run folders")
+    runs = [_load(f) for f in folders]
+    names = [r["name"] for r in runs]
+    if len(set(names)) < len(names):  # same scenario run into two folders
+        names = [str(r["path"]) for r in runs]
+    owners: pd.DataFrame | None = None
+    for name, run in zip(names, runs, strict=True):
+        col = run["assign"][["account_id", "rep_id"]].rename(columns={"rep_id": name})
+        owners = col if owners is None else owners.merge(col, on="account_id", how="outer")
+    assert owners is not None
+    owners = owners.fillna("").sort_values("account_id", kind="stable").reset_index(drop=True)
+    owners["changed"] = owners[names].nunique(axis=1) > 1
+    rows = {label: [r["summary"].get(key, "") for r in runs] for key, label in FIGURES}
+    rows[f"accounts moved vs {names[0]}"] = [
+        int((owners[n] != owners[names[0]]).sum()) for n in names]
+    figures = pd.DataFrame.from_dict(rows, orient="index", columns=names)
+    figures.index.name = "figure"
+    return figures.reset_index(), owners
+
+
+def change_map(folder_a: str | Path, folder_b: str | Path) -> str:
+    """A self-contained HTML map of what moves from run A to run B.
+
+    Run B's territories as outlines; the units whose accounts change owner
+    shaded in B's territory colour, with a tooltip naming the old and new rep
+    and the number of accounts that move.
+    """
+    a, b = _load(folder_a), _load(folder_b)
+    terr = gpd.read_file(b["path"] / "territories.gpkg", layer="territories")
+    units = gpd.read_file(b["path"] / "territories.gpkg", layer="units")
+    colour_of = dict(zip(terr["territory"], territory_colours(terr), strict=True))
+    old = a["assign"].set_index("account_id")["rep_id"]
+    new = b["assign"].assign(old_rep_id=lambda t: t["account_id"].map(old).fillna(""))
+    moved = new[new["old_rep_id"] != new["rep_id"]]
+    per_unit = (moved.groupby("unit_id")
+                .agg(accounts=("account_id", "size"), territory=("territory", "first"),
+                     new_rep=("rep_id", "first"),
+                     old_reps=("old_rep_id", lambda s: ", ".join(sorted(set(s) - {""}))))
+                .reset_index())
+    shaded = units[["unit_id", "geometry"]].astype({"unit_id": str}).merge(per_unit,
+                                                                           on="unit_id")
+    m = offline_map(terr)
+    outlines = terr[["territory", "rep_id", "geometry"]].to_crs("EPSG:4326")
+    outlines = outlines.assign(**{c: outlines[c].map(lambda v: html.escape(str(v)))
+                                  for c in ("territory", "rep_id")})
+    folium.GeoJson(outlines, name=f"Territories of {html.escape(b['name'])}",
+                   style_function=lambda f: {"color": "#333", "weight": 1.5, "fill": False},
+                   tooltip=folium.GeoJsonTooltip(["territory", "rep_id"])).add_to(m)
+    if len(shaded):
+        shown = shaded.to_crs("EPSG:4326")
+        shown["colour"] = shown["territory"].map(colour_of)
+        for col in ("unit_id", "territory", "new_rep", "old_reps"):
+            shown[col] = shown[col].map(lambda v: html.escape(str(v)))
+        folium.GeoJson(
+            shown, name=f"Moved ({len(moved)} accounts)",
+            style_function=lambda f: {"fillColor": f["properties"]["colour"], "color": "#000",
+                                      "weight": 0.6, "fillOpacity": 0.7},
+            tooltip=folium.GeoJsonTooltip(["unit_id", "accounts", "old_reps", "new_rep"],
+                                          aliases=["Unit", "Accounts moving", "From",
+                                                   "To"])).add_to(m)
+    folium.LayerControl(collapsed=False).add_to(m)
+    return inline_assets(m.get_root().render())
