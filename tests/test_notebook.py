@@ -14,6 +14,7 @@ def test_georgia_notebook_runs():
         if cell["cell_type"] == "code":
             exec(compile("".join(cell["source"]), "georgia.ipynb", "exec"), namespace)
     assert namespace["solution"].status == "optimal"
+    assert len(namespace["white"]) > 0
     assert namespace["what_if"].objective >= namespace["solution"].objective
     assert namespace["what_if"].assignments().set_index("account_id").loc["A31401",
                                                                            "rep_id"] == "R01"
