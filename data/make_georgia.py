@@ -11,7 +11,8 @@ Sources (no download: both ship inside their PyPI wheels):
 
 Synthetic, seeded columns (no free source gives them): ``name``, ``workload``
 (visit-hours per year), ``revenue`` (USD per year), scaled with the population
-per ZIP code of the account's county. Run ``python data/make_georgia.py`` to
+per ZIP code of the account's county; ``deals.csv`` (CRM deals per account) and
+``alignment.csv`` (last year's owners: each account to its nearest rep). Run ``python data/make_georgia.py`` to
 rebuild; the test suite checks that the committed files are what it produces.
 """
 
@@ -107,6 +108,54 @@ def build_reps() -> pd.DataFrame:
     return pd.DataFrame(REPS, columns=["rep_id", "name", "city", "lat", "lon", "fte"])
 
 
+OPEN_STAGES = ("Qualify", "Propose", "Negotiate")
+TODAY = pd.Timestamp("2026-11-01")
+
+
+def build_deals(accounts: pd.DataFrame, seed: int = SEED + 1) -> pd.DataFrame:
+    """Synthetic CRM deals: about two per account over 22 months, sized by revenue.
+
+    Created uniformly from 2025-01-01 to 2026-10-31; a sales cycle of about 45
+    days (lognormal); a deal whose close would fall after 2026-11-01 is still
+    open (blank ``closed``, one of three open stages); 35 % of closed deals won.
+    """
+    rng = np.random.default_rng(seed)
+    counts = rng.poisson(2.0 * accounts["revenue"] / accounts["revenue"].mean())
+    owner = np.repeat(accounts["account_id"].to_numpy(), counts)
+    revenue = np.repeat(accounts["revenue"].to_numpy(), counts)
+    n = len(owner)
+    start = pd.Timestamp("2025-01-01")
+    created = start + pd.to_timedelta(rng.integers(0, (TODAY - start).days, n), unit="D")
+    closes = created + pd.to_timedelta(np.ceil(45 * rng.lognormal(0.0, 0.5, n)), unit="D")
+    is_open = closes >= TODAY
+    won = ~is_open & (rng.random(n) < 0.35)
+    stage = np.where(won, "Closed Won", "Closed Lost").astype(object)
+    stage[is_open] = rng.choice(OPEN_STAGES, int(is_open.sum()))
+    deals = pd.DataFrame({
+        "deal_id": [f"D{i:05d}" for i in range(1, n + 1)], "account_id": owner,
+        "amount": np.round(0.25 * revenue * rng.lognormal(0.0, 0.6, n), -1),
+        "stage": stage, "created": created.strftime("%Y-%m-%d"),
+        "closed": pd.Series(closes.strftime("%Y-%m-%d")).where(~is_open, ""),
+        "won": np.where(is_open, "", np.where(won, "true", "false"))})
+    return deals
+
+
+def build_alignment(accounts: pd.DataFrame) -> pd.DataFrame:
+    """Last year's owners, drawn the spreadsheet way: each account to its nearest rep.
+
+    Unbalanced on purpose: the realignment scenario starts from it.
+    """
+    reps = build_reps()
+    lat1, lon1 = np.radians(accounts["lat"].to_numpy())[:, None], \
+        np.radians(accounts["lon"].to_numpy())[:, None]
+    lat2, lon2 = np.radians(reps["lat"].to_numpy())[None], np.radians(reps["lon"].to_numpy())[None]
+    hav = (np.sin((lat2 - lat1) / 2) ** 2
+           + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2)
+    nearest = np.argmin(hav, axis=1)
+    return pd.DataFrame({"account_id": accounts["account_id"],
+                         "rep_id": reps["rep_id"].to_numpy()[nearest]})
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "georgia")
@@ -114,8 +163,11 @@ def main(argv: list[str] | None = None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     counties = build_counties()
     counties.to_file(args.out / "counties.gpkg", layer="counties", driver="GPKG")
-    build_accounts(counties).to_csv(args.out / "accounts.csv", index=False)
+    accounts = build_accounts(counties)
+    accounts.to_csv(args.out / "accounts.csv", index=False)
     build_reps().to_csv(args.out / "reps.csv", index=False)
+    build_deals(accounts).to_csv(args.out / "deals.csv", index=False)
+    build_alignment(accounts).to_csv(args.out / "alignment.csv", index=False)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import territory_opt as topt
+
 from conftest import ROOT
 
 DATA = ROOT / "data" / "georgia"
@@ -81,7 +83,7 @@ def test_manifest(out, georgia_run):
     assert manifest["gap"] <= 1e-3
     assert manifest["bound"] <= manifest["objective"]
     roles = {i["role"] for i in manifest["inputs"]}
-    assert roles == {"accounts", "potential", "reps"}
+    assert roles == {"accounts", "potential", "reps", "deals"}
     import hashlib
     for item in manifest["inputs"]:
         with open(item["path"], "rb") as fh:
@@ -152,3 +154,35 @@ def test_report_has_the_balance_chart(out):
     html = (out / "report.html").read_text()
     assert html.count("data:image/svg+xml;base64,") == 1
     assert "White space" in html and "Polsby" not in html.split("<h2>Territories")[0]
+
+
+def test_sales_figures_from_the_deals(out):
+    report = pd.read_csv(out / "report.csv").set_index("territory")
+    deals = pd.read_csv(DATA / "deals.csv", dtype={"account_id": str}, keep_default_na=False)
+    assert report.loc["TOTAL", "pipeline"] == pytest.approx(
+        deals.loc[deals["closed"] == "", "amount"].sum())
+    closed = deals[deals["closed"] != ""]
+    assert report.loc["TOTAL", "conversion_pct"] == pytest.approx(
+        100 * (closed["won"] == "true").mean(), abs=0.005)
+    assert report.drop("TOTAL")["pipeline"].sum() == pytest.approx(
+        report.loc["TOTAL", "pipeline"])
+
+
+@pytest.fixture(scope="module")
+def realign(tmp_path_factory):
+    out = tmp_path_factory.mktemp("realign") / "out"
+    return topt.run_scenario(ROOT / "scenarios" / "georgia_realign.yaml", out=out)
+
+
+def test_realignment_demo_moves_at_most_a_quarter(realign):
+    out = realign.out_dir
+    crm = pd.read_csv(out / "crm_assignments.csv", dtype=str)
+    today = pd.read_csv(DATA / "alignment.csv", dtype=str).set_index("account_id")["rep_id"]
+    assert (crm["old_owner"] == crm["account_id"].map(today)).all()
+    moved = crm["moved"] == "True"
+    assert 0 < moved.mean() <= 0.25 + 1e-9
+    assert (moved == (crm["old_owner"] != crm["new_owner"])).all()
+    report = pd.read_csv(out / "report.csv").set_index("territory")
+    assert report.loc["TOTAL", "moved_in"] == moved.sum()
+    assert report.drop("TOTAL")["workload_pct"].between(95 - 1e-6, 105 + 1e-6).all()
+    assert f"Moved accounts ({moved.sum()})" in (out / "map.html").read_text()
