@@ -186,3 +186,15 @@ def test_realignment_demo_moves_at_most_a_quarter(realign):
     assert report.loc["TOTAL", "moved_in"] == moved.sum()
     assert report.drop("TOTAL")["workload_pct"].between(95 - 1e-6, 105 + 1e-6).all()
     assert f"Moved accounts ({moved.sum()})" in (out / "map.html").read_text()
+
+
+def test_touching_territories_get_different_colours(out):
+    from territory_opt.maps import PALETTE, territory_colours
+
+    terr = gpd.read_file(out / "territories.gpkg", layer="territories")
+    colours = territory_colours(terr)
+    touching = [(i, j) for i in range(len(terr)) for j in range(i + 1, len(terr))
+                if terr.geometry[i].buffer(1.0).intersects(terr.geometry[j])]
+    assert len(touching) >= 20  # Georgia's 12 territories share many borders
+    assert all(colours[i] != colours[j] for i, j in touching)
+    assert len(set(colours)) == len(PALETTE)  # the palette is spread, not 4 colours
