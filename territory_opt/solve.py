@@ -296,12 +296,7 @@ def _solve_round(problem: TerritoryProblem, lp: pulp.LpProblem, x: Variables, ru
                 incumbent = _round_lp(problem, lp, x, values, dj, run, budget)
             if incumbent is not None:
                 upper = problem.objective_of(incumbent)
-                margin = 1e-7 * max(abs(upper), 1.0)
-                for key, v in x.items():
-                    if values[key] < 1e-9 and lp_bound + dj[key] > upper + margin \
-                            and v.upBound != 0:
-                        v.upBound = 0
-                        fixed.append(v)
+                fixed = _fix_by_reduced_costs(problem, x, values, dj, lp_bound, upper)
                 logger.info("LP bound %.6g, incumbent %.6g, %d of %d variables fixed",
                             lp_bound, upper, len(fixed), len(x))
     seconds["presolve"] += time.perf_counter() - t0
@@ -312,7 +307,7 @@ def _solve_round(problem: TerritoryProblem, lp: pulp.LpProblem, x: Variables, ru
         columns = _read_columns(problem, x) if status in ("optimal", "feasible") else None
     finally:
         for v in fixed:  # the next round (with cuts) starts from the whole model again
-            v.upBound = 1
+            v.lowBound, v.upBound = 0, 1
     seconds["solve"] += time.perf_counter() - t0
     if incumbent is not None:
         upper = problem.objective_of(incumbent)
@@ -329,6 +324,46 @@ def _solve_round(problem: TerritoryProblem, lp: pulp.LpProblem, x: Variables, ru
     if status == "no_solution":
         columns = None
     return columns, status, bound, {"lp_bound": lp_bound, "fixed_variables": len(fixed)}
+
+
+def _fix_by_reduced_costs(problem: TerritoryProblem, x: Variables,
+                          values: dict[tuple[int, int], float],
+                          dj: dict[tuple[int, int], float], lp_bound: float,
+                          upper: float) -> list[pulp.LpVariable]:
+    """Fix the variables that no plan better than ``upper`` can set otherwise.
+
+    For any plan ``x``, ``cost(x) = LB + sum_v d_v (x_v - x*_v)`` summed over
+    the variables and slacks, and every term is >= 0 (a variable at its lower
+    bound has ``d >= 0`` and can only rise; at its upper bound ``d <= 0``). So
+    any subset of the terms bounds the cost from below. Setting ``x[i, c] = 1``
+    costs at least its own term, plus the terms of unit i's columns at 1 in
+    the LP (they must drop to 0), plus, with model centres, the term of
+    opening centre c when the LP has it closed. Symmetrically a centre the LP
+    opens at 1 is fixed open when closing it costs more than the gap.
+    Returns the variables whose bounds were changed (restore them to [0, 1]).
+    """
+    margin = 1e-7 * max(abs(upper), 1.0)
+    slack = upper + margin - lp_bound
+    leaving = np.zeros(problem.n_units)  # cost of unit i leaving its LP column(s) at 1
+    for (i, _), value in values.items():
+        if value > 1 - 1e-9 and dj[i, _] < 0:
+            leaving[i] -= dj[i, _]
+    model = problem.centres == "model"
+    fixed = []
+    for (i, c), v in x.items():
+        if v.lowBound == v.upBound:
+            continue
+        if values[i, c] < 1e-9:
+            cost = max(dj[i, c], 0.0) + leaving[i]
+            if model and i != c and values.get((c, c), 1.0) < 1e-9:
+                cost += max(dj[c, c], 0.0)
+            if cost > slack:
+                v.upBound = 0
+                fixed.append(v)
+        elif model and i == c and values[i, c] > 1 - 1e-9 and -dj[i, c] > slack:
+            v.lowBound = 1
+            fixed.append(v)
+    return fixed
 
 
 def _diagnose(problem: TerritoryProblem, left: Any) -> list[str] | None:
