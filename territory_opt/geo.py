@@ -129,3 +129,34 @@ def distance_matrix(
              + np.cos(pa[:, None, 1]) * np.cos(pb[None, :, 1]) * np.sin(dlon / 2) ** 2)
         return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
     raise InputError(f"unknown distance kind {kind!r}; use 'euclidean' or 'great_circle'")
+
+
+def _bounds_overlap(a: np.ndarray, b: np.ndarray) -> bool:
+    pad = 0.1 * max(a[2] - a[0], a[3] - a[1], b[2] - b[0], b[3] - b[1], 0.01)
+    return not (a[0] > b[2] + pad or b[0] > a[2] + pad or a[1] > b[3] + pad
+                or b[1] > a[3] + pad)
+
+
+def check_overlap(first: gpd.GeoDataFrame, second: gpd.GeoDataFrame, first_name: str,
+                  second_name: str) -> None:
+    """Two layers of one plan must cover the same area.
+
+    Far-apart extents mean one layer is read in the wrong CRS, or with latitude
+    and longitude swapped (told apart by trying the swap).
+    """
+    a = first.to_crs("EPSG:4326").total_bounds
+    b = second.to_crs("EPSG:4326").total_bounds
+    if _bounds_overlap(a, b):
+        return
+    for name, other_name, bounds, other in ((first_name, second_name, a, b),
+                                             (second_name, first_name, b, a)):
+        if _bounds_overlap(bounds[[1, 0, 3, 2]], other):
+            raise InputError(f"the {name} lie far from the {other_name}, but would lie on them "
+                             "with latitude and longitude swapped: pass lat='lon', lon='lat' "
+                             f"when reading the {name}")
+    raise InputError(
+        f"the {first_name} and the {second_name} do not overlap ({first_name}: lon "
+        f"{a[0]:.2f} to {a[2]:.2f}, lat {a[1]:.2f} to {a[3]:.2f}; {second_name}: lon "
+        f"{b[0]:.2f} to {b[2]:.2f}, lat {b[1]:.2f} to {b[3]:.2f}); one file is read in "
+        "the wrong CRS: check each file's crs= (a Shapefile without .prj, or x/y "
+        "columns read as lat/lon)")

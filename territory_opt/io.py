@@ -19,6 +19,7 @@ import logging
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from territory_opt.errors import InputError
+from territory_opt.errors import InputError, TerritoryOptWarning
 from territory_opt.geo import parse_crs
 
 logger = logging.getLogger(__name__)
@@ -202,7 +203,7 @@ def to_points(frame: pd.DataFrame, source: Source, *, lat: str | None, lon: str 
     """Attach point geometry from lat/lon or x/y columns, or check the file's own."""
     user_crs = parse_crs(crs, where=f"{_name(source)}: crs") if crs is not None else None
     if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame.columns \
-            and x is None and frame.geometry.notna().any():
+            and x is None and (~frame.geometry.isna() & ~frame.geometry.is_empty).any():
         gdf = frame
         if gdf.crs is None:
             if user_crs is None:
@@ -319,8 +320,10 @@ def read_potential(
     gdf = to_points(frame, source, lat=lat, lon=lon, x=x, y=y, crs=crs)
     invalid = ~gdf.geometry.is_valid
     if invalid.any():
-        logger.warning("%s: repaired %d invalid geometries (make_valid)",
-                       _name(source), int(invalid.sum()))
+        rows = _row_labels(source, np.flatnonzero(invalid.to_numpy()))
+        warnings.warn(f"{_name(source)}: {rows} had invalid geometries (e.g. a "
+                      "self-intersecting ring); repaired with make_valid; check them",
+                      TerritoryOptWarning, stacklevel=2)
         gdf = gdf.copy()
         gdf.loc[invalid, "geometry"] = gdf.geometry[invalid].make_valid()
     gdf = _canonical(gdf, {value: "potential"} | ({id: "potential_id"} if id else {}))
@@ -599,6 +602,10 @@ def write_outputs(out_dir: PathLike, files: Mapping[str, Content]) -> Path:
     for name in files:
         if Path(name).name != name or name in {"", ".", ".."}:
             raise ValueError(f"output file name {name!r} must not contain folders")
+    blocker = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise InputError(f"cannot write to '{out}': '{blocker}' is a file, not a folder; "
+                         "choose another output folder")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))

@@ -22,7 +22,7 @@ import pandas as pd
 import pulp
 
 from territory_opt.errors import InfeasibleError, InputError
-from territory_opt.geo import DistanceKind, distance_matrix, project
+from territory_opt.geo import DistanceKind, check_overlap, distance_matrix, project
 
 logger = logging.getLogger(__name__)
 
@@ -208,6 +208,8 @@ class TerritoryProblem:
         if self.reps is not None and (not isinstance(self.reps, gpd.GeoDataFrame)
                                       or "rep_id" not in self.reps):
             raise InputError("reps must be the GeoDataFrame of territory_opt.read_reps()")
+        if self.reps is not None and self.centres == "fixed":
+            check_overlap(self.units, self.reps, "accounts", "reps' home bases")
         if self.centres == "fixed":
             if self.reps is None:
                 raise InputError("fixed centres need reps (their home bases); give reps=..., "
@@ -216,7 +218,8 @@ class TerritoryProblem:
                 raise InputError(f"k={self.k} but there are {len(self.reps)} reps; drop k")
         else:
             if self.reps is None and self.k is None:
-                raise InputError("centres='model' needs k (the number of territories) or reps")
+                raise InputError("centres='model' needs k (the number of territories) or "
+                                 "reps; add k: N to the scenario (k=N in Python)")
             if self.reps is not None and self.k is not None and self.k != len(self.reps):
                 raise InputError(f"k={self.k} but there are {len(self.reps)} reps; drop k")
             if self.reps is not None and self.reps["fte"].nunique() > 1:
@@ -254,6 +257,11 @@ class TerritoryProblem:
                     f"{', '.join(self._numeric_columns())} (other account columns must be "
                     "summed into units with build_units(..., sums=[...]))")
             bands[metric] = parse_band(metric, spec)
+            if bands[metric].tolerance is not None and self.units[metric].sum() <= 0:
+                raise InputError(
+                    f"balance {metric!r}: the {metric} of all units adds up to 0, so every "
+                    f"target is 0; check the column read as {metric} (every value blank or "
+                    f"0?) or drop {metric!r} from balance")
         object.__setattr__(self, "balance", dict(self.balance))
         object.__setattr__(self, "bands", bands)
         object.__setattr__(self, "locks", dict(self.locks))

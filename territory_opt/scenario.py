@@ -163,7 +163,8 @@ class Scenario(_Spec):
         default_factory=lambda: {"workload": 0.05})
     objective: ObjectiveSpec = Field(default_factory=ObjectiveSpec)
     contiguity: bool | ContiguitySpec = False
-    locks: LocksSpec | dict[str, str] | None = None
+    # a file ({path: ...}) before inline locks ({A1: R1}): {path: x.csv} is both
+    locks: LocksSpec | dict[str, str] | None = Field(default=None, union_mode="left_to_right")
     alignment: AlignmentSpec | None = None
     realignment: RealignmentSpec = Field(default_factory=RealignmentSpec)
     deals: DealsSpec | None = None
@@ -198,10 +199,17 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
 
 
 def _validation_message(exc: ValidationError, source: str) -> str:
-    lines = []
-    for err in exc.errors()[:5]:
-        loc = tuple(p for p in err["loc"] if not isinstance(p, int))
-        key = ".".join(str(p) for p in err["loc"])
+    lines: list[str] = []
+    seen: set[str] = set()
+    for err in exc.errors():
+        # a value that may take several forms (a share or {min, max}) fails each
+        # form: name the key once, as the user wrote it
+        loc = tuple(p for p in err["loc"] if not isinstance(p, int)
+                    and not any(c in str(p) for c in "[]") and str(p) not in _TYPE_NAMES)
+        key = ".".join(str(p) for p in loc)
+        if key in seen:
+            continue
+        seen.add(key)
         if err["type"] == "extra_forbidden":
             allowed = _allowed_keys(Scenario, loc)
             close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
@@ -212,7 +220,10 @@ def _validation_message(exc: ValidationError, source: str) -> str:
             lines.append(f"missing key {key!r}; add it")
         else:
             lines.append(f"key {key!r}: {err['msg']} (got {err.get('input')!r})")
-    return f"scenario {source}: " + "; ".join(lines)
+    return f"scenario {source}: " + "; ".join(lines[:5])
+
+
+_TYPE_NAMES = {"float", "int", "str", "bool", "dict", "list", "none"}
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -230,7 +241,8 @@ def load_scenario(path: str | Path) -> Scenario:
                          "fix the indentation or quoting there") from None
     if not isinstance(data, dict):
         raise InputError(f"scenario '{file}' must be a mapping of keys (name:, accounts:, "
-                         "reps:, ...), not {type(data).__name__}")
+                         f"reps:, ...), not a {type(data).__name__}; start from "
+                         "scenarios/georgia.yaml")
     return scenario_from_dict(data, base_dir=file.parent, source=f"'{file}'")
 
 

@@ -27,7 +27,7 @@ import pandas as pd
 import shapely
 
 from territory_opt.errors import InputError, TerritoryOptWarning
-from territory_opt.geo import choose_crs, parse_crs, project, xy_of
+from territory_opt.geo import check_overlap, choose_crs, parse_crs, project, xy_of
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +92,8 @@ def build_units(
         if not pd.api.types.is_numeric_dtype(accounts[col]):
             raise InputError(f"accounts column {col!r} is not numeric; it cannot be "
                              "summed per unit")
+    if potential is not None:
+        check_overlap(accounts, potential, "accounts", "potential layer")
     metric = parse_crs(crs, where="crs") if crs is not None else (
         choose_crs(accounts) if potential is None else choose_crs(accounts, potential))
     acc = project(accounts, metric).reset_index(drop=True)

@@ -66,6 +66,7 @@ def hostile_run(tmp_path_factory):
     scenario["accounts"]["path"] = str(folder / "accounts.csv")
     scenario["reps"]["path"] = str(folder / "reps.csv")
     scenario["potential"]["path"] = str(data / "counties.gpkg")
+    scenario["deals"]["path"] = str(data / "deals.csv")
     scenario["solver"]["gap"] = 0.01
     scenario["output"] = str(folder / "out")
     (folder / "s.yaml").write_text(yaml.safe_dump(scenario))
