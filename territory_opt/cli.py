@@ -2,15 +2,18 @@
 
 ``territory-opt run SCENARIO [--out DIR] [--time-limit S] [-v|-q]`` runs a
 scenario file; ``territory-opt compare OUT_A OUT_B ... [--out DIR]`` compares
-finished runs; ``territory-opt size`` finds the smallest headcount. Bad input or infeasibility prints a short message (no
-traceback unless ``-v``) and exits non-zero: 2 for bad input, 3 for an
-infeasible plan, 4 for a solver failure.
+finished runs; ``territory-opt size`` finds the smallest headcount. Bad input
+or infeasibility prints a short message (no traceback unless ``-v``) and exits
+non-zero: 2 for bad input, 3 for an
+infeasible plan, 4 for a solver failure; 130 (Ctrl-C) and 143 (SIGTERM) for
+a run stopped on request, which writes nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -18,6 +21,14 @@ from collections.abc import Sequence
 from territory_opt.errors import InfeasibleError, InputError, SolverError, TerritoryOptError
 
 EXIT_CODES = {InputError: 2, InfeasibleError: 3, SolverError: 4}
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would be, so that it unwinds the same way."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -128,6 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("pulp").setLevel(max(level, logging.WARNING))
     logging.captureWarnings(True)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         command = {"run": _run, "size": _size, "compare": _compare}[args.command]
         return command(args)
@@ -137,9 +149,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = next((c for t, c in EXIT_CODES.items() if isinstance(exc, t)), 1)
         print(f"error: {exc}", file=sys.stderr)
         return code
-    except KeyboardInterrupt:
-        print("interrupted: no output was written", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        name = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
+        print(f"interrupted ({name}): nothing was written; earlier outputs are as they were",
+              file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

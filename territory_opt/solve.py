@@ -62,7 +62,25 @@ class _WarmHiGHS(pulp.HiGHS):  # type: ignore[misc,name-defined]
             sol.col_value = values
             sol.value_valid = True
             lp.solverModel.setSolution(sol)
-        lp.solverModel.run()
+        _run_interruptible(lp.solverModel)
+
+
+def _run_interruptible(highs: Any) -> None:
+    """Run HiGHS in its own thread so that Ctrl-C (or SIGTERM, turned into
+    KeyboardInterrupt by the CLI) stops it within a fraction of a second:
+    the solver is asked to stop, is waited for, and the interrupt goes on up,
+    so that nothing is written from a half-finished solve."""
+    highs.HandleUserInterrupt = True
+    thread = highs.startSolve()
+    try:
+        while not highs.wait(0.1)[0]:
+            pass
+    except KeyboardInterrupt:
+        highs.cancelSolve()
+        thread.join()
+        raise
+    finally:
+        highs.HandleUserInterrupt = False
 
 
 @contextlib.contextmanager

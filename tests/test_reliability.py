@@ -1,0 +1,113 @@
+"""Nothing lost: interrupted runs, solver failures, inputs never written, reruns."""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+import territory_opt as topt
+from conftest import ROOT
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.iterdir())}
+
+
+@pytest.fixture(scope="module")
+def slow_scenario(tmp_path_factory) -> Path:
+    """Georgia at gap 0: long enough (over 15 s here) to be interrupted mid-solve."""
+    folder = tmp_path_factory.mktemp("slow")
+    data = yaml.safe_load((ROOT / "scenarios" / "georgia.yaml").read_text())
+    for key in ("accounts", "potential", "reps", "deals"):
+        data[key]["path"] = str((ROOT / "scenarios" / data[key]["path"]).resolve())
+    data["solver"] |= {"gap": 0.0, "time_limit": 300}
+    path = folder / "slow.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.mark.parametrize("sig, code, name", [(signal.SIGINT, 130, "SIGINT"),
+                                             (signal.SIGTERM, 143, "SIGTERM")])
+def test_interrupted_run_leaves_previous_outputs_intact(slow_scenario, georgia_run, tmp_path,
+                                                        sig, code, name):
+    out = tmp_path / "out"
+    topt.write_outputs(out, {"manifest.json": {"earlier": "run"},
+                             "assignments.csv": "account_id,rep_id\nA1,R1\n"})
+    before = _digest(out)
+    with subprocess.Popen([sys.executable, "-m", "territory_opt.cli", "run",
+                           str(slow_scenario), "--out", str(out)],
+                          stderr=subprocess.PIPE, text=True, cwd=tmp_path) as proc:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # stage names arrive on stderr
+            if line.startswith("[solve]"):
+                break
+        time.sleep(3.0)  # inside HiGHS by now
+        sent = time.perf_counter()
+        proc.send_signal(sig)
+        rest = proc.stderr.read()
+        proc.wait(timeout=60)
+    assert time.perf_counter() - sent < 10  # the solver is stopped, not waited out
+    assert proc.returncode == code
+    assert f"interrupted ({name}): nothing was written" in rest and "Traceback" not in rest
+    assert _digest(out) == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
+
+
+def test_solver_failure_leaves_previous_outputs_intact(tmp_path, monkeypatch, georgia_run):
+    out = georgia_run.out_dir
+    before = _digest(out)
+    from territory_opt import scenario as scenario_module
+
+    def no_plan(*args, **kwargs):
+        raise topt.SolverError("the solver stopped (time limit 1 s) before finding any "
+                               "assignment")
+    monkeypatch.setattr(scenario_module, "solve", no_plan)
+    with pytest.raises(topt.SolverError):
+        topt.run_scenario(ROOT / "scenarios" / "georgia.yaml", out=out)
+    assert _digest(out) == before
+
+
+def test_inputs_are_never_written(georgia_run):
+    for item in georgia_run.manifest["inputs"]:
+        path = Path(item["path"])
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == item["sha256"]
+
+
+def test_a_time_limited_plan_is_labelled(tmp_path):
+    """Stopped by the time limit, a plan is written as 'feasible' with its gap, never
+    as optimal."""
+    data = yaml.safe_load((ROOT / "scenarios" / "georgia.yaml").read_text())
+    for key in ("accounts", "potential", "reps", "deals"):
+        data[key]["path"] = str((ROOT / "scenarios" / data[key]["path"]).resolve())
+    data["solver"] |= {"gap": 0.0, "time_limit": 3}
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(data))
+    result = topt.run_scenario(tmp_path / "s.yaml", out=tmp_path / "out")
+    assert result.solution.status == "feasible"
+    assert 0 < result.solution.gap < 0.05
+    import json
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["status"] == "feasible" and manifest["gap"] == result.solution.gap
+    assert "feasible (solver HiGHS)" in (tmp_path / "out" / "report.html").read_text()
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_same_inputs_give_byte_identical_assignments(tmp_path, threads):
+    data = yaml.safe_load((ROOT / "scenarios" / "georgia.yaml").read_text())
+    for key in ("accounts", "potential", "reps", "deals"):
+        data[key]["path"] = str((ROOT / "scenarios" / data[key]["path"]).resolve())
+    data["solver"] |= {"threads": threads, "gap": 0.01}
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(data))
+    digests = set()
+    for run in range(2):
+        result = topt.run_scenario(tmp_path / "s.yaml", out=tmp_path / f"out{run}")
+        digests.add(hashlib.sha256((result.out_dir / "assignments.csv").read_bytes())
+                    .hexdigest())
+    assert len(digests) == 1
