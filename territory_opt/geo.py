@@ -132,14 +132,16 @@ def distance_matrix(
 
 
 def _bounds_overlap(a: np.ndarray, b: np.ndarray) -> bool:
-    pad = 0.1 * max(a[2] - a[0], a[3] - a[1], b[2] - b[0], b[3] - b[1], 0.01)
+    """Extents (lon/lat) that overlap or lie near each other: within twice the
+    larger span, and at least a degree (a rep may live outside their area)."""
+    pad = max(2 * max(a[2] - a[0], a[3] - a[1], b[2] - b[0], b[3] - b[1]), 1.0)
     return not (a[0] > b[2] + pad or b[0] > a[2] + pad or a[1] > b[3] + pad
                 or b[1] > a[3] + pad)
 
 
 def check_overlap(first: gpd.GeoDataFrame, second: gpd.GeoDataFrame, first_name: str,
                   second_name: str) -> None:
-    """Two layers of one plan must cover the same area.
+    """Two layers of one plan must cover about the same area.
 
     Far-apart extents mean one layer is read in the wrong CRS, or with latitude
     and longitude swapped (told apart by trying the swap).

@@ -230,12 +230,18 @@ def solve(
         lp_status = run(mip=False)[0]
         if lp_status == "infeasible":
             raise _infeasible(problem, 0, _diagnose(problem, left) if diagnose else None)
-        # Every connected plan is a plan: a connected plain optimum is the answer, and
+        # Every connected plan is a plan: a connected plain optimum (with the roots
+        # in their territories, as the contiguous model has them) is the answer, and
         # the plain bound is valid here too. (Adding it as a constraint was measured
         # to slow HiGHS down: AR 50 s -> over 200 s.)
         # (If even the plain problem is infeasible, its error, which says why, holds for
         # the contiguous one too.)
-        plain = solve(problem.with_options(contiguity=False), solver=solver,
+        relaxed = problem.with_options(contiguity=False)
+        if problem.roots is not None:  # each territory holds its root: so must the plan
+            reps = problem.territories["rep_id"].to_numpy()
+            relaxed = problem.with_options(contiguity=False, locks=dict(problem.locks) | {
+                problem.unit_ids[r]: str(reps[t]) for t, r in enumerate(problem.roots)})
+        plain = solve(relaxed, solver=solver,
                       time_limit=None if time_limit is None else time_limit / 2, gap=gap,
                       threads=threads, random_state=random_state, msg=msg,
                       reduce=reduce, diagnose=diagnose)
