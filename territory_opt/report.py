@@ -263,7 +263,8 @@ def balance_chart(solution: Solution) -> bytes:
             ax.set_xlabel(plain_text(f"{metric}: % of target"))
         fig.tight_layout()
         buf = _io.BytesIO()
-        fig.savefig(buf, format="svg", metadata={"Date": None})
+        with matplotlib.rc_context({"svg.hashsalt": "territory_opt"}):  # stable ids
+            fig.savefig(buf, format="svg", metadata={"Date": None})
         return buf.getvalue()
     finally:
         plt.close(fig)
