@@ -59,3 +59,18 @@ def georgia_run(tmp_path_factory):
     """The Georgia demo scenario, run once for the session."""
     out = tmp_path_factory.mktemp("georgia") / "out"
     return topt.run_scenario(ROOT / "scenarios" / "georgia.yaml", out=out)
+
+
+def georgia_copy(path: Path, *, solver: dict | None = None, **files: Path) -> Path:
+    """The Georgia scenario written to ``path`` with absolute input paths,
+    ``solver`` options merged in, and any input replaced (``accounts=...``)."""
+    import yaml
+
+    data = yaml.safe_load((ROOT / "scenarios" / "georgia.yaml").read_text())
+    for key in ("accounts", "potential", "reps", "deals"):
+        data[key]["path"] = str(files.get(key, (ROOT / "scenarios" / data[key]["path"])
+                                          .resolve()))
+    data["solver"] |= solver or {}
+    data.pop("output")
+    path.write_text(yaml.safe_dump(data))
+    return path

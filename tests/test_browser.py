@@ -14,10 +14,9 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pytest
-import yaml
 
 import territory_opt as topt
-from conftest import ROOT
+from conftest import ROOT, georgia_copy
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 XSS_ACCOUNT = "<img src=x onerror=alert(1)>"
@@ -62,15 +61,9 @@ def hostile_run(tmp_path_factory):
     reps = pd.read_csv(data / "reps.csv", dtype=str)
     reps.loc[0, "name"] = XSS_REP
     reps.to_csv(folder / "reps.csv", index=False)
-    scenario = yaml.safe_load((ROOT / "scenarios" / "georgia.yaml").read_text())
-    scenario["accounts"]["path"] = str(folder / "accounts.csv")
-    scenario["reps"]["path"] = str(folder / "reps.csv")
-    scenario["potential"]["path"] = str(data / "counties.gpkg")
-    scenario["deals"]["path"] = str(data / "deals.csv")
-    scenario["solver"]["gap"] = 0.01
-    scenario["output"] = str(folder / "out")
-    (folder / "s.yaml").write_text(yaml.safe_dump(scenario))
-    return topt.run_scenario(folder / "s.yaml"), accounts.loc[0]
+    scenario = georgia_copy(folder / "s.yaml", solver={"gap": 0.01},
+                            accounts=folder / "accounts.csv", reps=folder / "reps.csv")
+    return topt.run_scenario(scenario, out=folder / "out"), accounts.loc[0]
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 import territory_opt as topt
-from conftest import ROOT
+from conftest import ROOT, georgia_copy
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -24,14 +23,8 @@ def _digest(folder: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def slow_scenario(tmp_path_factory) -> Path:
     """Georgia at gap 0: long enough (over 15 s here) to be interrupted mid-solve."""
-    folder = tmp_path_factory.mktemp("slow")
-    data = yaml.safe_load((ROOT / "scenarios" / "georgia.yaml").read_text())
-    for key in ("accounts", "potential", "reps", "deals"):
-        data[key]["path"] = str((ROOT / "scenarios" / data[key]["path"]).resolve())
-    data["solver"] |= {"gap": 0.0, "time_limit": 300}
-    path = folder / "slow.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
+    return georgia_copy(tmp_path_factory.mktemp("slow") / "slow.yaml",
+                        solver={"gap": 0.0, "time_limit": 300})
 
 
 @pytest.mark.parametrize("sig, code, name", [(signal.SIGINT, 130, "SIGINT"),
@@ -84,12 +77,8 @@ def test_inputs_are_never_written(georgia_run):
 def test_a_time_limited_plan_is_labelled(tmp_path):
     """Stopped by the time limit, a plan is written as 'feasible' with its gap, never
     as optimal."""
-    data = yaml.safe_load((ROOT / "scenarios" / "georgia.yaml").read_text())
-    for key in ("accounts", "potential", "reps", "deals"):
-        data[key]["path"] = str((ROOT / "scenarios" / data[key]["path"]).resolve())
-    data["solver"] |= {"gap": 0.0, "time_limit": 3}
-    (tmp_path / "s.yaml").write_text(yaml.safe_dump(data))
-    result = topt.run_scenario(tmp_path / "s.yaml", out=tmp_path / "out")
+    scenario = georgia_copy(tmp_path / "s.yaml", solver={"gap": 0.0, "time_limit": 3})
+    result = topt.run_scenario(scenario, out=tmp_path / "out")
     assert result.solution.status == "feasible"
     assert 0 < result.solution.gap < 0.05
     import json
@@ -100,14 +89,10 @@ def test_a_time_limited_plan_is_labelled(tmp_path):
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_same_inputs_give_byte_identical_assignments(tmp_path, threads):
-    data = yaml.safe_load((ROOT / "scenarios" / "georgia.yaml").read_text())
-    for key in ("accounts", "potential", "reps", "deals"):
-        data[key]["path"] = str((ROOT / "scenarios" / data[key]["path"]).resolve())
-    data["solver"] |= {"threads": threads, "gap": 0.01}
-    (tmp_path / "s.yaml").write_text(yaml.safe_dump(data))
+    scenario = georgia_copy(tmp_path / "s.yaml", solver={"threads": threads, "gap": 0.01})
     digests = []
     for _ in range(2):  # a rerun replaces the folder with the same plan (idempotent)
-        result = topt.run_scenario(tmp_path / "s.yaml", out=tmp_path / "out")
+        result = topt.run_scenario(scenario, out=tmp_path / "out")
         digests.append(_digest(result.out_dir))
     assert digests[0]["assignments.csv"] == digests[1]["assignments.csv"]
     differ = {name for name in digests[0] if digests[0][name] != digests[1][name]}
