@@ -213,7 +213,7 @@ def offline_map(frame: gpd.GeoDataFrame) -> folium.Map:
     by our layers, so they are left out rather than inlined.
     """
     west, south, east, north = frame.to_crs("EPSG:4326").total_bounds
-    m = folium.Map(tiles=None, control_scale=True)
+    m = folium.Map(tiles=None, control_scale=True, zoom_snap=0.25)  # a close fit
     m.fit_bounds([[south, west], [north, east]])
     m.default_js = [("leaflet", "leaflet.js")]
     m.default_css = [("leaflet_css", "leaflet.css")]

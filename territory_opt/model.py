@@ -625,12 +625,17 @@ Variables = dict[tuple[int, int], pulp.LpVariable]
 
 
 def build_model(problem: TerritoryProblem, *, elastic: bool = False,
-                ) -> tuple[pulp.LpProblem, Variables]:
+                feasibility: bool = False) -> tuple[pulp.LpProblem, Variables]:
     """The PuLP model of ``problem`` (formulation in :class:`TerritoryProblem`).
 
     Returns the model and its variables ``x[(i, c)]``: unit i with centre column
     c (a territory with fixed centres, a centre unit with model centres). With
     contiguity by cuts, :func:`separator_cuts` adds contiguity in rounds.
+
+    With ``feasibility=True`` (model centres only), the objective is dropped and
+    each territory is rooted at its first unit in a fixed order (largest
+    weight first): every partition appears once instead of once per choice of
+    centre, which is what deciding whether any plan exists needs.
 
     With ``elastic=True``, every band and the realignment cap get slack
     variables (named ``slack_...``), and the objective becomes their sum, each
@@ -664,13 +669,17 @@ def build_model(problem: TerritoryProblem, *, elastic: bool = False,
             centre_ok &= a <= u + 1e-9
             pair_ok &= (a[:, None] + a[None, :]) <= u + 1e-9
         np.fill_diagonal(pair_ok, True)
+        rank = np.empty(n, dtype=int)  # root = the member that comes first
+        rank[np.argsort(-problem.values(problem.weight), kind="stable")] = np.arange(n)
         for j in np.flatnonzero(centre_ok):
             for i in np.flatnonzero(pair_ok[:, j]):
                 if reach is not None and int(i) not in reach[int(j)]:
                     continue
+                if feasibility and rank[i] < rank[j]:
+                    continue
                 x[int(i), int(j)] = lp.add_variable(f"x_{i}_{j}", lowBound=0, upBound=1,
                                                     cat=pulp.LpBinary)
-    if not elastic:
+    if not elastic and not feasibility:
         lp += pulp.LpAffineExpression([(v, float(cost[i, c])) for (i, c), v in x.items()])
     slack_terms: list[tuple[pulp.LpVariable, float]] = []
 

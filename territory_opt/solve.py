@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 INCUMBENT_SHARE = 0.2  # of the time limit, for the incumbent search of reduce=True
 INCUMBENT_SECONDS = 10.0  # the incumbent search's budget when there is no time limit
+FEASIBILITY_SHARE = 0.5  # of the time limit, to decide whether a connected plan exists
 DIAGNOSIS_SECONDS = 30.0  # the elastic re-solve that explains an infeasible model
 
 
@@ -223,6 +224,7 @@ def solve(
         return _status_and_bound(lp, solver)
 
     plain_bound = None
+    seed: np.ndarray | str | None = None  # a connected plan, when one is known
     lp_status = None  # the LP, when already solved (its values and duals stay on x)
     if problem.contiguity and problem.contiguity_method == "flow":
         t0 = time.perf_counter()
@@ -253,10 +255,22 @@ def solve(
                 bound=plain.bound, gap=plain.gap, solver=solver, seconds=seconds,
                 options=plain.options | {"contiguity_rounds": 0, "plain_bound": plain.bound})
         plain_bound = plain.bound if plain.status == "optimal" else None
+        if problem.centres == "model":
+            # Does any connected plan exist? Asked without the objective and with each
+            # partition counted once, this is decided far sooner than by the full model.
+            t0 = time.perf_counter()
+            engine = make_solver(solver, time_limit=None if time_limit is None else
+                                 max(1.0, FEASIBILITY_SHARE * time_limit), gap=gap,
+                                 threads=threads, random_state=random_state, msg=msg)
+            seed = _connected_plan(problem, engine, solver)
+            seconds["presolve"] += time.perf_counter() - t0
+            if isinstance(seed, str):
+                raise _infeasible(problem, 0, _diagnose(problem, left) if diagnose else None)
     rounds, n_cuts = 0, 0
     while True:
         columns, status, bound, info = _solve_round(problem, lp, x, run, reduce, seconds,
-                                                     time_limit, lp_status)
+                                                     time_limit, lp_status, seed)
+        seed = None
         lp_status = None  # later rounds add cuts: their LP differs
         if status == "infeasible":
             raise _infeasible(problem, rounds, _diagnose(problem, left) if diagnose else None)
@@ -293,12 +307,13 @@ def solve(
 
 def _solve_round(problem: TerritoryProblem, lp: pulp.LpProblem, x: Variables, run: Any,
                  reduce: bool, seconds: dict[str, float], time_limit: float | None,
-                 lp_status: str | None = None,
+                 lp_status: str | None = None, seed: np.ndarray | None = None,
                  ) -> tuple[np.ndarray | None, str, float | None, dict[str, Any]]:
     """Solve the current model once: (columns per unit, status, bound, info).
 
     ``lp_status`` is the status of the model's LP relaxation when it was just
     solved (its values and reduced costs are still on ``x``), so it is reused.
+    ``seed`` is a known plan of the model, an incumbent if no better is found.
     """
     incumbent: np.ndarray | None = None
     lp_bound: float | None = None
@@ -318,6 +333,10 @@ def _solve_round(problem: TerritoryProblem, lp: pulp.LpProblem, x: Variables, ru
                 incumbent = _locate_allocate(problem, x, values, run, budget / 2)
             if incumbent is None:
                 incumbent = _round_lp(problem, lp, x, values, dj, run, budget)
+            if seed is not None and all((i, c) in x for i, c in enumerate(seed)) and (
+                    incumbent is None
+                    or problem.objective_of(seed) < problem.objective_of(incumbent)):
+                incumbent = seed
             if incumbent is not None:
                 upper = problem.objective_of(incumbent)
                 fixed = _fix_by_reduced_costs(problem, x, values, dj, lp_bound, upper)
@@ -388,6 +407,29 @@ def _fix_by_reduced_costs(problem: TerritoryProblem, x: Variables,
             v.lowBound = 1
             fixed.append(v)
     return fixed
+
+
+def _connected_plan(problem: TerritoryProblem, engine: Any,
+                    solver: str) -> np.ndarray | str | None:
+    """A connected plan (centre columns), "infeasible" if none exists, or None if
+    the solver's time ran out first (see ``build_model(feasibility=True)``)."""
+    lp, x = build_model(problem, feasibility=True)
+    try:
+        lp.solve(engine)
+    except pulp.PulpSolverError as exc:
+        raise SolverError(f"solver {solver!r} failed: {exc}") from None
+    status, _ = _status_and_bound(lp, solver)
+    logger.info("is there a connected plan? %s", status)
+    if status == "infeasible":
+        return "infeasible"
+    if status not in ("optimal", "feasible"):
+        return None
+    columns = _read_columns(problem, x)
+    cost = problem.costs
+    for root in np.unique(columns):  # each territory's best centre for the objective
+        members = np.flatnonzero(columns == root)
+        columns[members] = members[int(np.argmin(cost[np.ix_(members, members)].sum(axis=0)))]
+    return columns
 
 
 def _diagnose(problem: TerritoryProblem, left: Any) -> list[str] | None:

@@ -59,3 +59,33 @@ def test_capacitated_pmedian_optima(name, optimum):
     assert solution.status == "optimal" and round(solution.objective) == optimum
     demand = solution.sums("workload")
     assert (demand <= instance["capacity"] + 1e-9).all()
+
+
+def test_symmetry_broken_feasibility_model_decides_contiguity(tmp_path):
+    """The feasibility model (no objective, each partition once) finds a connected
+    plan exactly when the full contiguous model has one."""
+    import json
+
+    import numpy as np
+
+    from territory_opt.model import build_model, is_connected_plan
+    from territory_opt.scenario import build_problem, load_inputs, load_scenario
+    from territory_opt.solve import _connected_plan, make_solver
+
+    bench = _script("districting")
+    for state, exists in (("NH", False), ("ME", True)):
+        data = json.loads((SHARED / "districting_counties" / f"{state}_county.json")
+                          .read_text())
+        folder = tmp_path / state
+        folder.mkdir()
+        scenario = load_scenario(bench.write_instance(data, folder, "contiguous", 60))
+        problem = build_problem(scenario, load_inputs(scenario))
+        engine = make_solver("HiGHS", time_limit=60, gap=0, threads=None, random_state=0,
+                             msg=False)
+        plan = _connected_plan(problem, engine, "HiGHS")
+        if exists:
+            assert isinstance(plan, np.ndarray) and is_connected_plan(problem, plan)
+            lp, x = build_model(problem, feasibility=True)
+            assert len(x) < len(build_model(problem)[1])  # symmetry removed
+        else:
+            assert plan == "infeasible"
