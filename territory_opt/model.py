@@ -632,10 +632,11 @@ def build_model(problem: TerritoryProblem, *, elastic: bool = False,
     c (a territory with fixed centres, a centre unit with model centres). With
     contiguity by cuts, :func:`separator_cuts` adds contiguity in rounds.
 
-    With ``feasibility=True`` (model centres only), the objective is dropped and
-    each territory is rooted at its first unit in a fixed order (largest
-    weight first): every partition appears once instead of once per choice of
-    centre, which is what deciding whether any plan exists needs.
+    With ``feasibility=True`` (model centres only), each territory is rooted at
+    its first unit in a fixed order (largest weight first), so that every
+    partition appears once instead of once per choice of centre: the model has
+    a plan exactly when the problem has one (its objective, the cost about the
+    root, only steers the search towards compact plans).
 
     With ``elastic=True``, every band and the realignment cap get slack
     variables (named ``slack_...``), and the objective becomes their sum, each
@@ -679,7 +680,7 @@ def build_model(problem: TerritoryProblem, *, elastic: bool = False,
                     continue
                 x[int(i), int(j)] = lp.add_variable(f"x_{i}_{j}", lowBound=0, upBound=1,
                                                     cat=pulp.LpBinary)
-    if not elastic and not feasibility:
+    if not elastic:
         lp += pulp.LpAffineExpression([(v, float(cost[i, c])) for (i, c), v in x.items()])
     slack_terms: list[tuple[pulp.LpVariable, float]] = []
 

@@ -260,7 +260,7 @@ def solve(
             # partition counted once, this is decided far sooner than by the full model.
             t0 = time.perf_counter()
             engine = make_solver(solver, time_limit=None if time_limit is None else
-                                 max(1.0, FEASIBILITY_SHARE * time_limit), gap=gap,
+                                 max(1.0, FEASIBILITY_SHARE * time_limit), gap=0.99,
                                  threads=threads, random_state=random_state, msg=msg)
             seed = _connected_plan(problem, engine, solver)
             seconds["presolve"] += time.perf_counter() - t0
