@@ -18,7 +18,7 @@ import geopandas as gpd
 import pandas as pd
 
 from territory_opt.errors import InputError
-from territory_opt.maps import inline_assets, offline_map, territory_colours
+from territory_opt.maps import escaped, inline_assets, offline_map, territory_colours
 
 # (manifest summary key, row label)
 FIGURES = [("status", "status"), ("objective", "objective"), ("bound", "lower bound"),
@@ -99,17 +99,13 @@ def change_map(folder_a: str | Path, folder_b: str | Path) -> str:
     shaded = units[["unit_id", "geometry"]].astype({"unit_id": str}).merge(per_unit,
                                                                            on="unit_id")
     m = offline_map(terr)
-    outlines = terr[["territory", "rep_id", "geometry"]].to_crs("EPSG:4326")
-    outlines = outlines.assign(**{c: outlines[c].map(lambda v: html.escape(str(v)))
-                                  for c in ("territory", "rep_id")})
+    outlines = escaped(terr[["territory", "rep_id", "geometry"]].to_crs("EPSG:4326"))
     folium.GeoJson(outlines, name=f"Territories of {html.escape(b['name'])}",
                    style_function=lambda f: {"color": "#333", "weight": 1.5, "fill": False},
                    tooltip=folium.GeoJsonTooltip(["territory", "rep_id"])).add_to(m)
     if len(shaded):
-        shown = shaded.to_crs("EPSG:4326")
-        shown["colour"] = shown["territory"].map(colour_of)
-        for col in ("unit_id", "territory", "new_rep", "old_reps"):
-            shown[col] = shown[col].map(lambda v: html.escape(str(v)))
+        shown = escaped(shaded.to_crs("EPSG:4326").assign(
+            colour=lambda t: t["territory"].map(colour_of)))
         folium.GeoJson(
             shown, name=f"Moved ({len(moved)} accounts)",
             style_function=lambda f: {"fillColor": f["properties"]["colour"], "color": "#000",

@@ -118,8 +118,8 @@ def territory_colours(territories: gpd.GeoDataFrame) -> list[str]:
         pick = min(free, key=lambda c: (used[c], c))
         colour[node] = pick
         used[pick] += 1
-    return [PALETTE[colour[i] % len(PALETTE)] if colour[i] < len(PALETTE)
-            else _extra_colour(colour[i]) for i in range(len(territories))]
+    return [PALETTE[colour[i]] if colour[i] < len(PALETTE) else _extra_colour(colour[i])
+            for i in range(len(territories))]
 
 
 def _extra_colour(index: int) -> str:
@@ -136,7 +136,7 @@ def _leaflet_asset(name: str) -> str:
     return re.sub(r"/\*# sourceMappingURL=.*?\*/|//# sourceMappingURL=\S+", "", text)
 
 
-def _escaped(frame: pd.DataFrame) -> pd.DataFrame:
+def escaped(frame: pd.DataFrame) -> pd.DataFrame:
     """Text columns HTML-escaped, floats rounded for display."""
     out = frame.copy()
     for col in out.columns:
@@ -157,11 +157,7 @@ def account_points(solution: Solution, accounts: gpd.GeoDataFrame | None
     positions and names; without it, units that are single accounts stand in.
     """
     table = solution.assignments()
-    if solution.problem.current:
-        moves = solution.moves()
-        table = table.assign(old_rep_id=moves["old_rep_id"].to_numpy(),
-                             moved=moves["moved"].to_numpy())
-    else:
+    if "moved" not in table:  # no current alignment: nothing moved
         table = table.assign(old_rep_id="", moved=False)
     if accounts is None:
         units = solution.problem.units
@@ -249,7 +245,7 @@ def territory_map(solution: Solution, *, m: folium.Map | None = None,
     terr = terr.assign(colour=territory_colours(terr))
     terr["geometry"] = terr.geometry.simplify(SIMPLIFY_M)
     fields = {**TOOLTIP_FIELDS, **{c: a for c, a in POPUP_EXTRA.items() if c in terr}}
-    shown = _escaped(terr[[*fields, "colour", "geometry"]].to_crs("EPSG:4326"))
+    shown = escaped(terr[[*fields, "colour", "geometry"]].to_crs("EPSG:4326"))
     colour_of = dict(zip(terr["territory"], terr["colour"], strict=True))
     new_map = m is None
     if m is None:
@@ -258,7 +254,7 @@ def territory_map(solution: Solution, *, m: folium.Map | None = None,
         folium.TileLayer("OpenStreetMap", name=ONLINE_TILES, overlay=True, show=False,
                          control=True).add_to(m)
     if show_units:
-        units = _escaped(solution.units()[["unit_id", "territory", "geometry"]]
+        units = escaped(solution.units()[["unit_id", "territory", "geometry"]]
                          .to_crs("EPSG:4326"))
         folium.GeoJson(units, name="Units", show=False,
                        style_function=lambda f: {"color": "#555", "weight": 0.5,
@@ -354,7 +350,7 @@ def static_map(solution: Solution, *, fmt: str = "png", accounts: gpd.GeoDataFra
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    terr = solution.territories()
+    terr = solution.territory_frame(solution.territory_table)  # labels and shapes suffice
     colours = territory_colours(terr)
     fig, ax = plt.subplots(figsize=(10, 8))
     try:

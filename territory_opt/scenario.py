@@ -18,7 +18,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
-import geopandas as gpd
 import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -493,17 +492,12 @@ def build_output_files(solution: Solution, manifest: dict[str, Any], *, title: s
     units = solution.units()
     assignments = solution.assignments()
     crm = pd.DataFrame({"account_id": assignments["account_id"],
-                        "new_owner": assignments["rep_id"], "old_owner": "", "moved": False})
-    if solution.problem.current:
-        moves = solution.moves()
-        assignments = assignments.assign(old_rep_id=moves["old_rep_id"].to_numpy(),
-                                         moved=moves["moved"].to_numpy())
-        crm = crm.assign(old_owner=moves["old_rep_id"].to_numpy(),
-                         moved=moves["moved"].to_numpy())
+                        "new_owner": assignments["rep_id"],
+                        "old_owner": assignments.get("old_rep_id", ""),
+                        "moved": assignments.get("moved", False)})
     coverage = coverage_table(solution, reach_km=reach_km)
     white = white_space(solution, reach_km=reach_km)
-    terr = gpd.GeoDataFrame(table[table["territory"] != "TOTAL"].reset_index(drop=True),
-                            geometry=solution.shapes.to_numpy(), crs=solution.shapes.crs)
+    terr = solution.territory_frame(table)
     shp = terr[[*(c for c in SHAPEFILE_FIELDS if c in terr), "geometry"]].rename(
         columns=SHAPEFILE_FIELDS)
     summary_sheet = pd.DataFrame({"figure": list(summary), "value": [

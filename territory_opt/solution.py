@@ -122,11 +122,9 @@ class Solution:
         out["distance_km"] = self.unit_distances()
         return out
 
-    def assignments(self) -> pd.DataFrame:
-        """One row per account: ``account_id, unit_id, territory, rep_id``.
-
-        Sorted by account id, so that equal plans give identical files.
-        """
+    @cached_property
+    def _owners(self) -> pd.DataFrame:
+        """``account_id, unit_id, territory, rep_id`` per account, by account id."""
         units = self.problem.units
         terr = self.territory_table
         if "account_ids" not in units:
@@ -141,13 +139,26 @@ class Solution:
         })
         return table.sort_values("account_id", kind="stable").reset_index(drop=True)
 
+    def assignments(self) -> pd.DataFrame:
+        """One row per account: ``account_id, unit_id, territory, rep_id``, and with
+        a current alignment ``old_rep_id, moved`` (see :meth:`moves`).
+
+        Sorted by account id, so that equal plans give identical files.
+        """
+        table = self._owners.copy()
+        if self.problem.current:
+            moves = self.moves()
+            table["old_rep_id"] = moves["old_rep_id"].to_numpy()
+            table["moved"] = moves["moved"].to_numpy()
+        return table
+
     def moves(self) -> pd.DataFrame:
         """Realignment: ``account_id, old_rep_id, new_rep_id, moved`` per account.
 
         ``old_rep_id`` is blank for accounts not in the current alignment (new
         accounts never count as moved), so without one nothing has moved.
         """
-        table = self.assignments()
+        table = self._owners
         rep_ids = self.territory_table["rep_id"].to_numpy()
         pos = self.problem.rep_positions  # the alignment may name a rep or a territory
         current = {str(a): rep_ids[pos[str(r)]] for a, r in self.problem.current.items()}
@@ -181,10 +192,12 @@ class Solution:
     def territories(self, *, reach_km: float = DEFAULT_REACH_KM,
                     deals: pd.DataFrame | None = None) -> gpd.GeoDataFrame:
         """One dissolved polygon per territory, with the summary figures."""
-        table = self.summary(reach_km=reach_km, deals=deals)
-        table = table[table["territory"] != "TOTAL"]
-        return gpd.GeoDataFrame(table.reset_index(drop=True), geometry=self.shapes.to_numpy(),
-                                crs=self.shapes.crs)
+        return self.territory_frame(self.summary(reach_km=reach_km, deals=deals))
+
+    def territory_frame(self, table: pd.DataFrame) -> gpd.GeoDataFrame:
+        """The territory rows of a :meth:`summary` table, with their polygons."""
+        rows = table[table["territory"] != "TOTAL"].reset_index(drop=True)
+        return gpd.GeoDataFrame(rows, geometry=self.shapes.to_numpy(), crs=self.shapes.crs)
 
     # ------------------------------------------------------------------ views
 

@@ -388,9 +388,9 @@ def _fix_by_reduced_costs(problem: TerritoryProblem, x: Variables,
     margin = 1e-7 * max(abs(upper), 1.0)
     slack = upper + margin - lp_bound
     leaving = np.zeros(problem.n_units)  # cost of unit i leaving its LP column(s) at 1
-    for (i, _), value in values.items():
-        if value > 1 - 1e-9 and dj[i, _] < 0:
-            leaving[i] -= dj[i, _]
+    for (i, c), value in values.items():
+        if value > 1 - 1e-9 and dj[i, c] < 0:
+            leaving[i] -= dj[i, c]
     model = problem.centres == "model"
     fixed = []
     for (i, c), v in x.items():

@@ -151,9 +151,17 @@ def test_compactness_and_white_space(out, georgia_run):
 
 
 def test_report_has_the_balance_chart(out):
+    import base64
+    import re
+
     html = (out / "report.html").read_text()
-    assert html.count("data:image/svg+xml;base64,") == 1
-    assert "White space" in html and "Polsby" not in html.split("<h2>Territories")[0]
+    charts = re.findall(r'src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"', html)
+    assert len(charts) == 1
+    svg = base64.b64decode(charts[0]).decode()
+    assert svg.startswith("<?xml") and "<svg" in svg
+    # one band per territory and metric (workload, potential): 24 shaded bars
+    assert svg.count('id="patch_') >= 24
+    assert "<h2>White space</h2>" in html and "<h2>Coverage</h2>" in html
 
 
 def test_sales_figures_from_the_deals(out):
