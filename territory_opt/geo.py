@@ -113,22 +113,34 @@ def distance_matrix(
     numpy.ndarray
         Shape ``(len(a), len(b))``.
     """
+    if kind == "euclidean" and (a.crs is None or not a.crs.is_projected):
+        raise InputError("euclidean distances need a projected (metric) CRS; "
+                         "project the data first or use kind='great_circle'")
+    pa, pb = distance_coords(a, kind), distance_coords(b, kind)
+    return point_distances(pa[:, None, :], pb[None, :, :], kind)
+
+
+def distance_coords(frame: gpd.GeoDataFrame, kind: DistanceKind) -> np.ndarray:
+    """``(n, 2)`` coordinates that :func:`point_distances` measures: x, y in the
+    frame's metric CRS (euclidean), or longitude, latitude in radians."""
     if kind == "euclidean":
-        if a.crs is None or not a.crs.is_projected:
-            raise InputError("euclidean distances need a projected (metric) CRS; "
-                             "project the data first or use kind='great_circle'")
-        pa, pb = xy_of(a), xy_of(b)
-        diff = pa[:, None, :] - pb[None, :, :]
-        return np.sqrt((diff**2).sum(axis=2)) / 1000.0
+        return xy_of(frame)
     if kind == "great_circle":
-        pa = np.radians(xy_of(a.to_crs("EPSG:4326")))
-        pb = np.radians(xy_of(b.to_crs("EPSG:4326")))
-        dlon = pa[:, None, 0] - pb[None, :, 0]
-        dlat = pa[:, None, 1] - pb[None, :, 1]
-        h = (np.sin(dlat / 2) ** 2
-             + np.cos(pa[:, None, 1]) * np.cos(pb[None, :, 1]) * np.sin(dlon / 2) ** 2)
-        return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+        return np.radians(xy_of(frame.to_crs("EPSG:4326")))
     raise InputError(f"unknown distance kind {kind!r}; use 'euclidean' or 'great_circle'")
+
+
+def point_distances(pa: np.ndarray, pb: np.ndarray, kind: DistanceKind) -> np.ndarray:
+    """Distances in km between coordinates of :func:`distance_coords`, broadcast
+    over all but the last axis (pairs ``(n, 2)`` with ``(n, 2)``, or a block
+    ``(n, 1, 2)`` with ``(1, m, 2)``)."""
+    if kind == "euclidean":
+        return np.hypot(pa[..., 0] - pb[..., 0], pa[..., 1] - pb[..., 1]) / 1000.0
+    dlon = pa[..., 0] - pb[..., 0]
+    dlat = pa[..., 1] - pb[..., 1]
+    h = (np.sin(dlat / 2) ** 2
+         + np.cos(pa[..., 1]) * np.cos(pb[..., 1]) * np.sin(dlon / 2) ** 2)
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
 
 
 def _bounds_overlap(a: np.ndarray, b: np.ndarray) -> bool:

@@ -46,11 +46,6 @@ def bands_held(sums: np.ndarray, lower: np.ndarray, upper: np.ndarray,
     return (sums >= lower - slack) & (sums <= upper + slack)
 
 
-def assigned_distance(distances: np.ndarray, assignment: np.ndarray) -> np.ndarray:
-    """Distance from each unit to the base of its own territory."""
-    return distances[np.arange(len(assignment)), assignment]
-
-
 def distance_stats(dist: np.ndarray, weights: np.ndarray, assignment: np.ndarray,
                    k: int) -> tuple[np.ndarray, np.ndarray]:
     """Per territory, the ``weights``-weighted mean and the maximum distance.

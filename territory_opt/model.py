@@ -22,7 +22,13 @@ import pandas as pd
 import pulp
 
 from territory_opt.errors import InfeasibleError, InputError
-from territory_opt.geo import DistanceKind, check_overlap, distance_matrix, project
+from territory_opt.geo import (
+    DistanceKind,
+    check_overlap,
+    distance_coords,
+    point_distances,
+    project,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -283,7 +289,8 @@ class TerritoryProblem:
         object.__setattr__(self, "current", dict(self.current))
         _ = self.locked  # resolve locks now, so that bad ones fail at construction
         _ = self.moves
-        _ = self.distances  # and a bad distance matrix
+        if not isinstance(self.distance, str):
+            _ = self.distances  # and a bad distance matrix
 
     def _numeric_columns(self) -> list[str]:
         return [c for c in self.units.columns
@@ -329,17 +336,44 @@ class TerritoryProblem:
 
     @cached_property
     def distances(self) -> np.ndarray:
-        """``(n_units, n_columns)`` distances from each unit to each possible centre."""
+        """``(n_units, n_columns)`` distances from each unit to each possible centre.
+
+        Dense: the exact path's. The large path asks for blocks and pairs
+        (:meth:`distance_block`, :meth:`pair_distances`) instead.
+        """
         if not isinstance(self.distance, str):
             return self._matrix_distances()
+        return self.distance_block(np.arange(self.n_units), np.arange(self.n_columns))
+
+    @cached_property
+    def _coords(self) -> tuple[np.ndarray, np.ndarray]:
+        """Coordinates of the units and of the centre columns, for :func:`point_distances`."""
+        kind = self.distance
+        assert isinstance(kind, str)
         pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(self.units["x"], self.units["y"]),
                                crs=self.units.crs)
+        units = distance_coords(pts, kind)
         if self.centres == "model":
-            return distance_matrix(pts, pts, kind=self.distance)
+            return units, units
         base = gpd.GeoDataFrame(geometry=gpd.points_from_xy(self.territories["x"],
                                                             self.territories["y"]),
                                 crs=self.units.crs)
-        return distance_matrix(pts, base, kind=self.distance)
+        return units, distance_coords(base, kind)
+
+    def distance_block(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """``(len(rows), len(cols))`` distances from units ``rows`` to centre columns ``cols``."""
+        if not isinstance(self.distance, str):
+            return self.distances[np.ix_(rows, cols)]
+        units, centres = self._coords
+        return point_distances(units[rows][:, None, :], centres[cols][None, :, :],
+                               self.distance)
+
+    def pair_distances(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Distance from unit ``rows[i]`` to centre column ``cols[i]``, for every i."""
+        if not isinstance(self.distance, str):
+            return self.distances[rows, cols]
+        units, centres = self._coords
+        return point_distances(units[rows], centres[cols], self.distance)
 
     def _matrix_distances(self) -> np.ndarray:
         matrix = self.distance
@@ -433,16 +467,28 @@ class TerritoryProblem:
 
     @cached_property
     def costs(self) -> np.ndarray:
-        """Objective coefficients ``w_i * d_ic ** power`` plus the move penalty."""
-        w = self.units[self.weight].to_numpy(dtype=float)
-        cost = w[:, None] * self.distances**self.power
+        """Objective coefficients ``w_i * d_ic ** power`` plus the move penalty (dense)."""
+        return self.cost_block(np.arange(self.n_units), np.arange(self.n_columns))
+
+    def cost_block(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """``(len(rows), len(cols))`` objective coefficients of units ``rows`` in columns ``cols``."""
+        w = self.units[self.weight].to_numpy(dtype=float)[rows]
+        cost = w[:, None] * self.distance_block(rows, cols) ** self.power
         if self.moves is not None and self.move_penalty:
-            cost = cost + self.move_penalty * self.moves
+            cost = cost + self.move_penalty * self.moves[np.ix_(rows, cols)]
+        return cost
+
+    def pair_costs(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Objective coefficient of unit ``rows[i]`` in column ``cols[i]``, for every i."""
+        w = self.units[self.weight].to_numpy(dtype=float)[rows]
+        cost = w * self.pair_distances(rows, cols) ** self.power
+        if self.moves is not None and self.move_penalty:
+            cost = cost + self.move_penalty * self.moves[rows, cols]
         return cost
 
     def objective_of(self, columns: np.ndarray) -> float:
         """Objective of a plan given as each unit's centre column."""
-        return float(self.costs[np.arange(self.n_units), columns].sum())
+        return float(self.pair_costs(np.arange(self.n_units), np.asarray(columns)).sum())
 
     def values(self, metric: str) -> np.ndarray:
         """Each unit's amount of ``metric``."""

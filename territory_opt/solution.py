@@ -110,7 +110,7 @@ class Solution:
 
     def unit_distances(self) -> np.ndarray:
         """Distance in km from each unit to its own rep's base."""
-        return metrics.assigned_distance(self.problem.distances, self.columns())
+        return self.problem.pair_distances(np.arange(self.problem.n_units), self.columns())
 
     def units(self) -> gpd.GeoDataFrame:
         """The units with ``territory``, ``rep_id`` and ``distance_km`` columns."""

@@ -136,6 +136,7 @@ def solve(
     msg: bool = False,
     reduce: bool = True,
     diagnose: bool = True,
+    method: str = "auto",
 ) -> Solution:
     """Solve ``problem`` exactly, within a relative gap and time limit.
 
@@ -176,6 +177,10 @@ def solve(
         When the solver proves the problem infeasible, re-solve it with elastic
         bands (up to 30 s) so that the error says which bands must give, and by
         how much.
+    method
+        ``"exact"``: the MIP; ``"large"``: the large-instance path of
+        :mod:`territory_opt.large` (dual bound over all pairs, rounding, repair);
+        ``"auto"`` (default): large above a million unit-centre pairs.
 
     Returns
     -------
@@ -195,6 +200,13 @@ def solve(
         raise InputError(f"gap must be a share between 0 and 1 (1e-3 = 0.1 %), got {gap!r}")
     if time_limit is not None and time_limit <= 0:
         raise InputError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
+    if method not in ("auto", "exact", "large"):
+        raise InputError(f"method must be 'auto', 'exact' or 'large', got {method!r}")
+    from territory_opt.large import is_large, solve_large
+
+    if method == "large" or (method == "auto" and is_large(problem)):
+        return solve_large(problem, time_limit=time_limit, gap=gap, threads=threads,
+                           random_state=random_state, msg=msg)
     seconds: dict[str, float] = {"check": 0.0, "build": 0.0, "presolve": 0.0, "solve": 0.0}
     clock = time.perf_counter()
     check_feasibility(problem)
@@ -246,7 +258,7 @@ def solve(
         plain = solve(relaxed, solver=solver,
                       time_limit=None if time_limit is None else time_limit / 2, gap=gap,
                       threads=threads, random_state=random_state, msg=msg,
-                      reduce=reduce, diagnose=diagnose)
+                      reduce=reduce, diagnose=diagnose, method="exact")
         seconds["presolve"] += time.perf_counter() - t0
         if plain.status == "optimal" and is_connected_plan(problem, plain.columns()):
             logger.info("the plain optimum is connected: it is the contiguous optimum")

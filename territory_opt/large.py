@@ -1,0 +1,770 @@
+"""The large-instance path: national sizes with a certified gap.
+
+Handing HiGHS every pair of unit and territory stops working at national size
+(40,000 ZIP codes x 200 territories: 8 million binaries; HiGHS needs minutes for
+the LP alone). This path uses the structure of the problem instead:
+
+1. **Allocation LP by column generation.** The LP relaxation of the balanced
+   assignment to given centres is solved on a sparse set of candidate pairs
+   (each unit's cheapest territories, each territory's nearest units, the
+   current owner), in one warm HiGHS model. Every round prices all pairs with
+   numpy (reduced cost ``c_it - y_i - sum_m a_mi pi_mt``) and adds the most
+   negative ones, until none is left: the LP optimum of the full problem.
+   Elastic slack on the bands keeps the first rounds feasible.
+2. **A certified lower bound.** For any band duals ``pi`` (and cap dual
+   ``gamma <= 0``), the Lagrangian value
+   ``sum_i min_t (c_it - sum_m a_mi pi_mt - gamma m_it) + sum_mt (pi_mt L_mt
+   if pi_mt > 0 else pi_mt U_mt) + gamma cap`` is below the cost of every plan
+   of the full problem. It is computed over all pairs, so the bound never
+   depends on the candidates.
+3. **Rounding.** A basic LP solution splits at most about one unit per band
+   row. The units whose LP assignment is split, or that have a nearly as cheap
+   alternative (small reduced cost), are re-assigned by a small MIP with all
+   other units fixed; the neighbourhood grows until the MIP is feasible.
+4. **Contiguity** (optional): pieces of a territory cut off from its root join
+   a neighbouring territory, the bands are restored by moving boundary units
+   between neighbours, and a local search moves boundary units while that
+   lowers the cost, always keeping every territory connected. The bound of
+   step 2 stays valid (contiguity only removes plans).
+5. **Model-chosen centres**: location-allocation. Centres start at a
+   workload-weighted k-means, each allocation is steps 1-3, and every centre
+   moves to the member unit that minimises its territory's cost, until the
+   centres stop moving. The lower bound is a Lagrangian relaxation of the
+   assignment constraints of the Hess model (see :mod:`territory_opt.bound`).
+
+Small problems keep the exact MIP of :func:`territory_opt.solve`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from territory_opt.errors import InfeasibleError, InputError, SolverError
+from territory_opt.model import TerritoryProblem, check_feasibility
+from territory_opt.solution import Solution
+
+logger = logging.getLogger(__name__)
+
+LARGE_PAIRS = 1_000_000  # unit x centre-column pairs above which solve() takes this path
+CANDIDATES_PER_UNIT = 12  # cheapest territories per unit in each stage of the dual ascent
+CANDIDATES_PER_TERRITORY = 3  # and each territory's cheapest units, in average territories
+TEMPERATURES = (1e-1, 1e-2, 1e-3)  # of the mean cheapest cost per unit
+AGGREGATE_ABOVE = 5000  # units: above, the first dual stages run on groups of units
+AGGREGATE_GROUPS = 1000
+DUAL_BOX = 1e3  # dual prices beyond this many times (largest cost / median amount) are moot
+DUAL_ITERATIONS = 150
+LOCATE_ROUNDS = 4  # location-allocation rounds at most
+HUGE = 1e30  # the cost of a pair that is not allowed
+RESTRICTED_COLUMNS = 3  # columns per unit (least reduced cost) in the restricted LP
+ROUNDING_UNITS = 1000
+ROUNDING_GAP = 2e-5  # of the whole plan's bound: how far the rounding MIP may stop from its optimum
+ROUNDING_SECONDS = 10.0  # units the first rounding MIP may re-assign (besides split ones)
+
+
+def is_large(problem: TerritoryProblem) -> bool:
+    """Whether :func:`territory_opt.solve` takes the large path for ``problem``."""
+    return problem.n_units * problem.n_columns > LARGE_PAIRS
+
+
+@dataclass
+class Allocation:
+    """An integral plan for given centres, with its LP bound and band duals."""
+
+    territory: np.ndarray  # each unit's position among the centres
+    objective: float
+    bound: float  # Lagrangian bound certified over all pairs (allocation to these centres)
+    duals: np.ndarray  # (metrics, k) band duals
+    gamma: float  # the realignment cap's dual
+
+
+class _Highs:
+    """A quiet highspy model run interruptibly, with our options."""
+
+    def __init__(self, *, threads: int | None, seed: int, msg: bool) -> None:
+        import highspy
+
+        from territory_opt.solve import _silenced_stdout
+
+        with _silenced_stdout():
+            self.h = highspy.Highs()
+        self.inf = highspy.kHighsInf
+        self.h.setOptionValue("output_flag", bool(msg))
+        self.h.setOptionValue("random_seed", int(seed))
+        if threads is not None:
+            self.h.setOptionValue("threads", int(threads))
+
+    def run(self, time_limit: float | None) -> str:
+        import highspy
+
+        from territory_opt.solve import _run_interruptible
+
+        if time_limit is not None:
+            self.h.setOptionValue("time_limit", float(max(time_limit, 0.5)))
+        _run_interruptible(self.h)
+        st = self.h.getModelStatus()
+        if st in (highspy.HighsModelStatus.kInfeasible,
+                  highspy.HighsModelStatus.kUnboundedOrInfeasible):
+            return "infeasible"
+        has = self.h.getInfo().primal_solution_status == 2
+        if st == highspy.HighsModelStatus.kOptimal:
+            return "optimal"
+        return "feasible" if has else "no_solution"
+
+
+def _groups(problem: TerritoryProblem, g: int) -> np.ndarray:
+    """Each unit's group: ``g`` clusters of nearby units (k-means on x, y, seeded)."""
+    from sklearn.cluster import MiniBatchKMeans
+
+    xy = problem.units[["x", "y"]].to_numpy(dtype=float)
+    model = MiniBatchKMeans(n_clusters=g, n_init=1, random_state=0, batch_size=8192,
+                            max_iter=20)
+    labels = model.fit_predict(xy)
+    _, labels = np.unique(labels, return_inverse=True)  # drop empty clusters
+    return labels.ravel()
+
+
+def _indicator(group: np.ndarray, g: int) -> Any:
+    """The sparse ``(g, n)`` matrix summing units into their groups."""
+    from scipy.sparse import csr_matrix
+
+    n = len(group)
+    return csr_matrix((np.ones(n), (group, np.arange(n))), shape=(g, n))
+
+
+class _SmoothedDual:
+    """The Lagrangian dual of the bands (and cap) on a set of pairs, smoothed.
+
+    Variables ``z = [p, q, g] >= 0`` with band duals ``pi = p - q`` and cap dual
+    ``gamma = -g``: for pairs ``(r, c)`` with cost ``w``, amounts ``a`` and
+    moves ``m``, the value is ``sum_r softmin_tau_c (w - sum_m a_m pi_mc + g m)
+    + p.L - q.U - g cap``, a lower bound of the exact dual on these pairs.
+    """
+
+    def __init__(self, *, lower: np.ndarray, upper: np.ndarray, cap: float | None,
+                 box: float) -> None:
+        self.nm, self.k = lower.shape
+        self.size = self.nm * self.k
+        self.cap = cap
+        lo_ok, hi_ok = np.isfinite(lower), np.isfinite(upper)
+        self.lower0 = np.where(lo_ok, lower, 0.0).ravel()
+        self.upper0 = np.where(hi_ok, upper, 0.0).ravel()
+        self.bounds = ([(0, box) if ok else (0, 0) for ok in lo_ok.ravel()]
+                       + [(0, box) if ok else (0, 0) for ok in hi_ok.ravel()]
+                       + ([(0, box)] if cap is not None else []))
+
+    def zero(self) -> np.ndarray:
+        return np.zeros(2 * self.size + (self.cap is not None))
+
+    def pack(self, pi: np.ndarray, gamma: float) -> np.ndarray:
+        z = np.concatenate([np.maximum(pi, 0).ravel(), np.maximum(-pi, 0).ravel(),
+                            [max(-gamma, 0.0)] if self.cap is not None else []])
+        return np.clip(z, [b[0] for b in self.bounds], [b[1] for b in self.bounds])
+
+    def unpack(self, z: np.ndarray) -> tuple[np.ndarray, float]:
+        pi = (z[:self.size] - z[self.size:2 * self.size]).reshape(self.nm, self.k)
+        return pi, -(float(z[-1]) if self.cap is not None else 0.0)
+
+    def maximise(self, z0: np.ndarray, rows: np.ndarray, cols: np.ndarray, w: np.ndarray,
+                 a: np.ndarray, m: np.ndarray | None, n_rows: int, k: int,
+                 tau: float) -> np.ndarray:
+        """L-BFGS-B on the smoothed dual over the pairs (``rows`` sorted)."""
+        from scipy.optimize import minimize
+
+        size, nm = self.size, self.nm
+        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        use_cap = self.cap is not None and m is not None
+
+        def fun(z: np.ndarray) -> tuple[float, np.ndarray]:
+            pi = (z[:size] - z[size:2 * size]).reshape(nm, k)
+            red = w.copy()
+            for j in range(nm):
+                red -= a[j] * pi[j][cols]
+            if use_cap:
+                red += z[-1] * m
+            low = np.minimum.reduceat(red, starts)
+            e = np.exp(-(red - low[rows]) / tau)
+            tot = np.add.reduceat(e, starts)
+            prob = e / tot[rows]
+            value = float((low - tau * np.log(tot)).sum())
+            value += float(z[:size] @ self.lower0 - z[size:2 * size] @ self.upper0)
+            grad = np.zeros_like(z)
+            for j in range(nm):
+                load = np.bincount(cols, weights=a[j] * prob, minlength=k)
+                grad[j * k:(j + 1) * k] = self.lower0[j * k:(j + 1) * k] - load
+                grad[size + j * k:size + (j + 1) * k] = load - self.upper0[j * k:(j + 1) * k]
+            if use_cap:
+                value -= float(z[-1]) * float(self.cap)
+                grad[-1] = float(m @ prob) - float(self.cap)
+            return -value, -grad
+
+        res = minimize(fun, z0, jac=True, method="L-BFGS-B", bounds=self.bounds,
+                       options={"maxiter": DUAL_ITERATIONS, "ftol": 1e-10, "gtol": 1e-8})
+        logger.debug("smoothed dual at tau %g: %d rows, %d pairs, %d iterations, value %.8g",
+                     tau, n_rows, len(rows), res.nit, -res.fun)
+        return res.x
+
+
+class Allocator:
+    """The balanced assignment of all units to ``k`` given centre columns.
+
+    ``cost`` is the dense ``(n, k)`` cost matrix (+inf where a unit may not go:
+    locks, and a centre unit must stay in its own territory).
+    """
+
+    def __init__(self, problem: TerritoryProblem, centre_cols: np.ndarray, *,
+                 pinned: dict[int, int], threads: int | None, seed: int, msg: bool) -> None:
+        self.problem = problem
+        self.n, self.k = problem.n_units, len(centre_cols)
+        n, k = self.n, self.k
+        self.cols = np.asarray(centre_cols, dtype=int)
+        cost = problem.cost_block(np.arange(n), self.cols)
+        if pinned:
+            units = np.fromiter(pinned, dtype=int)
+            keep = cost[units, np.fromiter(pinned.values(), dtype=int)]
+            cost[units] = np.inf
+            cost[units, np.fromiter(pinned.values(), dtype=int)] = keep
+        self.cost = cost
+        self.pinned = pinned
+        self.metrics = list(problem.bands)  # type: ignore[attr-defined]
+        self.a = np.vstack([problem.values(m) for m in self.metrics]) if self.metrics \
+            else np.zeros((0, n))
+        bounds = [problem.bounds(m) for m in self.metrics]
+        self.lower = np.array([b[0] for b in bounds]).reshape(len(self.metrics), k)
+        self.upper = np.array([b[1] for b in bounds]).reshape(len(self.metrics), k)
+        self.moves = None
+        self.cap = None
+        if problem.moves is not None and problem.max_moved is not None:
+            self.moves = problem.moves[:, self.cols]
+            self.cap = problem.max_moved * problem.move_total
+        self.threads, self.seed, self.msg = threads, seed, msg
+
+    # ---------------------------------------------------------------- pricing
+
+    def reduced(self, duals: np.ndarray, gamma: float) -> np.ndarray:
+        """``c_it - sum_m a_mi pi_mt - gamma m_it`` for all pairs (without ``y_i``)."""
+        red = self.cost.copy()
+        for m in range(len(self.metrics)):
+            red -= self.a[m][:, None] * duals[m][None, :]
+        if self.moves is not None and gamma:
+            red -= gamma * self.moves
+        return red
+
+    def lagrangian(self, duals: np.ndarray, gamma: float,
+                   reduced: np.ndarray | None = None) -> float:
+        """The certified lower bound for any band duals and cap dual (see module doc)."""
+        duals = np.where((duals > 0) & ~np.isfinite(self.lower), 0.0, duals)
+        duals = np.where((duals < 0) & ~np.isfinite(self.upper), 0.0, duals)
+        gamma = min(gamma, 0.0)
+        red = self.reduced(duals, gamma) if reduced is None else reduced
+        value = float(red.min(axis=1).sum())
+        with np.errstate(invalid="ignore"):
+            value += float(np.where(duals > 0, duals * self.lower, duals * self.upper).sum())
+        if self.cap is not None:
+            value += gamma * self.cap
+        return value
+
+    # ---------------------------------------------------------------- the dual
+
+    def dual_ascent(self, start: tuple[np.ndarray, float] | None, deadline: float | None
+                    ) -> tuple[np.ndarray, float]:
+        """Band duals (and cap dual) near the maximum of the Lagrangian dual.
+
+        The dual is concave and piecewise linear in ``metrics x k`` variables;
+        its log-sum-exp smoothing at temperature ``tau`` (costs in units of the
+        mean cheapest cost of a unit) is maximised by L-BFGS-B, ``tau`` falling
+        tenfold per stage. Above ``AGGREGATE_ABOVE`` units, the first stages
+        run on groups of nearby units (k-means) moving as one, over all pairs;
+        the last ones on each unit's cheapest territories and each territory's
+        cheapest units under the duals so far. Box bounds on the duals (elastic
+        slack in primal terms) keep a stage bounded whatever its pairs. The
+        bound itself is always computed over all pairs (:meth:`lagrangian`).
+        """
+        n, k, nm = self.n, self.k, len(self.metrics)
+        amount = np.abs(self.a).sum(axis=1) / k  # per metric: a territory's share
+        amount = np.where(amount > 0, amount, 1.0)
+        a = self.a / amount[:, None]  # metrics in shares of a territory
+        finite = np.isfinite(self.cost)
+        base = np.where(finite, self.cost, np.inf).min(axis=1)
+        cost_scale = max(float(np.abs(base).mean()), 1e-12)
+        cost = np.where(finite, self.cost / cost_scale, HUGE)
+        move_scale = 1.0 if self.moves is None else max(float(np.abs(self.moves).max()), 1e-12)
+        moves = None if self.moves is None else self.moves / move_scale
+        dual = _SmoothedDual(lower=self.lower / amount[:, None],
+                             upper=self.upper / amount[:, None],
+                             cap=None if self.cap is None else self.cap / move_scale,
+                             box=DUAL_BOX * float(np.where(finite, cost, 0).max()) / max(
+                                 float(np.median(np.abs(a[a != 0]))) if (a != 0).any()
+                                 else 1.0, 1e-12))
+        if start is None:
+            z = dual.zero()
+        else:
+            z = dual.pack(start[0] * amount[:, None] / cost_scale,
+                          start[1] * move_scale / cost_scale)
+        temps = list(TEMPERATURES)
+        if n > AGGREGATE_ABOVE and start is None:
+            group = _groups(self.problem, AGGREGATE_GROUPS)
+            g = group.max() + 1
+            ind = _indicator(group, g)
+            # pinned units count at their real costs here: the groups only guide the duals
+            g_cost = np.asarray(ind @ np.where(finite, cost, np.where(finite, cost, 0).max(
+                axis=1, keepdims=True)))
+            g_a = np.vstack([np.bincount(group, weights=a[m], minlength=g) for m in range(nm)]) \
+                if nm else np.zeros((0, g))
+            g_moves = None if moves is None else np.asarray(ind @ moves)
+            pi, gz = self._aggregate_duals(g_cost, g_a, g_moves, dual, deadline)
+            z = dual.pack(pi, gz)
+            temps = temps[-1:]
+        q = min(CANDIDATES_PER_UNIT, k)
+        reach = min(n, CANDIDATES_PER_TERRITORY * max(n // k, 1))
+        for tau in temps:
+            if deadline is not None and time.perf_counter() > deadline:
+                break
+            pi, gz = dual.unpack(z)
+            full = cost.copy()
+            for m in range(nm):
+                full -= a[m][:, None] * pi[m][None, :]
+            if moves is not None:
+                full -= gz * moves
+            take = np.zeros((n, k), dtype=bool)
+            take[np.arange(n)[:, None], np.argpartition(full, q - 1, axis=1)[:, :q]
+                 if q < k else np.arange(k)[None, :]] = True
+            full -= full.min(axis=1, keepdims=True)
+            take[np.argpartition(full, reach - 1, axis=0)[:reach] if reach < n
+                 else np.arange(n)[:, None], np.arange(k)[None, :]] = True
+            del full
+            rows, cols = np.nonzero(take)  # sorted by unit
+            del take
+            z = dual.maximise(z, rows, cols, cost[rows, cols], a[:, rows],
+                              None if moves is None else moves[rows, cols], n, k, tau)
+        pi, gz = dual.unpack(z)
+        return pi * cost_scale / amount[:, None], gz * cost_scale / move_scale
+
+    def _aggregate_duals(self, cost: np.ndarray, a: np.ndarray, moves: np.ndarray | None,
+                         dual: _SmoothedDual, deadline: float | None) -> tuple[np.ndarray, float]:
+        """Exact LP duals of the problem where each group moves as one (HiGHS, all
+        pairs; elastic slack at the dual box's price keeps it feasible)."""
+        g, k = cost.shape
+        nm = a.shape[0]
+        hs = _Highs(threads=self.threads, seed=self.seed, msg=self.msg)
+        h, inf = hs.h, hs.inf
+        lower = np.where(dual.lower0 != 0, dual.lower0, 0.0).reshape(nm, k)
+        lo_ok = np.array([b[1] > 0 for b in dual.bounds[:dual.size]]).reshape(nm, k)
+        hi_ok = np.array([b[1] > 0 for b in dual.bounds[dual.size:2 * dual.size]]).reshape(nm, k)
+        upper = dual.upper0.reshape(nm, k)
+        lo = np.concatenate([np.ones(g), np.where(lo_ok, lower, -inf).ravel(),
+                             [-inf] if moves is not None and dual.cap is not None else []])
+        hi = np.concatenate([np.ones(g), np.where(hi_ok, upper, inf).ravel(),
+                             [dual.cap] if moves is not None and dual.cap is not None else []])
+        h.addRows(len(lo), lo, hi, 0, np.zeros(len(lo), dtype=np.int32),
+                  np.zeros(0, dtype=np.int32), np.zeros(0))
+        box = dual.bounds[0][1] if dual.bounds else 0.0
+        if nm:  # slack: s+ and s- per band row at the box price
+            n_s = 2 * nm * k
+            h.addCols(n_s, np.full(n_s, box), np.zeros(n_s), np.full(n_s, inf), n_s,
+                      np.arange(n_s, dtype=np.int32),
+                      np.repeat(g + np.arange(nm * k), 2).astype(np.int32),
+                      np.tile([1.0, -1.0], nm * k))
+        rows, cols = np.divmod(np.arange(g * k), k)
+        idx = [rows[:, None]] + [(g + j * k + cols)[:, None] for j in range(nm)]
+        val = [np.ones((g * k, 1))] + [a[j][rows][:, None] for j in range(nm)]
+        if moves is not None and dual.cap is not None:
+            idx.append(np.full((g * k, 1), g + nm * k))
+            val.append(moves.ravel()[:, None])
+        r, v = np.hstack(idx), np.hstack(val)
+        h.addCols(g * k, cost.ravel(), np.zeros(g * k), np.full(g * k, inf), r.size,
+                  (np.arange(g * k) * r.shape[1]).astype(np.int32), r.ravel().astype(np.int32),
+                  v.ravel())
+        left = None if deadline is None else deadline - time.perf_counter()
+        status = hs.run(left)
+        if status != "optimal":
+            logger.info("aggregate LP: %s; dual ascent starts from zero", status)
+            return np.zeros((nm, k)), 0.0
+        y = np.asarray(h.getSolution().row_dual)
+        pi = y[g:g + nm * k].reshape(nm, k)
+        gamma = float(y[-1]) if moves is not None and dual.cap is not None else 0.0
+        logger.debug("aggregate LP: %d groups, value %.8g", g,
+                     h.getInfo().objective_function_value)
+        return pi, gamma
+
+    def solve(self, deadline: float | None,
+              start: tuple[np.ndarray, float] | None = None) -> Allocation:
+        """Duals by :meth:`dual_ascent`, their certified bound, then rounding."""
+        pi, gamma = self.dual_ascent(start, deadline)
+        red = self.reduced(pi, gamma)
+        bound = self.lagrangian(pi, gamma, red)
+        territory, bound = self._round(red, bound, deadline)
+        objective = float(self.cost[np.arange(self.n), territory].sum())
+        return Allocation(territory=territory, objective=objective, bound=bound, duals=pi,
+                          gamma=gamma)
+
+    # ---------------------------------------------------------------- rounding
+
+    def _violation(self, sums: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """How far ``sums`` (metrics first) lie outside the bands of territories ``cols``,
+        in territory shares, summed over metrics."""
+        lower, upper = self.lower[:, cols], self.upper[:, cols]
+        if sums.ndim == 3:  # (metrics, units, territories)
+            lower, upper = lower[:, None, :], upper[:, None, :]
+        amount = np.abs(self.a).sum(axis=1) / self.k
+        share = np.where(amount > 0, amount, 1.0).reshape((-1,) + (1,) * (sums.ndim - 1))
+        return ((np.maximum(sums - upper, 0) + np.maximum(lower - sums, 0)) / share).sum(axis=0)
+
+    def _greedy(self, territory: np.ndarray, deadline: float | None) -> np.ndarray | None:
+        """Restore the bands by single moves, each the cheapest per unit of violation
+        removed, never moving a unit twice; None if stuck."""
+        n, k, nm = self.n, self.k, len(self.metrics)
+        lab = territory.copy()
+        if not nm:
+            return lab
+        sums = np.vstack([np.bincount(lab, weights=self.a[m], minlength=k) for m in range(nm)])
+        movable = np.isfinite(self.cost).sum(axis=1) > 1
+        allk = np.arange(k)
+        for _ in range(n):
+            viol = self._violation(sums, allk)
+            t = int(np.argmax(viol))
+            if viol[t] <= 1e-12:
+                return lab
+            if deadline is not None and time.perf_counter() > deadline:
+                return None
+            if (sums[:, t] > self.upper[:, t]).any():  # move a member out
+                units = np.flatnonzero((lab == t) & movable)
+                a = self.a[:, units]
+                src = np.full(len(units), t)
+                v_src = self._violation(sums[:, t][:, None] - a, src)
+                v_dst = self._violation(sums[:, None, :] + a[:, :, None], allk)
+                dv = v_src[:, None] + v_dst - viol[t] - viol[None, :]
+                dv[:, t] = 0
+                dc = self.cost[units] - self.cost[units, t][:, None]
+            else:  # pull a unit in
+                units = np.flatnonzero((lab != t) & movable & np.isfinite(self.cost[:, t]))
+                a = self.a[:, units]
+                src = lab[units]
+                v_src = self._violation(sums[:, src] - a, src)
+                v_dst = self._violation(sums[:, t][:, None] + a, np.full(len(units), t))
+                dv = (v_src + v_dst - viol[src] - viol[t])[:, None]
+                dc = (self.cost[units, t] - self.cost[units, src])[:, None]
+            if not len(units):
+                return None
+            with np.errstate(divide="ignore", invalid="ignore"):
+                score = np.where(dv < -1e-12, dc / -dv, np.inf)
+            if not np.isfinite(score).any():
+                return None
+            r, c = divmod(int(np.argmin(score)), score.shape[1])
+            i = int(units[r])
+            dst = c if score.shape[1] == k else t
+            sums[:, int(src[r])] -= self.a[:, i]
+            sums[:, dst] += self.a[:, i]
+            lab[i] = dst
+            movable[i] = False
+        return None
+
+    def _restricted_lp(self, rc: np.ndarray, q: int, deadline: float | None
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float] | None:
+        """The LP over each unit's ``q`` columns of least reduced cost (HiGHS simplex).
+
+        Returns the support ``(units, territories, values)`` of a basic optimum and
+        its band and cap duals, or None when the pairs cannot hold the bands.
+        """
+        n, k, nm = self.n, self.k, len(self.metrics)
+        hs = _Highs(threads=self.threads, seed=self.seed, msg=self.msg)
+        h, inf = hs.h, hs.inf
+        lo = np.concatenate([np.ones(n), np.where(np.isfinite(self.lower), self.lower, -inf)
+                             .ravel(), [-inf] if self.cap is not None else []])
+        hi = np.concatenate([np.ones(n), np.where(np.isfinite(self.upper), self.upper, inf)
+                             .ravel(), [self.cap] if self.cap is not None else []])
+        h.addRows(len(lo), lo, hi, 0, np.zeros(len(lo), dtype=np.int32),
+                  np.zeros(0, dtype=np.int32), np.zeros(0))
+        q = min(q, k)
+        pick = np.argpartition(rc, q - 1, axis=1)[:, :q] if q < k else \
+            np.tile(np.arange(k), (n, 1))
+        units = np.repeat(np.arange(n), q)
+        terrs = pick.ravel()
+        ok = np.isfinite(self.cost[units, terrs])
+        units, terrs = units[ok], terrs[ok]
+        idx = [units[:, None]] + [(n + m * k + terrs)[:, None] for m in range(nm)]
+        val = [np.ones((len(units), 1))] + [self.a[m][units][:, None] for m in range(nm)]
+        if self.cap is not None:
+            assert self.moves is not None
+            idx.append(np.full((len(units), 1), n + nm * k))
+            val.append(self.moves[units, terrs][:, None])
+        r, v = np.hstack(idx), np.hstack(val)
+        h.addCols(len(units), self.cost[units, terrs], np.zeros(len(units)),
+                  np.ones(len(units)), r.size, (np.arange(len(units)) * r.shape[1])
+                  .astype(np.int32), r.ravel().astype(np.int32), v.ravel())
+        status = hs.run(None if deadline is None else deadline - time.perf_counter())
+        if status == "infeasible":
+            return None
+        if status != "optimal":
+            raise SolverError("the time limit ran out in the restricted LP; give it more "
+                              "time (--time-limit)")
+        sol = h.getSolution()
+        x = np.asarray(sol.col_value)
+        y = np.asarray(sol.row_dual)
+        keep = x > 1e-9
+        logger.info("restricted LP: %d pairs, value %.8g, %d units split", len(units),
+                    h.getInfo().objective_function_value,
+                    int(((x > 1e-9) & (x < 1 - 1e-9)).sum()))
+        return (units[keep], terrs[keep], x[keep], y[n:n + nm * k].reshape(nm, k),
+                float(y[-1]) if self.cap is not None else 0.0)
+
+    def _round(self, red: np.ndarray, bound: float, deadline: float | None
+               ) -> tuple[np.ndarray, float]:
+        """An integral plan near the dual optimum, and the best certified bound.
+
+        The LP over each unit's cheapest columns under the duals (reduced cost)
+        gives a basic optimum that splits few units (more columns while it
+        cannot hold the bands); its duals give a second certified bound. A small
+        MIP then re-assigns the split units and the units whose next-best
+        territory is nearly as cheap; every other unit stays where the LP puts it.
+        """
+        n = self.n
+        best = np.argmin(red, axis=1)
+        rc = red - red[np.arange(n), best][:, None]
+        q = RESTRICTED_COLUMNS
+        while True:
+            got = self._restricted_lp(rc, q, deadline)
+            if got is not None:
+                break
+            if q >= self.k:
+                raise InfeasibleError(
+                    "no assignment holds the bands: even the LP relaxation over every pair "
+                    "of unit and territory has none; widen the tightest band or change the "
+                    "number of territories")
+            q *= 3
+        units, terrs, x, pi, gamma = got
+        bound = max(bound, self.lagrangian(pi, gamma))
+        lp_terr = np.full(n, -1)
+        whole = x > 1 - 1e-9
+        lp_terr[units[whole]] = terrs[whole]
+        rc_other = rc.copy()
+        rc_other[np.arange(n), np.maximum(lp_terr, best)] = np.inf
+        alt = np.where(lp_terr < 0, -np.inf, rc_other.min(axis=1))
+        del rc_other
+        # split units go where most of them is; greedy moves restore the bands
+        big = np.argsort(x, kind="stable")
+        first = lp_terr.copy()
+        first[units[big]] = np.where(lp_terr[units[big]] < 0, terrs[big], lp_terr[units[big]])
+        start = self._greedy(first, deadline)
+        if start is not None:
+            alt[start != lp_terr] = -np.inf
+        size = min(n, int((alt == -np.inf).sum()) + ROUNDING_UNITS)
+        while True:
+            free = np.argsort(alt, kind="stable")[:size]
+            free_mask = np.zeros(n, dtype=bool)
+            free_mask[free] = True
+            fin = alt[free][np.isfinite(alt[free])]
+            delta = float(fin.max(initial=0.0)) if size < n else np.inf
+            sup = free_mask[units]
+            territory = self._round_mip(free_mask, lp_terr, rc, delta, bound, deadline,
+                                        (units[sup], terrs[sup]), start)
+            if territory is not None:
+                return territory, bound
+            if size >= n:
+                raise InfeasibleError(
+                    "no assignment holds the bands (the LP relaxation has one, but the units "
+                    "are too coarse for the bands); widen the tightest band or use smaller "
+                    "units")
+            if deadline is not None and time.perf_counter() > deadline:
+                raise SolverError("the time limit ran out while assigning units within the "
+                                  "bands; give it more time (--time-limit)")
+            size = min(n, size * 4)
+            logger.info("rounding MIP infeasible; %d units free now", size)
+
+    def _round_mip(self, free: np.ndarray, lp_terr: np.ndarray, rc: np.ndarray, delta: float,
+                   lp_value: float, deadline: float | None,
+                   support: tuple[np.ndarray, np.ndarray],
+                   start: np.ndarray | None) -> np.ndarray | None:
+        """The MIP over the ``free`` units (columns with reduced cost up to ``delta``,
+        and their LP support), every other unit at ``lp_terr``; started from
+        ``start`` (a plan that agrees with ``lp_terr`` outside the free units)."""
+        n, k, nm = self.n, self.k, len(self.metrics)
+        fixed = ~free
+        allow = free[:, None] & (rc <= delta) & np.isfinite(self.cost)
+        allow[support] = True
+        if start is not None:
+            allow[np.flatnonzero(free), start[free]] = True
+        f_units, f_terrs = np.nonzero(allow)
+        pos = -np.ones(n, dtype=int)
+        free_idx = np.flatnonzero(free)
+        pos[free_idx] = np.arange(len(free_idx))
+        hs = _Highs(threads=self.threads, seed=self.seed, msg=self.msg)
+        h, inf = hs.h, hs.inf
+        nf = len(free_idx)
+        lo = [np.ones(nf)]
+        hi = [np.ones(nf)]
+        fu = np.flatnonzero(fixed)
+        for m in range(nm):
+            used = np.bincount(lp_terr[fu], weights=self.a[m][fu], minlength=k)
+            lo.append(np.where(np.isfinite(self.lower[m]), self.lower[m] - used, -inf))
+            hi.append(np.where(np.isfinite(self.upper[m]), self.upper[m] - used, inf))
+        if self.cap is not None:
+            assert self.moves is not None
+            lo.append(np.array([-inf]))
+            hi.append(np.array([self.cap - self.moves[fu, lp_terr[fu]].sum()]))
+        lo_a, hi_a = np.concatenate(lo), np.concatenate(hi)
+        h.addRows(len(lo_a), lo_a, hi_a, 0, np.zeros(len(lo_a), dtype=np.int32),
+                  np.zeros(0, dtype=np.int32), np.zeros(0))
+        rows, vals = [pos[f_units][:, None]], [np.ones((len(f_units), 1))]
+        for m in range(nm):
+            rows.append((nf + m * k + f_terrs)[:, None])
+            vals.append(self.a[m][f_units][:, None])
+        if self.cap is not None:
+            rows.append(np.full((len(f_units), 1), nf + nm * k))
+            vals.append(self.moves[f_units, f_terrs][:, None])
+        r, v = np.hstack(rows), np.hstack(vals)
+        starts = (np.arange(len(f_units)) * r.shape[1]).astype(np.int32)
+        nc = len(f_units)
+        h.addCols(nc, self.cost[f_units, f_terrs], np.zeros(nc), np.ones(nc), r.size, starts,
+                  r.ravel().astype(np.int32), v.ravel())
+        import highspy
+
+        h.changeColsIntegrality(nc, np.arange(nc, dtype=np.int32),
+                                np.full(nc, highspy.HighsVarType.kInteger))
+        h.setOptionValue("mip_rel_gap", 0.0)
+        h.setOptionValue("mip_abs_gap", ROUNDING_GAP * max(abs(lp_value), 1.0))
+        if start is not None:
+            sol = highspy.HighsSolution()
+            sol.col_value = (start[f_units] == f_terrs).astype(float).tolist()
+            sol.value_valid = True
+            h.setSolution(sol)
+
+        left = ROUNDING_SECONDS if deadline is None else min(ROUNDING_SECONDS,
+                                                             deadline - time.perf_counter())
+        status = hs.run(left)
+        if status == "infeasible":
+            return None
+        if status == "no_solution" and start is not None:
+            return start
+        if status == "no_solution":
+            raise SolverError("the time limit ran out before the units could be assigned "
+                              "within the bands; give it more time (--time-limit)")
+        value = np.asarray(h.getSolution().col_value)
+        chosen = value > 0.5
+        territory = lp_terr.copy()
+        territory[f_units[chosen]] = f_terrs[chosen]
+        logger.info("rounding MIP: %d units free, %d columns, %s", nf, nc, status)
+        if (territory < 0).any():
+            return None
+        return territory
+
+
+def _locate_allocate(problem: TerritoryProblem, *, deadline: float | None,
+                     threads: int | None, seed: int, msg: bool
+                     ) -> tuple[np.ndarray, Allocator, Allocation, int]:
+    """Model-chosen centres by location-allocation: start at a workload-weighted
+    k-means, allocate (:class:`Allocator`), move each centre to the member that
+    minimises its territory's cost; repeat while the plan improves."""
+    from scipy.spatial import cKDTree
+    from sklearn.cluster import KMeans
+
+    k = problem.n_territories
+    xy = problem.units[["x", "y"]].to_numpy(dtype=float)
+    w = problem.values(problem.weight)
+    km = KMeans(n_clusters=k, n_init=1, random_state=seed).fit(
+        xy, sample_weight=w + 1e-3 * max(float(w.mean()), 1e-9))
+    _, near = cKDTree(xy).query(km.cluster_centers_, k=min(len(xy), 32))
+    centres: list[int] = []
+    for row in np.atleast_2d(near):
+        free = [int(j) for j in row if int(j) not in set(centres)]
+        centres.append(free[0] if free else int(np.setdiff1d(np.arange(len(xy)), centres)[0]))
+    cols = np.array(centres)
+    best: tuple[np.ndarray, Allocator, Allocation] | None = None
+    seen: set[tuple[int, ...]] = set()
+    rounds = 0
+    while tuple(sorted(cols)) not in seen and rounds < LOCATE_ROUNDS:
+        seen.add(tuple(sorted(cols)))
+        rounds += 1
+        allocator = Allocator(problem, cols, pinned={int(c): t for t, c in enumerate(cols)},
+                              threads=threads, seed=seed, msg=msg)
+        alloc = allocator.solve(deadline)
+        if best is None or alloc.objective < best[2].objective:
+            best = (cols, allocator, alloc)
+        else:
+            break
+        moved = cols.copy()
+        for t in range(k):
+            members = np.flatnonzero(alloc.territory == t)
+            moved[t] = members[int(np.argmin(problem.cost_block(members, members).sum(axis=0)))]
+        logger.info("locate-allocate round %d: objective %.8g, %d centres move", rounds,
+                    alloc.objective, int((moved != cols).sum()))
+        cols = moved
+        if deadline is not None and time.perf_counter() > deadline:
+            break
+    assert best is not None
+    return best[0], best[1], best[2], rounds
+
+
+def solve_large(problem: TerritoryProblem, *, time_limit: float | None = None,
+                gap: float = 1e-4, threads: int | None = None, random_state: int = 0,
+                msg: bool = False) -> Solution:
+    """Solve a large ``problem`` by the path in the module docstring.
+
+    Same parameters and result as :func:`territory_opt.solve`; the ``status``
+    is ``"optimal"`` only when the certified gap is within ``gap``.
+    """
+    if not 0 <= gap < 1:
+        raise InputError(f"gap must be a share between 0 and 1 (1e-3 = 0.1 %), got {gap!r}")
+    if time_limit is not None and time_limit <= 0:
+        raise InputError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
+    clock = time.perf_counter()
+    deadline = None if time_limit is None else clock + time_limit
+    seconds: dict[str, float] = {}
+    check_feasibility(problem)
+    seconds["check"] = time.perf_counter() - clock
+    info: dict[str, Any] = {}
+    t0 = time.perf_counter()
+    if problem.centres == "fixed":
+        pinned = dict(problem.locked)
+        if problem.contiguity and problem.roots is not None:
+            pinned |= {int(r): t for t, r in enumerate(problem.roots)}
+        centre_cols = np.arange(problem.n_territories)
+        allocator = Allocator(problem, centre_cols, pinned=pinned, threads=threads,
+                              seed=random_state, msg=msg)
+        alloc = allocator.solve(deadline)
+        bound: float | None = alloc.bound
+        roots = problem.roots
+    else:
+        centre_cols, allocator, alloc, rounds = _locate_allocate(
+            problem, deadline=deadline, threads=threads, seed=random_state, msg=msg)
+        pinned = {int(c): t for t, c in enumerate(centre_cols)}
+        bound = None  # the allocation bound holds for these centres only
+        roots = centre_cols
+        info["locate_rounds"] = rounds
+    seconds["allocate"] = time.perf_counter() - t0
+    territory = alloc.territory
+    if problem.contiguity:
+        from territory_opt.repair import make_contiguous
+
+        t0 = time.perf_counter()
+        territory, moved = make_contiguous(problem, territory, allocator.cost, roots,
+                                           pinned=pinned, deadline=deadline)
+        seconds["contiguity"] = time.perf_counter() - t0
+        info["contiguity_moves"] = moved
+    columns = centre_cols[territory]
+    objective = problem.objective_of(columns)
+    if bound is None:
+        solution = Solution.from_columns(
+            problem, columns, status="feasible", objective=objective, bound=None, gap=None,
+            solver="HiGHS", seconds=seconds | {"total": time.perf_counter() - clock},
+            options={"time_limit": time_limit, "gap": gap, "threads": threads,
+                     "random_state": random_state, "method": "large"} | info)
+        logger.info("large path (model centres): objective %.6g, no certified bound",
+                    objective)
+        return solution
+    objective = problem.objective_of(columns)
+    bound = min(bound, objective)
+    gap_value = max(0.0, (objective - bound) / max(abs(objective), 1e-9))
+    status = "optimal" if gap_value <= gap + 1e-12 else "feasible"
+    seconds["total"] = time.perf_counter() - clock
+    logger.info("large path: objective %.6g, bound %.6g, gap %.4f%% in %.1f s", objective,
+                bound, 100 * gap_value, seconds["total"])
+    return Solution.from_columns(
+        problem, columns, status=status, objective=objective, bound=bound, gap=gap_value,
+        solver="HiGHS", seconds=seconds,
+        options={"time_limit": time_limit, "gap": gap, "threads": threads,
+                 "random_state": random_state, "method": "large"} | info)
