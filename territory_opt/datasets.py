@@ -124,4 +124,5 @@ def seeded_home_bases(units: gpd.GeoDataFrame, k: int, *, seed: int = 0) -> gpd.
         "rep_id": ids, "name": [f"Rep {i + 1}" for i in range(k)], "fte": np.ones(k),
         "territory": [f"T{i + 1:03d}" for i in range(k)],
         "home_unit": units["unit_id"].to_numpy()[pick]},
-        geometry=units.geometry.to_numpy()[pick], crs=units.crs)
+        geometry=gpd.points_from_xy(units["x"].to_numpy()[pick], units["y"].to_numpy()[pick]),
+        crs=units.crs)

@@ -31,8 +31,6 @@ class _Plan:
         self.n, self.k = cost.shape
         csr = nx.to_scipy_sparse_array(problem.adjacency, nodelist=range(self.n), format="csr")
         self.indptr, self.indices = csr.indptr, csr.indices
-        coo = csr.tocoo()
-        self.eu, self.ev = coo.row.astype(np.int64), coo.col.astype(np.int64)  # both ways
         self.label = np.array(territory, dtype=int)
         self.cost = cost
         self.roots = np.asarray(roots, dtype=int)
@@ -285,19 +283,16 @@ def _shift(plan: _Plan, over: bool, path: list[int]) -> int:
     return len(done)
 
 
-def _crossing(plan: _Plan, t: int) -> np.ndarray:
-    """The edges leaving territory t."""
-    lu, lv = plan.label[plan.eu], plan.label[plan.ev]
-    return np.flatnonzero((lu == t) & (lv != t))
-
-
 def _boundary(plan: _Plan, t: int) -> list[int]:
-    units = np.unique(plan.eu[_crossing(plan, t)])
-    return units[~plan.fixed[units]].tolist()
+    return [i for i in plan.members[t]
+            if not plan.fixed[i] and any(plan.label[v] != t for v in plan.neighbours(i))]
 
 
 def _neighbour_territories(plan: _Plan, t: int) -> set[int]:
-    return set(np.unique(plan.label[plan.ev[_crossing(plan, t)]]).tolist())
+    out: set[int] = set()
+    for i in plan.members[t]:
+        out |= plan.other_labels(i)
+    return out
 
 
 def _improve(plan: _Plan, deadline: float | None) -> int:

@@ -121,3 +121,14 @@ def test_solve_picks_the_path_by_size(georgia_zips, monkeypatch):
     assert topt.solve(problem, gap=1e-3).options["method"] == "large"
     with pytest.raises(topt.InputError, match="method must be"):
         topt.solve(problem, method="fast")
+
+
+def test_zip_units_are_seeded_and_checked():
+    a = us_zip_units(states=["DE"], seed=1)
+    b = us_zip_units(states=["DE"], seed=1)
+    assert a["workload"].tolist() == b["workload"].tolist() and len(a) > 50
+    assert (a["workload"] > 0).all() and a["zip"].is_unique
+    with pytest.raises(topt.InputError, match="lower 48"):
+        us_zip_units(states=["XX"])
+    with pytest.raises(topt.InputError, match="between 1 and"):
+        seeded_home_bases(a, 0)

@@ -56,6 +56,27 @@ def test_clusters_hold_every_account_once():
     assert list(again["account_ids"]) == list(units["account_ids"])
 
 
+def test_large_account_lists_cluster_by_kdtree_lloyd(monkeypatch):
+    """Above LLOYD_ABOVE accounts, KD-tree Lloyd iterations: every account once, the
+    workload total kept exactly, compact clusters, seeded."""
+    from territory_opt import units as units_mod
+
+    monkeypatch.setattr(units_mod, "LLOYD_ABOVE", 100)
+    rng = np.random.default_rng(1)
+    centres = rng.uniform(0, 30, size=(10, 2))
+    xy = [tuple(c + rng.normal(0, 0.3, 2)) for c in centres for _ in range(40)]
+    acc = make_accounts(xy, rng.uniform(0.5, 2, len(xy)))
+    units = topt.build_units(acc, method="clusters", n_units=10, random_state=2)
+    members = [a for ids in units["account_ids"] for a in ids]
+    assert sorted(members) == sorted(acc["account_id"])
+    assert units["workload"].sum() == pytest.approx(acc["workload"].sum(), rel=1e-12)
+    assert units["accounts"].sum() == len(acc)
+    assert len(units) >= 8  # the blobs are found (a seed may split one and merge two)
+    again = topt.build_units(acc, method="clusters", n_units=10, random_state=2)
+    assert list(again["account_ids"]) == list(units["account_ids"])
+    assert units.geometry.area.sum() > 0
+
+
 def test_auto_picks_polygons_then_accounts():
     acc = make_accounts(ACC)
     assert set(topt.build_units(acc, potential=_squares())["unit_id"]) == {"W", "E", "X"}
