@@ -17,6 +17,8 @@ writes ``DIR/summary.json`` and ``DIR/<run>.csv`` (unit_id, zip, workload,
 territory). Targets: gap <= 0.5 %, <= 60 s, <= 4 GiB per run.
 
     .venv/bin/python benchmarks/national.py [--runs fixed model] [--out DIR]
+    .venv/bin/python benchmarks/national.py --runs fixed --n 5000 --k 100   # one cell
+                                                  of the scaling table
 """
 
 from __future__ import annotations
@@ -36,11 +38,16 @@ SEED = 0
 
 
 def run_one(name: str, out: str | None, time_limit: float | None, k: int,
-            states: list[str] | None) -> dict:
+            states: list[str] | None, n: int | None = None) -> dict:
+    import numpy as np
+
     import territory_opt as topt
     from territory_opt.datasets import seeded_home_bases, us_zip_units
 
     units = us_zip_units(states=states, seed=SEED)
+    if n is not None and n < len(units):  # a seeded sample, for the scaling table
+        pick = np.sort(np.random.default_rng(SEED).choice(len(units), n, replace=False))
+        units = units.iloc[pick].reset_index(drop=True)
     t0 = time.perf_counter()
     options: dict = {"balance": {"workload": TOLERANCE}, "contiguity": "contiguous" in name}
     if name.startswith("fixed"):
@@ -74,10 +81,12 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=None)
     parser.add_argument("--k", type=int, default=K)
     parser.add_argument("--states", nargs="+", help="two-letter codes (default: lower 48)")
+    parser.add_argument("--n", type=int, help="a seeded sample of this many ZIPs")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(run_one(args.child, args.out, args.time_limit, args.k, args.states)))
+        print(json.dumps(run_one(args.child, args.out, args.time_limit, args.k, args.states,
+                                 args.n)))
         return
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
@@ -89,6 +98,7 @@ def main() -> None:
         cmd += ["--out", args.out] if args.out else []
         cmd += ["--time-limit", str(args.time_limit)] if args.time_limit else []
         cmd += ["--states", *args.states] if args.states else []
+        cmd += ["--n", str(args.n)] if args.n else []
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
             tail = done.stderr.strip().splitlines()[-1:] or ["(no message)"]

@@ -203,8 +203,9 @@ def _lloyd(xy: np.ndarray, weight: np.ndarray, k: int, random_state: int) -> np.
 
 
 def _voronoi_cells(acc: gpd.GeoDataFrame, area: shapely.Geometry) -> np.ndarray:
-    """One Voronoi cell per account, clipped to ``area`` (shared for equal points)."""
-    xy = xy_of(acc)
+    """One Voronoi cell per point, clipped to ``area`` (shared for points equal to the
+    millimetre: a weighted mean can differ from its point in the last bits)."""
+    xy = np.round(xy_of(acc), 3)
     uniq, inverse = np.unique(xy, axis=0, return_inverse=True)
     inverse = inverse.ravel()
     if len(uniq) == 1:
@@ -214,6 +215,15 @@ def _voronoi_cells(acc: gpd.GeoDataFrame, area: shapely.Geometry) -> np.ndarray:
     parts = np.asarray(shapely.get_parts(cells))
     clipped = shapely.intersection(parts, area)
     return clipped[inverse]
+
+
+def _polygonal(geoms: np.ndarray) -> np.ndarray:
+    """Keep only the polygon parts of clipped cells (a clip can leave stray lines)."""
+    geoms = np.asarray(geoms, dtype=object).copy()
+    for i in np.flatnonzero(shapely.get_type_id(geoms) == 7):  # GeometryCollection
+        parts = shapely.get_parts(geoms[i])
+        geoms[i] = shapely.union_all(parts[shapely.get_type_id(parts) >= 3])
+    return geoms
 
 
 def _study_area(acc: gpd.GeoDataFrame, pot: gpd.GeoDataFrame | None) -> shapely.Geometry:
@@ -241,7 +251,7 @@ def _point_units(acc: gpd.GeoDataFrame, labels: np.ndarray, ids: np.ndarray,
     y = np.where(agg["workload"] > 0, agg["wy"] / agg["workload"].where(agg["workload"] > 0, 1),
                  agg["y"] / n)
     where = gpd.GeoDataFrame(geometry=gpd.points_from_xy(x, y), crs=acc.crs)
-    geoms = _voronoi_cells(where, _study_area(acc, pot))
+    geoms = _polygonal(_voronoi_cells(where, _study_area(acc, pot)))
     members = acc.groupby(labels)["account_id"].agg(tuple)
     member_work = acc.groupby(labels)["workload"].agg(tuple)
     units = gpd.GeoDataFrame({
