@@ -38,7 +38,7 @@ SEED = 0
 
 
 def run_one(name: str, out: str | None, time_limit: float | None, k: int,
-            states: list[str] | None, n: int | None = None) -> dict:
+            states: list[str] | None, n: int | None = None, method: str = "auto") -> dict:
     import numpy as np
 
     import territory_opt as topt
@@ -57,7 +57,7 @@ def run_one(name: str, out: str | None, time_limit: float | None, k: int,
         problem = topt.TerritoryProblem(units, k=k, centres="model", **options)
     if problem.contiguity:
         _ = problem.adjacency  # Delaunay graph of the ZIP points (counted in the time)
-    sol = topt.solve(problem, time_limit=time_limit, gap=1e-4, threads=2)
+    sol = topt.solve(problem, time_limit=time_limit, gap=1e-4, threads=2, method=method)
     seconds = time.perf_counter() - t0
     record = {"name": name, "units": problem.n_units, "territories": k,
               "seconds": round(seconds, 2),
@@ -82,11 +82,12 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=K)
     parser.add_argument("--states", nargs="+", help="two-letter codes (default: lower 48)")
     parser.add_argument("--n", type=int, help="a seeded sample of this many ZIPs")
+    parser.add_argument("--method", default="auto", choices=("auto", "exact", "large"))
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(run_one(args.child, args.out, args.time_limit, args.k, args.states,
-                                 args.n)))
+                                 args.n, args.method)))
         return
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
@@ -99,6 +100,7 @@ def main() -> None:
         cmd += ["--time-limit", str(args.time_limit)] if args.time_limit else []
         cmd += ["--states", *args.states] if args.states else []
         cmd += ["--n", str(args.n)] if args.n else []
+        cmd += ["--method", args.method]
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
             tail = done.stderr.strip().splitlines()[-1:] or ["(no message)"]

@@ -1,7 +1,8 @@
 """The scaling table: seconds and peak memory of the fixed-centre national run on
 seeded samples of n ZIP codes (1k to 40k) for k = 20, 100 and 400 territories.
 
-Each cell is ``benchmarks/national.py --runs fixed --n N --k K`` in its own
+Each cell is ``benchmarks/national.py --runs fixed --n N --k K`` (the large
+path unless ``--method auto``) in its own
 process (so path choice, seconds and peak RSS are that run's own).
 
     .venv/bin/python benchmarks/scaling.py [--n 1000 5000 ...] [--k 20 100 400]
@@ -22,12 +23,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, nargs="+", default=[1000, 5000, 10000, 20000, 40457])
     parser.add_argument("--k", type=int, nargs="+", default=[20, 100, 400])
+    parser.add_argument("--method", default="large", choices=("auto", "exact", "large"),
+                        help="large (default): the large path in every cell, so that its "
+                             "growth shows; auto: the exact MIP below a million pairs")
     args = parser.parse_args()
     print(f"{'n':>6} {'k':>4} {'path':>6} {'seconds':>8} {'peak MB':>8} {'gap %':>7}")
     for n in args.n:
         for k in args.k:
             done = subprocess.run([sys.executable, str(NATIONAL), "--child", "fixed",
-                                   "--n", str(n), "--k", str(k)], capture_output=True, text=True)
+                                   "--n", str(n), "--k", str(k),
+                                   "--method", args.method], capture_output=True, text=True)
             if done.returncode != 0:
                 msg = (done.stderr.strip().splitlines() or ["?"])[-1]
                 print(f"{n:6d} {k:4d} failed: {msg}", flush=True)

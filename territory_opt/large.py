@@ -641,8 +641,10 @@ class Allocator:
         if status == "no_solution" and start is not None:
             return start
         if status == "no_solution":
-            raise SolverError("the time limit ran out before the units could be assigned "
-                              "within the bands; give it more time (--time-limit)")
+            raise SolverError(
+                f"the rounding MIP found no plan within the bands in its {left:.0f} s (units "
+                "are coarse for these bands: few units per territory); widen the bands, use "
+                "smaller units, or solve with method='exact'")
         value = np.asarray(h.getSolution().col_value)
         chosen = value > 0.5
         territory = lp_terr.copy()
