@@ -78,8 +78,6 @@ class Allocation:
     territory: np.ndarray  # each unit's position among the centres
     objective: float
     bound: float  # Lagrangian bound certified over all pairs (allocation to these centres)
-    duals: np.ndarray  # (metrics, k) band duals
-    gamma: float  # the realignment cap's dual
 
 
 class _Highs:
@@ -270,8 +268,7 @@ class Allocator:
 
     # ---------------------------------------------------------------- the dual
 
-    def dual_ascent(self, start: tuple[np.ndarray, float] | None, deadline: float | None
-                    ) -> tuple[np.ndarray, float]:
+    def dual_ascent(self, deadline: float | None) -> tuple[np.ndarray, float]:
         """Band duals (and cap dual) near the maximum of the Lagrangian dual.
 
         The dual is concave and piecewise linear in ``metrics x k`` variables;
@@ -300,13 +297,9 @@ class Allocator:
                              box=DUAL_BOX * float(np.where(finite, cost, 0).max()) / max(
                                  float(np.median(np.abs(a[a != 0]))) if (a != 0).any()
                                  else 1.0, 1e-12))
-        if start is None:
-            z = dual.zero()
-        else:
-            z = dual.pack(start[0] * amount[:, None] / cost_scale,
-                          start[1] * move_scale / cost_scale)
+        z = dual.zero()
         temps = list(TEMPERATURES)
-        if n > AGGREGATE_ABOVE and start is None:
+        if n > AGGREGATE_ABOVE:
             group = _groups(self.problem, AGGREGATE_GROUPS)
             g = group.max() + 1
             ind = _indicator(group, g)
@@ -391,16 +384,14 @@ class Allocator:
                      h.getInfo().objective_function_value)
         return pi, gamma
 
-    def solve(self, deadline: float | None,
-              start: tuple[np.ndarray, float] | None = None) -> Allocation:
+    def solve(self, deadline: float | None) -> Allocation:
         """Duals by :meth:`dual_ascent`, their certified bound, then rounding."""
-        pi, gamma = self.dual_ascent(start, deadline)
+        pi, gamma = self.dual_ascent(deadline)
         red = self.reduced(pi, gamma)
         bound = self.lagrangian(pi, gamma, red)
         territory, bound = self._round(red, bound, deadline)
         objective = float(self.cost[np.arange(self.n), territory].sum())
-        return Allocation(territory=territory, objective=objective, bound=bound, duals=pi,
-                          gamma=gamma)
+        return Allocation(territory=territory, objective=objective, bound=bound)
 
     # ---------------------------------------------------------------- rounding
 

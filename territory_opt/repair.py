@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 
 import numpy as np
 
@@ -68,14 +69,16 @@ class _Plan:
     def reached(self, t: int, without: int = -1) -> set[int]:
         """Members of territory t connected to its root (optionally without one unit)."""
         members = self.members[t]
-        root = int(self.roots[t])
-        seen = {root}
-        queue = deque([root])
+        return self.flood(int(self.roots[t]), lambda v: v != without and v in members)
+
+    def flood(self, start: int, keep: Callable[[int], bool]) -> set[int]:
+        """The units reached from ``start`` through units for which ``keep`` holds."""
+        seen = {start}
+        queue = deque([start])
         while queue:
-            u = queue.popleft()
-            for v in self.neighbours(u):
+            for v in self.neighbours(queue.popleft()):
                 v = int(v)
-                if v != without and v not in seen and v in members:
+                if v not in seen and keep(v):
                     seen.add(v)
                     queue.append(v)
         return seen
@@ -166,16 +169,8 @@ def _pieces(plan: _Plan, orphans: set[int]) -> list[set[int]]:
     while left:
         start = left.pop()
         label = plan.label[start]
-        piece = {start}
-        queue = deque([start])
-        while queue:
-            u = queue.popleft()
-            for v in plan.neighbours(u):
-                v = int(v)
-                if v in left and plan.label[v] == label:
-                    left.discard(v)
-                    piece.add(v)
-                    queue.append(v)
+        piece = plan.flood(start, lambda v, label=label: v in left and plan.label[v] == label)
+        left -= piece
         out.append(piece)
     return out
 

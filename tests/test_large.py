@@ -50,7 +50,7 @@ def test_lagrangian_bound_holds_for_any_duals(georgia_zips):
     optimum = topt.solve(problem, gap=1e-3, method="exact").objective  # >= the optimum
     alloc = Allocator(problem, np.arange(8), pinned={}, threads=1, seed=0, msg=False)
     rng = np.random.default_rng(0)
-    best, _ = alloc.dual_ascent(None, None)
+    best, _ = alloc.dual_ascent(None)
     for scale in (0.0, 0.5, 1.0, 2.0):
         duals = best * scale + rng.normal(0, np.abs(best).mean() + 1, best.shape) * (scale > 1)
         assert alloc.lagrangian(duals, 0.0) <= optimum * (1 + 1e-9)
