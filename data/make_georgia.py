@@ -156,6 +156,29 @@ def build_alignment(accounts: pd.DataFrame) -> pd.DataFrame:
                          "rep_id": reps["rep_id"].to_numpy()[nearest]})
 
 
+def build_crm_export(accounts: pd.DataFrame, seed: int = SEED + 2) -> pd.DataFrame:
+    """The accounts as a CRM report exports them: no coordinates, a billing ZIP
+    (some as ZIP+4), CRM column names, and four rows whose ZIP cannot be placed
+    (blank, a letter O for a zero, a digit typed twice, a ZIP that does not exist).
+    """
+    rng = np.random.default_rng(seed)
+    zips = accounts["zip"].astype(str).to_numpy().copy()
+    plus4 = rng.random(len(zips)) < 0.15
+    zips[plus4] = [f"{z}-{rng.integers(1, 9999):04d}" for z in zips[plus4]]
+    bad = rng.choice(len(zips), size=4, replace=False)
+    zips[bad[0]] = ""
+    zips[bad[1]] = zips[bad[1]][:5].replace("0", "O", 1) if "0" in zips[bad[1]][:5] \
+        else "3O" + zips[bad[1]][2:5]
+    zips[bad[2]] = zips[bad[2]][:5] + zips[bad[2]][4]  # a digit typed twice: 6 digits
+    zips[bad[3]] = "39999"  # no such ZIP code
+    return pd.DataFrame({"Account ID": accounts["account_id"],
+                         "Account Name": accounts["name"],
+                         "Billing City": accounts["city"],
+                         "Billing Zip/Postal Code": zips,
+                         "Visit Hours": accounts["workload"],
+                         "Annual Revenue": accounts["revenue"]})
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "georgia")
@@ -168,6 +191,7 @@ def main(argv: list[str] | None = None) -> None:
     build_reps().to_csv(args.out / "reps.csv", index=False)
     build_deals(accounts).to_csv(args.out / "deals.csv", index=False)
     build_alignment(accounts).to_csv(args.out / "alignment.csv", index=False)
+    build_crm_export(accounts).to_csv(args.out / "crm_export.csv", index=False)
 
 
 if __name__ == "__main__":

@@ -22,14 +22,14 @@ import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from territory_opt.errors import InputError, TerritoryOptWarning
-from territory_opt.geo import parse_crs
+from territory_opt.geo import ZIP_REASONS, geocode_zip, parse_crs
 
 logger = logging.getLogger(__name__)
 
@@ -258,7 +258,8 @@ def read_accounts(
     source: Source, *, id: str = "account_id", workload: str | None = "workload",
     lat: str | None = "lat", lon: str | None = "lon", x: str | None = None,
     y: str | None = None, crs: object | None = None, layer: str | None = None,
-    sheet: str | int | None = None,
+    sheet: str | int | None = None, zip: str | None = None,
+    unplaced: Literal["error", "drop"] = "error",
 ) -> gpd.GeoDataFrame:
     """Read customer accounts as points.
 
@@ -278,6 +279,15 @@ def read_accounts(
         vector file without a CRS, ``crs`` sets it.
     layer, sheet
         GeoPackage layer or Excel sheet.
+    zip
+        Column with US ZIP codes, for exports without coordinates: each account
+        is placed at its ZIP code's centroid (offline, from the ``zipcodes``
+        package); ``lat``/``lon`` are then not read.
+    unplaced
+        What to do with rows whose ZIP code cannot be placed (blank, malformed
+        or unknown): ``"error"`` raises an :class:`InputError` listing them;
+        ``"drop"`` leaves them out with a warning that names them, and lists them
+        (line, account id, ZIP, reason) in ``accounts.attrs["unplaced"]``.
 
     Returns
     -------
@@ -285,19 +295,67 @@ def read_accounts(
         Columns ``account_id`` (text), ``workload`` (float), the file's other
         columns, and point geometry.
     """
-    frame = read_table(source, layer=layer, sheet=sheet, text_columns=[id])
-    require_columns(frame, {"id": id, "workload": workload}, source)
+    frame = read_table(source, layer=layer, sheet=sheet,
+                       text_columns=[id] + ([zip] if zip else []))
+    require_columns(frame, {"id": id, "workload": workload, "zip": zip}, source)
     ids = unique_ids(frame, id, source)
     work = (numeric_column(frame, workload, source) if workload is not None
             else pd.Series(1.0, index=frame.index))
+    dropped: list[dict[str, Any]] = []
+    if zip is not None:
+        frame, dropped = _place_by_zip(frame, zip, source, ids, unplaced)
+        ids, work = ids[frame.index], work[frame.index]
+        lat, lon, x, y, crs = "_zip_lat", "_zip_lon", None, None, None
     gdf = to_points(frame, source, lat=lat, lon=lon, x=x, y=y, crs=crs)
+    if zip is not None:
+        gdf = gdf.drop(columns=["_zip_lat", "_zip_lon"])
     if not (gdf.geometry.geom_type == "Point").all():
         raise InputError(f"{_name(source)}: accounts must be points; found "
                          f"{sorted(set(gdf.geometry.geom_type))}")
     gdf = _canonical(gdf, {id: "account_id"} | ({workload: "workload"} if workload else {}))
     gdf["account_id"] = ids.to_numpy()
     gdf["workload"] = work.to_numpy()
-    return gdf.reset_index(drop=True)
+    gdf = gdf.reset_index(drop=True)
+    if zip is not None:
+        gdf.attrs["unplaced"] = dropped
+    return gdf
+
+
+def _place_by_zip(frame: pd.DataFrame, column: str, source: Source, ids: pd.Series,
+                  unplaced: str) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """Rows of ``frame`` with ``_zip_lat``/``_zip_lon`` from their ZIP code, and the
+    rows left out (or an InputError listing them)."""
+    if unplaced not in ("error", "drop"):
+        raise InputError(f"unplaced={unplaced!r}; use 'error' or 'drop'")
+    if isinstance(frame, gpd.GeoDataFrame):
+        frame = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    lat, lon, reasons = geocode_zip(frame[column])
+    missing = np.array([r != "" for r in reasons])
+    offset = 2 if (not isinstance(source, pd.DataFrame)
+                   and Path(source).suffix.lower() in TABLE_SUFFIXES) else 1
+    dropped = [{"line": int(p) + offset, "account_id": ids.iloc[p],
+                "zip": "" if pd.isna(frame[column].iloc[p]) else str(frame[column].iloc[p]),
+                "reason": ZIP_REASONS[reasons[p]]} for p in np.flatnonzero(missing)]
+    if missing.all():
+        raise InputError(f"{_name(source)}, column {column!r}: no ZIP code could be placed; "
+                         "is it the right column? (e.g. "
+                         f"{frame[column].iloc[0]!r})")
+    if dropped:
+        shown = "; ".join(f"{'line' if offset == 2 else 'row'} {d['line']} "
+                          f"({d['account_id']}, {d['zip']!r}): {d['reason']}"
+                          for d in dropped[:MAX_ROWS_LISTED])
+        more = f"; and {len(dropped) - MAX_ROWS_LISTED} more" \
+            if len(dropped) > MAX_ROWS_LISTED else ""
+        what = (f"{_name(source)}, column {column!r}: {len(dropped)} of {len(frame)} "
+                f"accounts could not be placed by ZIP code ({shown}{more})")
+        if unplaced == "error":
+            raise InputError(f"{what}; fix those codes, add lat/lon columns for them, or "
+                             "pass unplaced='drop' (scenario: unplaced: drop) to leave them "
+                             "out and list them")
+        warnings.warn(f"{what}; left out (listed in unplaced_accounts.csv of a scenario "
+                      "run, or accounts.attrs['unplaced'])", TerritoryOptWarning, stacklevel=3)
+    placed = frame.assign(_zip_lat=lat, _zip_lon=lon)[~missing]
+    return placed, dropped
 
 
 def read_potential(

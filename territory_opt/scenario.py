@@ -56,6 +56,8 @@ class AccountsSpec(PointsSpec):
     id: str = "account_id"
     workload: str | None = "workload"
     sums: list[str] = Field(default_factory=list)
+    zip: str | None = None
+    unplaced: Literal["error", "drop"] = "error"
 
 
 class PotentialSpec(PointsSpec):
@@ -292,6 +294,7 @@ class LoadedInputs:
     current: dict[str, str]
     inputs: list[tuple[str, Path]]
     deals: Any = None
+    unplaced: list[dict[str, Any]] | None = None  # accounts left out by ZIP geocoding
 
 
 def load_inputs(scenario: Scenario) -> LoadedInputs:
@@ -299,7 +302,9 @@ def load_inputs(scenario: Scenario) -> LoadedInputs:
     acc_spec = scenario.accounts
     inputs = [("accounts", scenario.resolve(acc_spec.path))]
     accounts = io.read_accounts(inputs[0][1], id=acc_spec.id, workload=acc_spec.workload,
+                                zip=acc_spec.zip, unplaced=acc_spec.unplaced,
                                 **_points_kwargs(acc_spec))
+    unplaced = accounts.attrs.pop("unplaced", None)
     potential = None
     if scenario.potential is not None:
         spec = scenario.potential
@@ -342,7 +347,8 @@ def load_inputs(scenario: Scenario) -> LoadedInputs:
                               stage=dspec.stage, created=dspec.created, closed=dspec.closed,
                               won=dspec.won, sheet=dspec.sheet)
     return LoadedInputs(accounts=accounts, potential=potential, reps=reps, distance=distance,
-                        edges=edges, locks=locks, current=current, inputs=inputs, deals=deals)
+                        edges=edges, locks=locks, current=current, inputs=inputs, deals=deals,
+                        unplaced=unplaced)
 
 
 def scenario_units(scenario: Scenario, loaded: LoadedInputs) -> Any:
@@ -434,6 +440,8 @@ def run_scenario(
     stage("outputs")
     reach = scenario.report.reach_km
     summary = scenario_summary(solution, reach_km=reach)
+    if loaded.unplaced is not None:
+        summary["unplaced_accounts"] = len(loaded.unplaced)
     manifest = {
         "territory_opt": _versions()["territory-opt"],
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -458,6 +466,9 @@ def run_scenario(
         out_dir = Path(out) if out is not None else scenario.output_dir()
         files = build_output_files(solution, manifest, title=scenario.name, reach_km=reach,
                                    accounts=loaded.accounts, deals=loaded.deals)
+        if loaded.unplaced is not None:
+            files["unplaced_accounts.csv"] = pd.DataFrame(
+                loaded.unplaced, columns=["line", "account_id", "zip", "reason"])
         seconds["outputs"] = time.perf_counter() - t0
         manifest["seconds"] = dict(seconds)  # outputs: building them, before the write
         out_dir = io.write_outputs(out_dir, files)
