@@ -10,6 +10,7 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
+from territory_opt.compare import compare_runs, compare_solutions
 from territory_opt.datasets import georgia_paths, load_georgia
 from territory_opt.errors import (
     InfeasibleError,
@@ -30,9 +31,16 @@ from territory_opt.io import (
     write_outputs,
 )
 from territory_opt.model import TerritoryProblem, check_feasibility
-from territory_opt.scenario import Scenario, load_scenario, run_scenario, scenario_from_dict
+from territory_opt.scenario import (
+    Scenario,
+    check_scenario,
+    load_scenario,
+    run_scenario,
+    scenario_from_dict,
+)
 from territory_opt.solution import Solution
 from territory_opt.solve import size_headcount, solve
+from territory_opt.sweep import sweep
 from territory_opt.units import build_units
 
 try:
@@ -46,5 +54,6 @@ __all__ = [
     "adjacency", "build_units", "check_feasibility", "graph_from_edges",
     "read_alignment", "read_deals", "read_distance_matrix", "georgia_paths", "load_georgia", "load_scenario",
     "read_accounts", "read_locks", "read_potential", "read_reps", "run_scenario",
-    "scenario_from_dict", "size_headcount", "solve", "write_outputs",
+    "scenario_from_dict", "size_headcount", "solve", "write_outputs", "check_scenario",
+    "compare_runs", "compare_solutions", "sweep",
 ]

@@ -1,12 +1,7 @@
-"""The ``territory-opt`` command.
+"""The ``territory-opt`` command: run, validate, init, compare, sweep, size.
 
-``territory-opt run SCENARIO [--out DIR] [--time-limit S] [-v|-q]`` runs a
-scenario file; ``territory-opt compare OUT_A OUT_B ... [--out DIR]`` compares
-finished runs; ``territory-opt size`` finds the smallest headcount. Bad input
-or infeasibility prints a short message (no traceback unless ``-v``) and exits
-non-zero: 2 for bad input, 3 for an
-infeasible plan, 4 for a solver failure; 130 (Ctrl-C) and 143 (SIGTERM) for
-a run stopped on request, which writes nothing.
+Errors print a short message (no traceback unless ``-v``); the exit code says
+what happened (:data:`EXIT_HELP`).
 """
 
 from __future__ import annotations
@@ -17,10 +12,58 @@ import signal
 import sys
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
 from territory_opt.errors import InfeasibleError, InputError, SolverError, TerritoryOptError
 
 EXIT_CODES = {InputError: 2, InfeasibleError: 3, SolverError: 4}
+EXIT_HELP = """\
+exit codes:
+  0    done (validate: no problem found)
+  1    an unexpected territory_opt error
+  2    bad input: a file, column, row or scenario key (the message names it and the fix)
+  3    infeasible: no plan meets the bands, locks and options (the message says why);
+       size: no headcount tried is feasible; sweep: no run has a plan
+  4    the solver failed or stopped without a plan (time limit)
+  130  interrupted (Ctrl-C), 143 terminated (SIGTERM): nothing was written
+"""
+
+EXAMPLES = {
+    "run": """\
+examples:
+  territory-opt run scenarios/georgia.yaml
+  territory-opt run my.yaml --out out/try2 --time-limit 60 -q
+""",
+    "validate": """\
+examples:
+  territory-opt validate my.yaml      # every problem of the file and its data, no solve
+""",
+    "init": """\
+examples:
+  territory-opt init my.yaml --accounts crm_export.csv --reps reps.csv
+  territory-opt init my.yaml --accounts accounts.xlsx --potential counties.gpkg
+  territory-opt init my.yaml          # a blank template to fill in
+""",
+    "compare": """\
+examples:
+  territory-opt compare out/georgia out/georgia_realign --out out/compare
+""",
+    "sweep": """\
+examples:
+  territory-opt sweep scenarios/georgia_headcount.yaml --set k=10..14 \\
+      --set balance.workload=0.03,0.05
+  territory-opt sweep my.yaml --set balance.workload=0.03,0.05,0.1 --scheduler tcp://10.0.0.5:8786
+  territory-opt sweep my.yaml --set units.n_units=100,200 --serial    # no Dask
+
+KEY is a dotted scenario key (k, balance.workload, realignment.max_moved,
+solver.time_limit, ...); VALUES are comma-separated, or A..B for whole numbers.
+""",
+    "size": """\
+examples:
+  territory-opt size scenarios/georgia.yaml --max-workload 1600
+  territory-opt size my.yaml --max-workload 1200 --k 8,9,10 --csv sizes.csv
+""",
+}
 
 
 class Terminated(KeyboardInterrupt):
@@ -34,16 +77,53 @@ def _on_sigterm(signum: int, frame: object) -> None:
 def _parser() -> argparse.ArgumentParser:
     from territory_opt import __version__
 
-    parser = argparse.ArgumentParser(prog="territory-opt",
-                                     description="Balanced sales territories, solved exactly.")
+    parser = argparse.ArgumentParser(
+        prog="territory-opt", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Balanced sales territories, solved exactly, from scenario files.",
+        epilog="start: territory-opt init my.yaml --accounts crm.csv --reps reps.csv; "
+               "then validate, run.\n'territory-opt COMMAND --help' shows examples.\n\n"
+               + EXIT_HELP)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run a scenario file and write its outputs")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".",
+                              epilog=EXAMPLES[name] + "\n" + EXIT_HELP,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    run = command("run", "run a scenario file and write its outputs")
     run.add_argument("scenario", help="scenario YAML file")
     run.add_argument("--out", help="output folder (default: the scenario's output)")
     run.add_argument("--time-limit", type=float, metavar="S",
                      help="solver time limit in seconds (default: the scenario's)")
-    size = sub.add_parser("size", help="smallest headcount under a per-rep workload maximum")
+    val = command("validate", "check a scenario and its data without solving; list "
+                  "every problem")
+    val.add_argument("scenario", help="scenario YAML file")
+    val.add_argument("--out", help="the output folder the run would write")
+    init = command("init", "write a commented scenario file for your data files")
+    init.add_argument("scenario", help="scenario YAML file to write")
+    init.add_argument("--accounts", metavar="FILE", help="accounts file (CSV, XLSX, GPKG, ...)")
+    init.add_argument("--reps", metavar="FILE", help="reps file (home bases, FTE)")
+    init.add_argument("--potential", metavar="FILE", help="market-potential areas")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    comp = command("compare", "compare finished runs side by side")
+    comp.add_argument("runs", nargs="+", metavar="OUT", help="output folders of earlier runs "
+                      "(the first is the baseline)")
+    comp.add_argument("--out", metavar="DIR", help="write comparison.csv, owners.csv and a "
+                      "change map per run against the first into DIR")
+    swp = command("sweep", "run a grid of scenario variants in parallel (Dask)")
+    swp.add_argument("scenario", help="scenario YAML file")
+    swp.add_argument("--set", dest="sets", action="append", required=True,
+                     metavar="KEY=VALUES", help="a key and its values; repeat for a grid")
+    swp.add_argument("--out", metavar="DIR", help="sweep folder (default: the scenario's "
+                     "output + _sweep)")
+    where = swp.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                       help="a running Dask scheduler (default: a local cluster)")
+    where.add_argument("--workers", type=int, metavar="N",
+                       help="worker processes of the local cluster (default: one per core)")
+    where.add_argument("--serial", action="store_true", help="one run after another, no Dask")
+    size = command("size", "smallest headcount under a per-rep workload maximum")
     size.add_argument("scenario", help="scenario YAML file (its accounts, units, objective)")
     size.add_argument("--max-workload", type=float, required=True, metavar="H",
                       help="the most workload one rep may carry")
@@ -52,17 +132,18 @@ def _parser() -> argparse.ArgumentParser:
     size.add_argument("--time-limit", type=float, default=60.0, metavar="S",
                       help="solver seconds per headcount (default 60)")
     size.add_argument("--csv", metavar="FILE", help="also write the table to FILE")
-    comp = sub.add_parser("compare", help="compare finished runs side by side")
-    comp.add_argument("runs", nargs="+", metavar="OUT", help="output folders of earlier runs "
-                      "(the first is the baseline)")
-    comp.add_argument("--out", metavar="DIR", help="write comparison.csv, owners.csv and a "
-                      "change map per run against the first into DIR")
-    for command in (run, size, comp):
-        loud = command.add_mutually_exclusive_group()
+    for each in (run, val, init, comp, swp, size):
+        loud = each.add_mutually_exclusive_group()
         loud.add_argument("-v", "--verbose", action="store_true",
                           help="log every step, and show tracebacks")
-        loud.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+        loud.add_argument("-q", "--quiet", action="store_true",
+                          help="print errors only (no progress bars)")
     return parser
+
+
+def _progress(args: argparse.Namespace) -> bool | None:
+    """No bars with -q; otherwise only on a terminal (see territory_opt.progress)."""
+    return False if args.quiet else None
 
 
 def _size(args: argparse.Namespace) -> int:
@@ -80,7 +161,8 @@ def _size(args: argparse.Namespace) -> int:
             from None
     table = size_headcount(units, max_workload=args.max_workload, k_values=k_values,
                            time_limit=args.time_limit, power=scenario.objective.power,
-                           weight=scenario.objective.weight, distance=loaded.distance)
+                           weight=scenario.objective.weight, distance=loaded.distance,
+                           progress=_progress(args))
     shown = table.drop(columns=["reason"])
     print(shown.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
     best = table[table["smallest"]]
@@ -108,14 +190,17 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from territory_opt.progress import progress_enabled
     from territory_opt.scenario import run_scenario
 
-    def stage(name: str) -> None:
-        if not args.quiet:
+    bars = progress_enabled(_progress(args))
+
+    def stage(name: str) -> None:  # a log line per stage where no bar shows them
+        if not args.quiet and not bars:
             print(f"[{name}]", file=sys.stderr, flush=True)
 
     result = run_scenario(args.scenario, out=args.out, time_limit=args.time_limit,
-                          on_stage=stage)
+                          on_stage=stage, progress=bars)
     if not args.quiet:
         sol = result.solution
         s = result.manifest["summary"]
@@ -127,9 +212,73 @@ def _run(args: argparse.Namespace) -> int:
               f"territories; coverage ratio {s['coverage_ratio']:.1%} within "
               f"{s['reach_km']:g} km; worst workload deviation "
               f"{s['worst_deviation_workload']:.1%}")
+        if s.get("unplaced_accounts"):
+            print(f"  {s['unplaced_accounts']} accounts could not be placed by ZIP code: "
+                  "see unplaced_accounts.csv")
         print("  " + ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()))
         print(f"  outputs: {result.out_dir}")
     return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from territory_opt.scenario import check_scenario
+
+    check = check_scenario(args.scenario, out=args.out)
+    for warning in check.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if check.problems:
+        print(f"{args.scenario}: {len(check.problems)} problem"
+              f"{'s' if len(check.problems) > 1 else ''}", file=sys.stderr)
+        for i, problem in enumerate(check.problems, start=1):
+            print(f"  {i}. {problem}", file=sys.stderr)
+        return 3 if check.infeasible and len(check.problems) == sum(
+            p.startswith("infeasible:") for p in check.problems) else 2
+    if not args.quiet:
+        f = check.facts
+        extra = (f"; {f['unplaced_accounts']} accounts left out (no ZIP match)"
+                 if f.get("unplaced_accounts") else "")
+        print(f"{args.scenario}: OK: {f['accounts']} accounts in {f['units']} units, "
+              f"{f['territories']} territories, workload {f['workload']:,.1f}, "
+              f"CRS {f['crs']}{extra}")
+    return 0
+
+
+def _init(args: argparse.Namespace) -> int:
+    from territory_opt.template import scenario_template
+
+    target = Path(args.scenario)
+    if target.exists() and not args.force:
+        raise InputError(f"'{target}' exists; choose another name, or pass --force to "
+                         "overwrite it")
+    if target.suffix.lower() not in {".yaml", ".yml"}:
+        raise InputError(f"'{target}': scenario files end in .yaml; e.g. {target.stem}.yaml")
+    text = scenario_template(target, accounts=args.accounts, reps=args.reps,
+                             potential=args.potential)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    if not args.quiet:
+        todo = text.count("TODO")
+        print(f"wrote {target}" + (f": fill in {todo} TODO" if todo else "") +
+              f"; then: territory-opt validate {target}")
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from territory_opt.sweep import sweep
+
+    result = sweep(args.scenario, args.sets, out=args.out, scheduler=args.scheduler,
+                   workers=args.workers, serial=args.serial, progress=_progress(args))
+    table = result.table
+    if not args.quiet:
+        shown = table.drop(columns=["assignments_sha256", "error"], errors="ignore")
+        print(shown.to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
+        for row in table[table["error"].fillna("") != ""].itertuples():
+            print(f"{row.run}: {row.error}", file=sys.stderr)
+        if len(result.best):
+            print("\nbest run per criterion:")
+            print(result.best.to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
+        print(f"written to {result.out_dir}")
+    return 0 if table["status"].isin(["optimal", "feasible"]).any() else 3
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -137,11 +286,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     level = logging.INFO if args.verbose else logging.ERROR if args.quiet else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("pulp").setLevel(max(level, logging.WARNING))
+    for chatty in ("pulp", "distributed"):  # Dask logs every worker start at INFO
+        logging.getLogger(chatty).setLevel(max(level, logging.WARNING))
     logging.captureWarnings(True)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        command = {"run": _run, "size": _size, "compare": _compare}[args.command]
+        command = {"run": _run, "validate": _validate, "init": _init, "sweep": _sweep,
+                   "size": _size, "compare": _compare}[args.command]
         return command(args)
     except TerritoryOptError as exc:
         if args.verbose:
@@ -156,6 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 143 if isinstance(exc, Terminated) else 130
     finally:
         signal.signal(signal.SIGTERM, previous)
+        logging.captureWarnings(False)  # main() may run inside a notebook or a test
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import pandas as pd
 
 from territory_opt.errors import InputError
 from territory_opt.maps import escaped, inline_assets, offline_map, territory_colours
+from territory_opt.solution import DEFAULT_REACH_KM, Solution
 
 # (manifest summary key, row label)
 FIGURES = [("status", "status"), ("objective", "objective"), ("bound", "lower bound"),
@@ -62,14 +63,40 @@ def compare_runs(folders: Sequence[str | Path]) -> tuple[pd.DataFrame, pd.DataFr
     names = [r["name"] for r in runs]
     if len(set(names)) < len(names):  # same scenario run into two folders
         names = [str(r["path"]) for r in runs]
+    return _side_by_side(names, [r["summary"] for r in runs], [r["assign"] for r in runs])
+
+
+def compare_solutions(solutions: Mapping[str, Solution], *,
+                      reach_km: float = DEFAULT_REACH_KM) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`compare_runs` for solutions in memory (what-ifs in a notebook).
+
+    Parameters
+    ----------
+    solutions
+        Name to solution; the first is the baseline.
+    reach_km
+        Reach of the coverage ratio.
+    """
+    from territory_opt.report import scenario_summary
+
+    if len(solutions) < 2:
+        raise InputError("compare needs at least two solutions, e.g. {'now': a, 'what if': b}")
+    names = [str(n) for n in solutions]
+    return _side_by_side(names, [scenario_summary(s, reach_km=reach_km)
+                                 for s in solutions.values()],
+                         [s.assignments() for s in solutions.values()])
+
+
+def _side_by_side(names: list[str], summaries: list[dict[str, Any]],
+                  assignments: list[pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
     owners: pd.DataFrame | None = None
-    for name, run in zip(names, runs, strict=True):
-        col = run["assign"][["account_id", "rep_id"]].rename(columns={"rep_id": name})
+    for name, assign in zip(names, assignments, strict=True):
+        col = assign[["account_id", "rep_id"]].rename(columns={"rep_id": name})
         owners = col if owners is None else owners.merge(col, on="account_id", how="outer")
     assert owners is not None
     owners = owners.fillna("").sort_values("account_id", kind="stable").reset_index(drop=True)
     owners["changed"] = owners[names].nunique(axis=1) > 1
-    rows = {label: [r["summary"].get(key, "") for r in runs] for key, label in FIGURES}
+    rows = {label: [summary.get(key, "") for summary in summaries] for key, label in FIGURES}
     rows[f"accounts moved vs {names[0]}"] = [
         int((owners[n] != owners[names[0]]).sum()) for n in names]
     figures = pd.DataFrame.from_dict(rows, orient="index", columns=names)

@@ -588,12 +588,16 @@ def sha256_file(path: PathLike) -> str:
 
 # --------------------------------------------------------------------------- writing
 
-Content = str | bytes | pd.DataFrame | Mapping[str, gpd.GeoDataFrame] | Mapping[str, Any]
+Content = str | bytes | Path | pd.DataFrame | Mapping[str, gpd.GeoDataFrame] | Mapping[str, Any]
 
 
 def _write_one(path: Path, content: Content) -> None:
     suffix = path.suffix.lower()
-    if isinstance(content, bytes):
+    if isinstance(content, Path):  # a finished folder (a run of a sweep), moved in
+        if not content.is_dir():
+            raise TypeError(f"{content} is not a folder to move to {path.name}")
+        shutil.move(content, path)
+    elif isinstance(content, bytes):
         path.write_bytes(content)
     elif isinstance(content, str):
         path.write_text(content, encoding="utf-8")
@@ -619,7 +623,7 @@ def _write_one(path: Path, content: Content) -> None:
         raise TypeError(f"cannot write {type(content).__name__} to {path.name}")
 
 
-def _is_replaceable(out: Path) -> bool:
+def is_replaceable(out: Path) -> bool:
     """A folder we may replace: missing, empty, or an earlier territory_opt output."""
     if not out.exists():
         return True
@@ -642,7 +646,8 @@ def write_outputs(out_dir: PathLike, files: Mapping[str, Content]) -> Path:
     files
         File name (no folders) to content: ``str`` or ``bytes``; a DataFrame
         for ``.csv``; a mapping of layer name to GeoDataFrame for ``.gpkg``; a
-        JSON-able mapping for ``.json``.
+        JSON-able mapping for ``.json``; a :class:`~pathlib.Path` of a finished
+        folder is moved in under that name.
 
     Returns
     -------
@@ -653,7 +658,7 @@ def write_outputs(out_dir: PathLike, files: Mapping[str, Content]) -> Path:
     if out.exists() and not out.is_dir():
         raise InputError(f"output folder '{out}' is a file; choose a folder path "
                          "(e.g. --out out/run1)")
-    if not _is_replaceable(out):
+    if not is_replaceable(out):
         raise InputError(f"output folder '{out}' holds files that are not a territory_opt "
                          "run (no manifest.json); choose an empty or new folder so that "
                          "nothing of yours is overwritten")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from functools import cached_property
 from typing import Literal
@@ -575,7 +575,14 @@ class TerritoryProblem:
 
 
 def check_feasibility(problem: TerritoryProblem) -> None:
-    """Raise :class:`InfeasibleError` for conflicts visible without a solver.
+    """Raise :class:`InfeasibleError` for the first conflict of :func:`conflicts`."""
+    for message in conflicts(problem):
+        raise InfeasibleError(message)
+
+
+def conflicts(problem: TerritoryProblem) -> Iterator[str]:
+    """Every conflict visible without a solver, as a message naming the unit,
+    territory, metric and amounts, and the fix.
 
     Checks, for every band: the bands can hold the total; no unit is heavier
     than the upper band of every territory it may join; the units locked to a
@@ -599,7 +606,7 @@ def check_feasibility(problem: TerritoryProblem) -> None:
         total = a.sum()
         what = band.describe()
         if upper.sum() < total - 1e-9 or lower.sum() > total + 1e-9:
-            raise InfeasibleError(
+            yield (
                 f"{what}: the {k} territories can hold {_fmt(lower.sum())} to "
                 f"{_fmt(upper.sum())} in all, but the units total {_fmt(total)}; widen the "
                 "band or change the number of territories")
@@ -608,36 +615,36 @@ def check_feasibility(problem: TerritoryProblem) -> None:
         if heavy:
             i = heavy[0]
             more = f" ({len(heavy)} units in all)" if len(heavy) > 1 else ""
-            raise InfeasibleError(
+            yield (
                 f"unit {problem.unit_ids[i]!r} has {metric} {_fmt(a[i])}, more than "
                 f"{what} allows any territory (at most {_fmt(free_max)}){more}; widen the "
                 "band or split the unit (smaller units, or units method 'accounts')")
         locked_sum = np.bincount(locked_to, weights=a[locked_units], minlength=k)
         for t in range(k):
             if locked_sum[t] > upper[t] + 1e-9:
-                raise InfeasibleError(
+                yield (
                     f"{names[t]}: its locked units carry {metric} {_fmt(locked_sum[t])}, more "
                     f"than {what} allows it (at most {_fmt(upper[t])}); unlock some or "
                     "widen the band")
         for t in range(k):
             reachable = total - (locked_sum.sum() - locked_sum[t])
             if reachable < lower[t] - 1e-9:
-                raise InfeasibleError(
+                yield (
                     f"{names[t]}: needs at least {_fmt(lower[t])} {metric} for {what}, but "
                     f"only {_fmt(reachable)} is not locked to other territories; unlock some "
                     "or widen the band")
     if problem.contiguity:
-        _check_pieces(problem)
+        yield from _piece_conflicts(problem)
 
 
-def _check_pieces(problem: TerritoryProblem) -> None:
+def _piece_conflicts(problem: TerritoryProblem) -> Iterator[str]:
     """Each connected piece must hold a whole number of territories, k in all."""
     graph = problem.adjacency
     pieces = sorted(nx.connected_components(graph), key=lambda c: min(c))
     k = problem.n_territories
     if len(pieces) > k:
         sizes = ", ".join(str(len(c)) for c in pieces[:8])
-        raise InfeasibleError(
+        yield (
             f"contiguity: the units' graph has {len(pieces)} separate pieces (sizes {sizes}"
             f"{', ...' if len(pieces) > 8 else ''}) but there are only {k} territories, and "
             "a connected territory cannot span two pieces; connect the pieces (islands) "
@@ -655,13 +662,13 @@ def _check_pieces(problem: TerritoryProblem) -> None:
                 hi_c = min(hi_c, int(np.floor(total / lower.min() + 1e-9)))
         if lo_c > hi_c:
             example = problem.unit_ids[idx[0]]
-            raise InfeasibleError(
+            yield (
                 f"contiguity: the piece of the graph holding unit {example!r} ({len(idx)} "
                 "units) cannot be cut into whole territories within the bands; connect "
                 "it to its neighbours in the graph, widen the bands, or drop contiguity")
         lo_total, hi_total = lo_total + lo_c, hi_total + hi_c
     if not lo_total <= k <= hi_total:
-        raise InfeasibleError(
+        yield (
             f"contiguity: the graph's {len(pieces)} pieces can hold {lo_total} to {hi_total} "
             f"connected territories within the bands, not {k}; change k, widen the bands, "
             "or drop contiguity")

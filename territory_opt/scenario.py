@@ -11,6 +11,7 @@ import difflib
 import logging
 import platform
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -23,9 +24,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from territory_opt import io
-from territory_opt.errors import InputError
+from territory_opt.errors import InfeasibleError, InputError, TerritoryOptWarning
 from territory_opt.graph import adjacency, graph_from_edges
-from territory_opt.model import TerritoryProblem
+from territory_opt.model import TerritoryProblem, conflicts
+from territory_opt.progress import bar
 from territory_opt.report import report_html, scenario_summary, territory_table
 from territory_opt.solution import DEFAULT_REACH_KM, Solution
 from territory_opt.solve import solve
@@ -199,7 +201,8 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     return [k for k in getattr(current, "model_fields", {}) if k != "base_dir"]
 
 
-def _validation_message(exc: ValidationError, source: str) -> str:
+def _validation_problems(exc: ValidationError) -> list[str]:
+    """One line per wrong key of a scenario, with the fix."""
     lines: list[str] = []
     seen: set[str] = set()
     for err in exc.errors():
@@ -221,7 +224,7 @@ def _validation_message(exc: ValidationError, source: str) -> str:
             lines.append(f"missing key {key!r}; add it")
         else:
             lines.append(f"key {key!r}: {err['msg']} (got {err.get('input')!r})")
-    return f"scenario {source}: " + "; ".join(lines[:5])
+    return lines
 
 
 _TYPE_NAMES = {"float", "int", "str", "bool", "dict", "list", "none"}
@@ -253,7 +256,10 @@ def scenario_from_dict(data: dict[str, Any], *, base_dir: str | Path = ".",
     try:
         return Scenario.model_validate(data | {"base_dir": Path(base_dir)})
     except ValidationError as exc:
-        raise InputError(_validation_message(exc, source)) from None
+        problems = _validation_problems(exc)
+        error = InputError(f"scenario {source}: " + "; ".join(problems))
+        error.problems = [f"scenario {source}: {p}" for p in problems]  # type: ignore[attr-defined]
+        raise error from None
 
 
 @dataclass
@@ -297,58 +303,61 @@ class LoadedInputs:
     unplaced: list[dict[str, Any]] | None = None  # accounts left out by ZIP geocoding
 
 
+def input_readers(scenario: Scenario) -> list[tuple[str, Path | None, Callable[[], Any]]]:
+    """``(role, path, read)`` for every input a scenario names, in reading order."""
+    acc = scenario.accounts
+    readers: list[tuple[str, Path | None, Callable[[], Any]]] = []
+
+    def add(role: str, path: str | None, read: Callable[[Path | None], Any]) -> None:
+        file = scenario.resolve(path) if path is not None else None
+        readers.append((role, file, lambda: read(file)))
+
+    add("accounts", acc.path, lambda f: io.read_accounts(
+        f, id=acc.id, workload=acc.workload, zip=acc.zip, unplaced=acc.unplaced,
+        **_points_kwargs(acc)))
+    if (pot := scenario.potential) is not None:
+        add("potential", pot.path, lambda f: io.read_potential(
+            f, value=pot.value, id=pot.id, **_points_kwargs(pot)))
+    if (reps := scenario.reps) is not None:
+        add("reps", reps.path, lambda f: io.read_reps(
+            f, id=reps.id, name=reps.name, fte=reps.fte, territory=reps.territory,
+            **_points_kwargs(reps)))
+    if isinstance(dist := scenario.objective.distance, DistanceSpec):
+        add("distance", dist.path, lambda f: io.read_distance_matrix(
+            f, origin=dist.origin, destination=dist.destination, cost=dist.cost,
+            sheet=dist.sheet))
+    contiguity = scenario.contiguity
+    if isinstance(contiguity, ContiguitySpec) and (edges := contiguity.edges) is not None:
+        add("edges", edges.path, lambda f: io.read_edges(f, a=edges.a, b=edges.b))
+    if isinstance(locks := scenario.locks, LocksSpec):
+        add("locks", locks.path, lambda f: io.read_locks(f, id=locks.id, rep=locks.rep))
+    if (align := scenario.alignment) is not None:
+        add("alignment", align.path, lambda f: io.read_alignment(f, id=align.id,
+                                                                 rep=align.rep))
+    if (deals := scenario.deals) is not None:
+        add("deals", deals.path, lambda f: io.read_deals(
+            f, account=deals.account, amount=deals.amount, stage=deals.stage,
+            created=deals.created, closed=deals.closed, won=deals.won, sheet=deals.sheet))
+    return readers
+
+
 def load_inputs(scenario: Scenario) -> LoadedInputs:
     """Read every input file a scenario names (the ``load`` stage)."""
-    acc_spec = scenario.accounts
-    inputs = [("accounts", scenario.resolve(acc_spec.path))]
-    accounts = io.read_accounts(inputs[0][1], id=acc_spec.id, workload=acc_spec.workload,
-                                zip=acc_spec.zip, unplaced=acc_spec.unplaced,
-                                **_points_kwargs(acc_spec))
+    return inputs_from(scenario, {role: read() for role, _, read in input_readers(scenario)})
+
+
+def inputs_from(scenario: Scenario, read: dict[str, Any]) -> LoadedInputs:
+    """:class:`LoadedInputs` from what :func:`input_readers` read, by role."""
+    accounts = read["accounts"]
     unplaced = accounts.attrs.pop("unplaced", None)
-    potential = None
-    if scenario.potential is not None:
-        spec = scenario.potential
-        inputs.append(("potential", scenario.resolve(spec.path)))
-        potential = io.read_potential(inputs[-1][1], value=spec.value, id=spec.id,
-                                      **_points_kwargs(spec))
-    reps = None
-    if scenario.reps is not None:
-        rspec = scenario.reps
-        inputs.append(("reps", scenario.resolve(rspec.path)))
-        reps = io.read_reps(inputs[-1][1], id=rspec.id, name=rspec.name, fte=rspec.fte,
-                            territory=rspec.territory, **_points_kwargs(rspec))
-    distance: Any = scenario.objective.distance
-    if isinstance(distance, DistanceSpec):
-        inputs.append(("distance", scenario.resolve(distance.path)))
-        distance = io.read_distance_matrix(inputs[-1][1], origin=distance.origin,
-                                           destination=distance.destination,
-                                           cost=distance.cost, sheet=distance.sheet)
-    edges = None
-    contiguity = scenario.contiguity
-    if isinstance(contiguity, ContiguitySpec) and contiguity.edges is not None:
-        inputs.append(("edges", scenario.resolve(contiguity.edges.path)))
-        edges = io.read_edges(inputs[-1][1], a=contiguity.edges.a, b=contiguity.edges.b)
-    locks: dict[str, str] = {}
-    if isinstance(scenario.locks, LocksSpec):
-        inputs.append(("locks", scenario.resolve(scenario.locks.path)))
-        locks = io.read_locks(inputs[-1][1], id=scenario.locks.id, rep=scenario.locks.rep)
-    elif scenario.locks:
-        locks = dict(scenario.locks)
-    current: dict[str, str] = {}
-    if scenario.alignment is not None:
-        inputs.append(("alignment", scenario.resolve(scenario.alignment.path)))
-        current = io.read_alignment(inputs[-1][1], id=scenario.alignment.id,
-                                    rep=scenario.alignment.rep)
-    deals = None
-    if scenario.deals is not None:
-        dspec = scenario.deals
-        inputs.append(("deals", scenario.resolve(dspec.path)))
-        deals = io.read_deals(inputs[-1][1], account=dspec.account, amount=dspec.amount,
-                              stage=dspec.stage, created=dspec.created, closed=dspec.closed,
-                              won=dspec.won, sheet=dspec.sheet)
-    return LoadedInputs(accounts=accounts, potential=potential, reps=reps, distance=distance,
-                        edges=edges, locks=locks, current=current, inputs=inputs, deals=deals,
-                        unplaced=unplaced)
+    locks = read.get("locks") or (dict(scenario.locks) if isinstance(scenario.locks, dict)
+                                  else {})
+    distance = read.get("distance", scenario.objective.distance)
+    inputs = [(role, path) for role, path, _ in input_readers(scenario) if path is not None]
+    return LoadedInputs(accounts=accounts, potential=read.get("potential"),
+                        reps=read.get("reps"), distance=distance, edges=read.get("edges"),
+                        locks=locks, current=read.get("alignment") or {}, inputs=inputs,
+                        deals=read.get("deals"), unplaced=unplaced)
 
 
 def scenario_units(scenario: Scenario, loaded: LoadedInputs) -> Any:
@@ -382,6 +391,78 @@ def build_problem(scenario: Scenario, loaded: LoadedInputs) -> TerritoryProblem:
         max_moved=real.max_moved)
 
 
+@dataclass
+class ScenarioCheck:
+    """What :func:`check_scenario` found: ``problems`` (each names the input or
+    key and the fix), ``warnings``, ``infeasible`` (True when the only problems
+    are conflicts of the bands, locks or contiguity) and ``facts`` (counts and
+    totals of a scenario that loads)."""
+
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    infeasible: bool = False
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def check_scenario(scenario: Scenario | str | Path, *,
+                   out: str | Path | None = None) -> ScenarioCheck:
+    """Check a scenario and its data without solving, listing every problem at once.
+
+    Reads every input (each on its own, so that one bad file does not hide
+    another), builds the units and the problem, and lists every conflict the
+    pre-solve checks see (a unit heavier than its band, locks overfilling a
+    territory, graph pieces that cannot hold whole territories) and an output
+    folder that may not be replaced.
+    """
+    check = ScenarioCheck()
+    try:
+        if not isinstance(scenario, Scenario):
+            scenario = load_scenario(scenario)
+    except InputError as exc:
+        check.problems += getattr(exc, "problems", [str(exc)])
+        return check
+    read: dict[str, Any] = {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for role, _path, reader in input_readers(scenario):
+            try:
+                read[role] = reader()
+            except InputError as exc:
+                check.problems.append(f"{role}: {exc}")
+        problem = None
+        if not check.problems:
+            loaded = inputs_from(scenario, read)
+            try:
+                problem = build_problem(scenario, loaded)
+            except InfeasibleError as exc:
+                check.problems.append(f"infeasible: {exc}")
+                check.infeasible = True
+            except InputError as exc:
+                check.problems.append(str(exc))
+        if problem is not None:
+            found = [f"infeasible: {m}" for m in conflicts(problem)]
+            check.problems += found
+            check.infeasible = bool(found)
+            check.facts = {"accounts": len(loaded.accounts), "units": problem.n_units,
+                           "territories": problem.n_territories,
+                           "workload": float(problem.values("workload").sum()),
+                           "crs": problem.units.crs.name}
+            if loaded.unplaced is not None:
+                check.facts["unplaced_accounts"] = len(loaded.unplaced)
+    check.warnings = [str(w.message) for w in caught
+                      if issubclass(w.category, TerritoryOptWarning)]
+    folder = Path(out) if out is not None else scenario.output_dir()
+    if not io.is_replaceable(folder.absolute()):
+        check.problems.append(f"output folder '{folder}' holds files that are not a "
+                              "territory_opt run (no manifest.json); choose another `output:` "
+                              "or --out")
+    return check
+
+
 def run_scenario(
     scenario: Scenario | str | Path,
     *,
@@ -389,6 +470,7 @@ def run_scenario(
     time_limit: float | None = None,
     write: bool = True,
     on_stage: Callable[[str], None] | None = None,
+    progress: bool | None = None,
 ) -> RunResult:
     """Run a scenario end to end: load, build units, solve, write outputs.
 
@@ -403,7 +485,10 @@ def run_scenario(
     write
         Write the outputs; False only solves (for notebooks).
     on_stage
-        Called with each stage's name as it starts (for progress display).
+        Called with each stage's name as it starts.
+    progress
+        Progress bar over the stages: None shows it in a terminal or notebook
+        only, False never, True always (see :mod:`territory_opt.progress`).
 
     Returns
     -------
@@ -413,7 +498,20 @@ def run_scenario(
     if not isinstance(scenario, Scenario):
         path = Path(scenario)
         scenario = load_scenario(path)
-    stage = on_stage or (lambda name: logger.info("stage: %s", name))
+    with bar(total=4, desc=scenario.name, unit="stage", progress=progress) as stages:
+        return _run(scenario, path, out=out, time_limit=time_limit, write=write,
+                    on_stage=on_stage, stages=stages)
+
+
+def _run(scenario: Scenario, path: Path | None, *, out: str | Path | None,
+         time_limit: float | None, write: bool, on_stage: Callable[[str], None] | None,
+         stages: Any) -> RunResult:
+    def stage(name: str) -> None:
+        stages.set_postfix_str(name, refresh=False)
+        if name != "load":  # the stage before is done
+            stages.update(1)
+        (on_stage or (lambda n: logger.info("stage: %s", n)))(name)
+
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     stage("load")
@@ -475,6 +573,7 @@ def run_scenario(
         seconds["outputs"] = time.perf_counter() - t0
     else:
         seconds["outputs"] = time.perf_counter() - t0
+    stages.update(1)
     return RunResult(scenario=scenario, solution=solution, out_dir=out_dir,
                      manifest=manifest, seconds=seconds)
 

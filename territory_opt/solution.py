@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from territory_opt.model import TerritoryProblem
 
 DEFAULT_REACH_KM = 100.0
+HTML_MAX_UNITS = 20_000  # Jupyter's view of a larger plan skips the per-territory table
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,6 +69,24 @@ class Solution:
         return (f"Solution(status={self.status!r}, objective={self.objective:,.2f}, "
                 f"gap={gap}, units={self.problem.n_units}, "
                 f"territories={self.problem.n_territories})")
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the outcome, then one row per territory (:meth:`summary`)."""
+        import html
+
+        gap = "unknown" if self.gap is None else f"{self.gap:.4%}"
+        bound = "none" if self.bound is None else f"{self.bound:,.2f}"
+        p = self.problem
+        head = (f"<b>{html.escape(self.status)}</b>: objective {self.objective:,.2f}, "
+                f"lower bound {bound}, gap {gap}; {p.n_units:,} units in "
+                f"{p.n_territories} territories; {html.escape(self.solver)}, "
+                f"{sum(self.seconds.values()):.1f} s")
+        if p.n_units > HTML_MAX_UNITS:
+            return (f"<div>{head}<br><i>summary() gives the per-territory table "
+                    f"(not drawn here for over {HTML_MAX_UNITS:,} units)</i></div>")
+        table = self.summary().to_html(index=False, float_format=lambda v: f"{v:,.4g}",
+                                       border=0, na_rep="")
+        return f"<div>{head}{table}</div>"
 
     @classmethod
     def from_columns(cls, problem: TerritoryProblem, columns: np.ndarray,

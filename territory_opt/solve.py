@@ -30,6 +30,7 @@ from territory_opt.model import (
     is_connected_plan,
     separator_cuts,
 )
+from territory_opt.progress import bar
 from territory_opt.solution import Solution
 
 logger = logging.getLogger(__name__)
@@ -627,6 +628,7 @@ def size_headcount(
     extra_k: int = 3,
     time_limit: float | None = 60.0,
     gap: float = 1e-3,
+    progress: bool | None = None,
     **problem_options: Any,
 ) -> pd.DataFrame:
     """The smallest number of territories that keeps each under a workload maximum.
@@ -651,6 +653,8 @@ def size_headcount(
         Further k to solve after the smallest feasible one.
     time_limit, gap
         Per solve.
+    progress
+        Progress bar over the headcounts (None: in a terminal or notebook only).
     **problem_options
         Further :class:`TerritoryProblem` options (``power``, ``distance``,
         ``contiguity``, ``graph``; more bands via ``balance``).
@@ -672,6 +676,8 @@ def size_headcount(
     candidates = list(k_values) if k_values is not None else None
     rows: list[dict[str, Any]] = []
     k, first_feasible = start, None
+    shown = bar(total=len(candidates) if candidates is not None else None,
+                desc="headcounts", unit="k", progress=progress)
     while True:
         if candidates is not None:
             if not candidates:
@@ -695,7 +701,10 @@ def size_headcount(
         except SolverError as exc:
             row |= {"status": "undecided", "reason": str(exc)}
         rows.append(row)
+        shown.update(1)
+        shown.set_postfix_str(f"k={k} {row['status']}")
         k += 1
+    shown.close()
     table = pd.DataFrame(rows, columns=["k", "status", "objective", "bound", "gap",
                                         "largest", "reason"])
     table["smallest"] = table["k"] == first_feasible

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import ROOT
 
 import territory_opt as topt
 from territory_opt.cli import main
@@ -160,3 +162,113 @@ def test_compare_refuses_a_folder_that_is_no_run(tiny, tmp_path, capsys):
     assert main(["run", str(tiny), "--out", str(out), "-q"]) == 0
     assert main(["compare", str(out), str(tmp_path)]) == 2
     assert "is not a territory_opt run (no manifest.json)" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- validate, init, help
+
+
+def test_validate_a_good_scenario(capsys):
+    assert main(["validate", str(ROOT / "scenarios" / "georgia.yaml")]) == 0
+    assert "OK: 949 accounts in 949 units, 12 territories" in capsys.readouterr().out
+
+
+def test_validate_lists_every_problem_at_once(tiny, capsys):
+    (tiny.parent / "accounts.csv").write_text("account_id,lat,lon,visits\nA0,33,-84,1\n")
+    (tiny.parent / "reps.csv").write_text("rep,lat,lon\nR0,33,-84\n")
+    mine = tiny.parent / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("my own file")
+    code = main(["validate", str(tiny), "--out", str(mine)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "3 problems" in err
+    assert "1. accounts: " in err and "no column 'workload'" in err
+    assert "2. reps: " in err and "no column 'rep_id'" in err
+    assert "3. output folder" in err
+    assert (mine / "notes.txt").read_text() == "my own file"  # validate writes nothing
+
+
+def test_validate_lists_scenario_key_problems_one_per_line(tiny, capsys):
+    tiny.write_text(TINY.replace("solver: {time_limit: 30}",
+                                 "solver: {time_limit: 30, gap: 3}\nbalanse: {}"))
+    assert main(["validate", str(tiny)]) == 2
+    err = capsys.readouterr().err
+    assert "2 problems" in err and "did you mean 'balance'" in err and "solver.gap" in err
+
+
+def test_validate_says_infeasible_with_exit_3(tiny, capsys):
+    tiny.write_text(TINY.replace("reps: {path: reps.csv}", "reps: {path: reps.csv}\n"
+                                 "locks: {A0: R0, A1: R0, A2: R0, A3: R0}"))
+    assert main(["validate", str(tiny)]) == 3
+    err = capsys.readouterr().err
+    assert "infeasible: territory" in err and "locked units carry" in err
+
+
+def test_init_writes_a_scenario_that_validates_and_runs(tmp_path, capsys, caplog):
+    data = ROOT / "data" / "georgia"
+    target = tmp_path / "plans" / "crm.yaml"
+    assert main(["init", str(target), "--accounts", str(data / "crm_export.csv"),
+                 "--reps", str(data / "reps.csv")]) == 0
+    text = target.read_text()
+    assert "zip: Billing Zip/Postal Code" in text and "id: Account ID" in text
+    assert "workload: Visit Hours" in text and "unplaced: drop" in text
+    assert "path: ../../../" in text  # relative to the scenario file's folder
+    text = text.replace("method: auto", "method: clusters\n  n_units: 100")
+    target.write_text(text.replace("gap: 0.001", "gap: 0.01"))
+    assert main(["validate", str(target)]) == 0
+    assert "4 accounts left out" in capsys.readouterr().out
+    with warnings.catch_warnings():  # as outside pytest: shown, not raised
+        warnings.simplefilter("default", topt.TerritoryOptWarning)
+        assert main(["run", str(target)]) == 0  # the CLI logs warnings (py.warnings)
+    assert "4 of 949 accounts could not be placed" in caplog.text
+    assert "4 accounts could not be placed by ZIP code" in capsys.readouterr().out
+    out = target.parent / "out" / "crm"
+    assert len(pd.read_csv(out / "unplaced_accounts.csv")) == 4
+    assert main(["init", str(target), "--accounts", str(data / "accounts.csv")]) == 2
+    assert "exists" in capsys.readouterr().err
+
+
+def test_init_without_files_writes_a_template_with_todos(tmp_path, capsys):
+    target = tmp_path / "blank.yaml"
+    assert main(["init", str(target)]) == 0
+    assert "TODO" in target.read_text()
+    assert main(["validate", str(target)]) == 2
+    assert "TODO.csv' does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["run", "validate", "init", "compare", "sweep", "size"])
+def test_every_command_has_examples_and_exit_codes_in_its_help(command, capsys):
+    with pytest.raises(SystemExit) as done:
+        main([command, "--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    assert "examples:" in text and f"territory-opt {command}" in text
+    assert "130  interrupted" in text and "3    infeasible" in text
+
+
+# ---------------------------------------------------------------- notebook-facing objects
+
+
+def test_progress_bars_only_where_someone_watches(tiny, capsys, monkeypatch):
+    from territory_opt.progress import ENV, progress_enabled
+
+    monkeypatch.delenv(ENV, raising=False)
+    assert not progress_enabled()  # pytest captures stderr: not a terminal
+    monkeypatch.setenv(ENV, "1")
+    assert progress_enabled() and not progress_enabled(False)
+    monkeypatch.setenv(ENV, "0")
+    assert not progress_enabled() and progress_enabled(True)
+    monkeypatch.delenv(ENV)
+    topt.run_scenario(tiny, write=False)
+    assert capsys.readouterr().err == ""
+    topt.run_scenario(tiny, write=False, progress=True)
+    err = capsys.readouterr().err
+    assert "tiny" in err and "4/4" in err
+
+
+def test_solution_shows_itself_in_jupyter(tiny):
+    sol = topt.run_scenario(tiny, write=False).solution
+    page = sol._repr_html_()
+    assert "<b>optimal</b>: objective" in page and "gap 0.0000%" in page
+    assert "Ann &lt;b&gt;" in page and "Ann <b>" not in page  # names are escaped
+    assert page.count("<tr") == len(sol.summary()) + 1

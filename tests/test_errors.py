@@ -235,6 +235,20 @@ CASES = [
                                                (d / "mine" / "notes.txt").write_text("x"),
                                                topt.run_scenario(write(d), out=d / "mine")),
          IE, r"holds files that are not a territory_opt run .*nothing of yours"),
+    Case("zip-unplaced", lambda d: scenario_text(
+        d, SCENARIO.replace("{path: accounts.csv}", "{path: accounts.csv, zip: zip}"),
+        accounts=accounts_with(zip=["30002", "3OOO2", "", "30004-1234"])),
+         IE, r"'.*accounts.csv', column 'zip': 2 of 4 accounts could not be placed by ZIP "
+             r"code \(line 3 \(A2, '3OOO2'\): not a US ZIP code.*line 4 \(A3, ''\): no ZIP "
+             r"code\); fix those codes.*unplaced: drop", cli=True),
+    Case("zip-none-placed", lambda d: topt.read_accounts(
+        d / "accounts.csv", zip="lat", unplaced="drop"),
+         IE, r"column 'lat': no ZIP code could be placed; is it the right column\?"),
+    Case("sweep-set-syntax", lambda d: topt.sweep(write(d), ["k:10..14"], serial=True),
+         IE, r"--set 'k:10..14': write KEY=VALUES, e.g. k=10..14"),
+    Case("sweep-bad-variant", lambda d: topt.sweep(write(d), ["balance.workload=0.1,1.5x"],
+                                                   serial=True, out=d / "sw"),
+         IE, r"scenario run balance.workload=1.5x: key 'balance.workload'"),
 ]
 
 
