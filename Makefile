@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench data clean
+.PHONY: demo test bench data lab clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ test: $(VENV)/.installed-test  ## install the test extras and run the test suite
 
 bench: $(VENV)/.installed  ## seconds per stage of the Georgia scenario
 	$(BIN)/python benchmarks/georgia.py
+
+lab: $(VENV)/.installed  ## install JupyterLab into .venv and open the notebooks
+	$(BIN)/python -m pip install --quiet -e '.[notebooks]'
+	$(BIN)/jupyter lab notebooks/
 
 data: $(VENV)/.installed-test  ## rebuild data/georgia/ from libpysal and zipcodes
 	$(BIN)/python data/make_georgia.py
