@@ -322,7 +322,8 @@ def read_accounts(
 
 
 def _place_by_zip(frame: pd.DataFrame, column: str, source: Source, ids: pd.Series,
-                  unplaced: str) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+                  unplaced: str, noun: str = "accounts",
+                  ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """Rows of ``frame`` with ``_zip_lat``/``_zip_lon`` from their ZIP code, and the
     rows left out (or an InputError listing them)."""
     if unplaced not in ("error", "drop"):
@@ -333,7 +334,7 @@ def _place_by_zip(frame: pd.DataFrame, column: str, source: Source, ids: pd.Seri
     missing = np.array([r != "" for r in reasons])
     offset = 2 if (not isinstance(source, pd.DataFrame)
                    and Path(source).suffix.lower() in TABLE_SUFFIXES) else 1
-    dropped = [{"line": int(p) + offset, "account_id": ids.iloc[p],
+    dropped = [{"line": int(p) + offset, f"{noun[:-1]}_id": ids.iloc[p],
                 "zip": "" if pd.isna(frame[column].iloc[p]) else str(frame[column].iloc[p]),
                 "reason": ZIP_REASONS[reasons[p]]} for p in np.flatnonzero(missing)]
     if missing.all():
@@ -342,16 +343,17 @@ def _place_by_zip(frame: pd.DataFrame, column: str, source: Source, ids: pd.Seri
                          f"{frame[column].iloc[0]!r})")
     if dropped:
         shown = "; ".join(f"{'line' if offset == 2 else 'row'} {d['line']} "
-                          f"({d['account_id']}, {d['zip']!r}): {d['reason']}"
+                          f"({d[f'{noun[:-1]}_id']}, {d['zip']!r}): {d['reason']}"
                           for d in dropped[:MAX_ROWS_LISTED])
         more = f"; and {len(dropped) - MAX_ROWS_LISTED} more" \
             if len(dropped) > MAX_ROWS_LISTED else ""
         what = (f"{_name(source)}, column {column!r}: {len(dropped)} of {len(frame)} "
-                f"accounts could not be placed by ZIP code ({shown}{more})")
+                f"{noun} could not be placed by ZIP code ({shown}{more})")
         if unplaced == "error":
-            raise InputError(f"{what}; fix those codes, add lat/lon columns for them, or "
-                             "pass unplaced='drop' (scenario: unplaced: drop) to leave them "
-                             "out and list them")
+            drop = ("" if noun == "reps" else ", or pass unplaced='drop' (scenario: "
+                    "unplaced: drop) to leave them out and list them")
+            raise InputError(f"{what}; fix those codes{' or' if not drop else ','} add "
+                             f"lat/lon columns for them{drop}")
         warnings.warn(f"{what}; left out (listed in unplaced_accounts.csv of a scenario "
                       "run, or accounts.attrs['unplaced'])", TerritoryOptWarning, stacklevel=3)
     placed = frame.assign(_zip_lat=lat, _zip_lon=lon)[~missing]
@@ -395,21 +397,27 @@ def read_reps(
     fte: str | None = "fte", territory: str | None = "territory",
     lat: str | None = "lat", lon: str | None = "lon", x: str | None = None,
     y: str | None = None, crs: object | None = None, layer: str | None = None,
-    sheet: str | int | None = None,
+    sheet: str | int | None = None, zip: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read sales reps: one territory each, with a home base and an FTE.
 
     Optional columns: ``name`` (defaults to the id), ``fte`` (defaults to 1.0;
-    must be above 0), ``territory`` (a label; defaults to T01, T02, ...).
+    must be above 0), ``territory`` (a label; defaults to T01, T02, ...). The home
+    base is ``lat``/``lon``, ``x``/``y`` with ``crs``, the file's own points, or
+    with ``zip`` the centroid of the rep's US ZIP code (every rep must be placed).
     """
-    frame = read_table(source, layer=layer, sheet=sheet, text_columns=[id])
+    frame = read_table(source, layer=layer, sheet=sheet,
+                       text_columns=[id] + ([zip] if zip else []))
     optional = {"name": name, "fte": fte, "territory": territory}
     defaults = {"name": "name", "fte": "fte", "territory": "territory"}
     for key, col in optional.items():  # a default column may be absent; a named one not
         if col == defaults[key] and col not in frame.columns:
             optional[key] = None
-    require_columns(frame, {"id": id} | optional, source)
+    require_columns(frame, {"id": id, "zip": zip} | optional, source)
     ids = unique_ids(frame, id, source)
+    if zip is not None:
+        frame, _ = _place_by_zip(frame, zip, source, ids, "error", noun="reps")
+        lat, lon, x, y, crs = "_zip_lat", "_zip_lon", None, None, None
     ftes = (numeric_column(frame, optional["fte"], source) if optional["fte"]
             else pd.Series(1.0, index=frame.index))
     if (ftes <= 0).any():
@@ -420,7 +428,7 @@ def read_reps(
                          "or remove the rep")
     gdf = to_points(frame, source, lat=lat, lon=lon, x=x, y=y, crs=crs)
     renames = {id: "rep_id"} | {col: key for key, col in optional.items() if col}
-    gdf = _canonical(gdf, renames)
+    gdf = _canonical(gdf, renames).drop(columns=["_zip_lat", "_zip_lon"], errors="ignore")
     gdf["rep_id"] = ids.to_numpy()
     gdf["fte"] = ftes.to_numpy()
     gdf["name"] = (frame[optional["name"]].astype(str).to_numpy() if optional["name"]

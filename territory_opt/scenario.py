@@ -68,6 +68,7 @@ class PotentialSpec(PointsSpec):
 
 
 class RepsSpec(PointsSpec):
+    zip: str | None = None
     id: str = "rep_id"
     name: str | None = "name"
     fte: str | None = "fte"
@@ -321,7 +322,7 @@ def input_readers(scenario: Scenario) -> list[tuple[str, Path | None, Callable[[
     if (reps := scenario.reps) is not None:
         add("reps", reps.path, lambda f: io.read_reps(
             f, id=reps.id, name=reps.name, fte=reps.fte, territory=reps.territory,
-            **_points_kwargs(reps)))
+            zip=reps.zip, **_points_kwargs(reps)))
     if isinstance(dist := scenario.objective.distance, DistanceSpec):
         add("distance", dist.path, lambda f: io.read_distance_matrix(
             f, origin=dist.origin, destination=dist.destination, cost=dist.cost,

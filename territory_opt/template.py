@@ -28,7 +28,8 @@ GUESSES: dict[str, list[str]] = {
     "lon": ["lon", "lng", "long", "longitude", "billinglongitude", "shippinglongitude",
             "xcoord"],
     "zip": ["zip", "zipcode", "postalcode", "postcode", "billingzippostalcode",
-            "billingzip", "billingpostalcode", "shippingzippostalcode", "zip5"],
+            "billingzip", "billingpostalcode", "shippingzippostalcode", "zip5", "homezip",
+            "homezipcode", "homepostalcode", "basezip", "officezip"],
     "rep_id": ["repid", "id", "ownerid", "employeeid", "rep", "userid"],
     "name": ["name", "repname", "fullname", "owner", "ownername"],
     "fte": ["fte", "capacity", "workingtime"],
@@ -66,19 +67,26 @@ def _line(key: str, value: Any, comment: str, indent: int = 2) -> str:
     return f"{' ' * indent}{text:<{40 - indent}} # {comment}"
 
 
-def _points(lines: list[str], columns: list[str], path: Path, what: str) -> None:
-    """lat/lon (or the file's own geometry) lines of a points section."""
+def _points(lines: list[str], columns: list[str], path: Path, what: str) -> bool:
+    """The location lines of a points section: the file's own geometry, lat/lon
+    columns, else a US ZIP code column. True when the ZIP code is used."""
     if _is_vector(path):
         lines.append(f"  # {what}: the file's own geometry and CRS are used")
-        return
+        return False
     lat, lon = guess_column(columns, "lat"), guess_column(columns, "lon")
+    code = guess_column(columns, "zip")
     if lat and lon:
         lines += [_line("lat", lat, "degrees (WGS 84); for projected x/y: x:, y:, crs:"),
                   _line("lon", lon, "degrees")]
+    elif code:
+        lines.append(_line("zip", code, "no coordinates: placed at the US ZIP code's "
+                           "centroid (offline)"))
+        return True
     else:
         lines += [_line("lat", "TODO", f"column with latitude; columns are: "
                         f"{', '.join(columns)}"),
                   _line("lon", "TODO", "column with longitude")]
+    return False
 
 
 def scenario_template(path: str | Path, *, accounts: str | Path | None = None,
@@ -123,15 +131,10 @@ def scenario_template(path: str | Path, *, accounts: str | Path | None = None,
         lines.append(_line("workload", work, "effort per account (e.g. visit-hours)")
                      if work else _line("workload", None, "no workload column found: every "
                                         "account counts 1; name a column to weigh them"))
-        lat, lon = guess_column(columns, "lat"), guess_column(columns, "lon")
-        code = guess_column(columns, "zip")
-        if _is_vector(file) or (lat and lon) or not code:
-            _points(lines, columns, file, "accounts")
-        else:
-            lines += [_line("zip", code, "no coordinates: placed at the US ZIP code's "
-                            "centroid (offline)"),
-                      _line("unplaced", "drop", "rows whose ZIP cannot be placed are left "
-                            "out and listed in unplaced_accounts.csv; 'error' stops")]
+        if _points(lines, columns, file, "accounts"):
+            lines.append(_line("unplaced", "drop", "rows whose ZIP cannot be placed are "
+                               "left out and listed in unplaced_accounts.csv; 'error' "
+                               "stops"))
     if potential is not None:
         file = Path(potential)
         columns = _columns(file)

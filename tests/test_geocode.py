@@ -82,3 +82,24 @@ def test_scenario_lists_the_unplaced_accounts_in_its_outputs(tmp_path):
     assert unplaced["zip"].tolist() == ["39999", "", "314099", "319O6"]
     assert result.manifest["summary"]["unplaced_accounts"] == 4
     assert len(pd.read_csv(tmp_path / "out" / "assignments.csv")) == 945
+
+
+def test_reps_placed_by_home_zip_and_every_rep_must_be(tmp_path):
+    path = tmp_path / "reps.csv"
+    path.write_text("rep_id,name,home_zip\nR1,Ann,30002\nR2,Bo,02139-4307\n")
+    reps = topt.read_reps(path, zip="home_zip")
+    assert reps.geometry.y.round(2).tolist() == [33.77, 42.36]
+    assert "_zip_lat" not in reps.columns
+    path.write_text("rep_id,name,home_zip\nR1,Ann,30002\nR2,Bo,3OOO2\n")
+    with pytest.raises(topt.InputError, match=r"1 of 2 reps could not be placed by ZIP code "
+                       r"\(line 3 \(R2, '3OOO2'\).*fix those codes or add lat/lon"):
+        topt.read_reps(path, zip="home_zip")
+
+
+def test_init_places_reps_by_zip_when_they_have_no_coordinates(tmp_path):
+    from territory_opt.template import scenario_template
+
+    (tmp_path / "reps.csv").write_text("Rep ID,Name,Home Zip\nR1,Ann,30002\n")
+    text = scenario_template(tmp_path / "s.yaml", accounts=CRM, reps=tmp_path / "reps.csv")
+    reps = text[text.index("reps:"):text.index("units:")]
+    assert "id: Rep ID" in reps and "zip: Home Zip" in reps and "lat:" not in reps
