@@ -531,8 +531,31 @@ class TerritoryProblem:
         for t in np.argsort(d.min(axis=0), kind="stable"):
             free = [i for i in np.argsort(d[:, t], kind="stable")
                     if i not in taken or self.locked.get(i) == t]
+            if not free:  # the greedy choice ran out (locks): match all territories at once
+                return self._matched_roots(d)
             roots[t] = free[0]
             taken.add(free[0])
+        return roots
+
+    def _matched_roots(self, d: np.ndarray) -> np.ndarray:
+        """Distinct roots, none locked to another territory, nearest in total; a
+        territory's own locked unit first (it holds that unit anyway)."""
+        from scipy.optimize import linear_sum_assignment
+
+        allowed = np.ones(d.shape, dtype=bool)
+        cost = d.copy()
+        for i, t in self.locked.items():
+            allowed[i] = False
+            allowed[i, t] = True
+            cost[i, t] = -1.0
+        cost = np.where(allowed, cost, d.max() * d.shape[0] + 1.0)
+        units, terrs = linear_sum_assignment(cost.T)
+        if not allowed[terrs, units].all():
+            raise InfeasibleError(
+                "contiguity: every territory needs a unit of its own to grow from, but the "
+                "locks leave too few free units; lock fewer units or drop contiguity")
+        roots = np.empty(self.n_territories, dtype=int)
+        roots[units] = terrs
         return roots
 
     @cached_property

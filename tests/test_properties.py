@@ -14,7 +14,7 @@ import warnings
 import networkx as nx
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 import territory_opt as topt
@@ -89,6 +89,9 @@ def brute_force(problem: topt.TerritoryProblem) -> float | None:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(instances())
+@example({"cells": [(0, 0), (0, 1), (0, 2), (0, 3)], "bases": [(0, 0), (0, 2), (0, 1)],
+          "workload": [1, 1, 1, 1], "fte": [0.5, 0.5, 0.5], "tolerance": 0.1,
+          "locks": {0: 1, 2: 0}, "contiguity": True, "power": 1})  # roots: greedy ran out
 def test_solver_agrees_with_brute_force(inst):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", topt.TerritoryOptWarning)  # e.g. "no balance band"
