@@ -231,8 +231,7 @@ def _validate(args: argparse.Namespace) -> int:
               f"{'s' if len(check.problems) > 1 else ''}", file=sys.stderr)
         for i, problem in enumerate(check.problems, start=1):
             print(f"  {i}. {problem}", file=sys.stderr)
-        return 3 if check.infeasible and len(check.problems) == sum(
-            p.startswith("infeasible:") for p in check.problems) else 2
+        return 3 if check.infeasible else 2
     if not args.quiet:
         f = check.facts
         extra = (f"; {f['unplaced_accounts']} accounts left out (no ZIP match)"

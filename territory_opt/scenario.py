@@ -344,17 +344,19 @@ def input_readers(scenario: Scenario) -> list[tuple[str, Path | None, Callable[[
 
 def load_inputs(scenario: Scenario) -> LoadedInputs:
     """Read every input file a scenario names (the ``load`` stage)."""
-    return inputs_from(scenario, {role: read() for role, _, read in input_readers(scenario)})
+    readers = input_readers(scenario)
+    return inputs_from(scenario, readers, {role: read() for role, _, read in readers})
 
 
-def inputs_from(scenario: Scenario, read: dict[str, Any]) -> LoadedInputs:
-    """:class:`LoadedInputs` from what :func:`input_readers` read, by role."""
+def inputs_from(scenario: Scenario, readers: list[tuple[str, Path | None, Any]],
+                read: dict[str, Any]) -> LoadedInputs:
+    """:class:`LoadedInputs` from what ``readers`` (:func:`input_readers`) read, by role."""
     accounts = read["accounts"]
     unplaced = accounts.attrs.pop("unplaced", None)
     locks = read.get("locks") or (dict(scenario.locks) if isinstance(scenario.locks, dict)
                                   else {})
     distance = read.get("distance", scenario.objective.distance)
-    inputs = [(role, path) for role, path, _ in input_readers(scenario) if path is not None]
+    inputs = [(role, path) for role, path, _ in readers if path is not None]
     return LoadedInputs(accounts=accounts, potential=read.get("potential"),
                         reps=read.get("reps"), distance=distance, edges=read.get("edges"),
                         locks=locks, current=read.get("alignment") or {}, inputs=inputs,
@@ -392,6 +394,9 @@ def build_problem(scenario: Scenario, loaded: LoadedInputs) -> TerritoryProblem:
         max_moved=real.max_moved)
 
 
+INFEASIBLE = "infeasible: "  # the prefix of a conflict among ScenarioCheck.problems
+
+
 @dataclass
 class ScenarioCheck:
     """What :func:`check_scenario` found: ``problems`` (each names the input or
@@ -401,12 +406,15 @@ class ScenarioCheck:
 
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    infeasible: bool = False
     facts: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    @property
+    def infeasible(self) -> bool:
+        return bool(self.problems) and all(p.startswith(INFEASIBLE) for p in self.problems)
 
 
 def check_scenario(scenario: Scenario | str | Path, *,
@@ -427,27 +435,25 @@ def check_scenario(scenario: Scenario | str | Path, *,
         check.problems += getattr(exc, "problems", [str(exc)])
         return check
     read: dict[str, Any] = {}
+    readers = input_readers(scenario)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        for role, _path, reader in input_readers(scenario):
+        for role, _path, reader in readers:
             try:
                 read[role] = reader()
             except InputError as exc:
                 check.problems.append(f"{role}: {exc}")
         problem = None
         if not check.problems:
-            loaded = inputs_from(scenario, read)
+            loaded = inputs_from(scenario, readers, read)
             try:
                 problem = build_problem(scenario, loaded)
             except InfeasibleError as exc:
-                check.problems.append(f"infeasible: {exc}")
-                check.infeasible = True
+                check.problems.append(f"{INFEASIBLE}{exc}")
             except InputError as exc:
                 check.problems.append(str(exc))
         if problem is not None:
-            found = [f"infeasible: {m}" for m in conflicts(problem)]
-            check.problems += found
-            check.infeasible = bool(found)
+            check.problems += [f"{INFEASIBLE}{m}" for m in conflicts(problem)]
             check.facts = {"accounts": len(loaded.accounts), "units": problem.n_units,
                            "territories": problem.n_territories,
                            "workload": float(problem.values("workload").sum()),

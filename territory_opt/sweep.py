@@ -319,8 +319,9 @@ def _client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
         with client:
             yield client
         return
-    n = workers or len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
-        else workers or os.cpu_count() or 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+        else os.cpu_count() or 1
+    n = workers or cores
     with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                       dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
             Client(cluster) as client:
