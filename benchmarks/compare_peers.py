@@ -74,7 +74,7 @@ def ours(problem: topt.TerritoryProblem) -> Plan:
     sol = topt.solve(problem, gap=1e-3 if problem.centres == "fixed" else 1e-2,
                      time_limit=PEER_SECONDS)
     gap = "-" if sol.gap is None else f"{sol.gap:.2%}"
-    return Plan("territory_opt", time.perf_counter() - t0, sol.columns(),
+    return Plan("territory_opt", time.perf_counter() - t0, sol.unit_centres(),
                 f"{sol.status}, gap {gap}")
 
 
@@ -86,11 +86,11 @@ def ours_contiguous(problem: topt.TerritoryProblem, graph: nx.Graph) -> Plan:
     t0 = time.perf_counter()
     try:
         sol = topt.solve(contiguous, gap=1e-3 if problem.centres == "fixed" else 1e-2,
-                         time_limit=PEER_SECONDS, method="large" if large else "auto")
+                         time_limit=PEER_SECONDS, method="lagrange" if large else "auto")
     except topt.TerritoryOptError as exc:
         return Plan("ours, contiguous", time.perf_counter() - t0, None, str(exc)[:60])
     gap = "-" if sol.gap is None else f"{sol.gap:.2%}"
-    return Plan("ours, contiguous", time.perf_counter() - t0, sol.columns(),
+    return Plan("ours, contiguous", time.perf_counter() - t0, sol.unit_centres(),
                 f"{sol.status}, gap {gap}")
 
 

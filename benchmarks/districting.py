@@ -96,7 +96,7 @@ def solve_instance(path: Path, variant: str, out: Path, time_limit: float,
     if sol.status != "optimal":  # a time-limited plan is reported, never taken as optimal
         row["objective_note"] = f"{sol.status}, gap {sol.gap}"
     table = sol.units()[["unit_id", "territory"]].copy()
-    centre_unit = dict(zip(sol.territory_table["territory"], sol.territory_table["centre"],
+    centre_unit = dict(zip(sol.territory_info["territory"], sol.territory_info["centre"],
                            strict=True))
     table["centre"] = table["territory"].map(centre_unit)
     table.to_csv(out / f"{state}_{variant}.csv", index=False)

@@ -11,7 +11,7 @@ distance (km, CONUS Albers). Runs:
 * ``model`` / ``model_contiguous``: centres chosen by the model.
 
 Each run is a fresh process (so its peak resident memory is its own) and goes
-through ``territory_opt.solve`` (the large path is chosen by size). Prints
+through ``territory_opt.solve`` (the Lagrangian path is chosen by size). Prints
 seconds, peak RSS, objective, certified lower bound and gap. With ``--out DIR``
 writes ``DIR/summary.json`` and ``DIR/<run>.csv`` (unit_id, zip, workload,
 territory). Targets: gap <= 0.5 %, <= 60 s, <= 4 GiB per run.
@@ -66,7 +66,7 @@ def run_one(name: str, out: str | None, time_limit: float | None, k: int,
               "status": sol.status,
               "worst_workload_deviation": float(abs(sol.sums("workload")
                                                     / problem.targets("workload") - 1).max()),
-              "method": sol.options.get("method", "exact")}
+              "method": sol.options["method"]}
     if out:
         frame = units[["unit_id", "zip", "workload"]].copy()
         frame["territory"] = sol.territory_labels()
@@ -82,7 +82,7 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=K)
     parser.add_argument("--states", nargs="+", help="two-letter codes (default: lower 48)")
     parser.add_argument("--n", type=int, help="a seeded sample of this many ZIPs")
-    parser.add_argument("--method", default="auto", choices=("auto", "exact", "large"))
+    parser.add_argument("--method", default="auto", choices=("auto", "mip", "lagrange"))
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

@@ -1,7 +1,7 @@
 """The scaling table: seconds and peak memory of the fixed-centre national run on
 seeded samples of n ZIP codes (1k to 40k) for k = 20, 100 and 400 territories.
 
-Each cell is ``benchmarks/national.py --runs fixed --n N --k K`` (the large
+Each cell is ``benchmarks/national.py --runs fixed --n N --k K`` (the Lagrangian
 path unless ``--method auto``) in its own
 process (so path choice, seconds and peak RSS are that run's own).
 
@@ -23,8 +23,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, nargs="+", default=[1000, 5000, 10000, 20000, 40457])
     parser.add_argument("--k", type=int, nargs="+", default=[20, 100, 400])
-    parser.add_argument("--method", default="large", choices=("auto", "exact", "large"),
-                        help="large (default): the large path in every cell, so that its "
+    parser.add_argument("--method", default="lagrange", choices=("auto", "mip", "lagrange"),
+                        help="lagrange (default): the Lagrangian path in every cell, so that its "
                              "growth shows; auto: the exact MIP below a million pairs")
     args = parser.parse_args()
     print(f"{'n':>6} {'k':>4} {'path':>6} {'seconds':>8} {'peak MB':>8} {'gap %':>7}")

@@ -10,7 +10,6 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from territory_opt.compare import compare_runs, compare_solutions
 from territory_opt.datasets import georgia_paths, load_georgia
 from territory_opt.errors import (
     InfeasibleError,
@@ -30,7 +29,7 @@ from territory_opt.io import (
     read_reps,
     write_outputs,
 )
-from territory_opt.model import TerritoryProblem, check_feasibility
+from territory_opt.headcount import size_headcount
 from territory_opt.scenario import (
     Scenario,
     check_scenario,
@@ -38,8 +37,10 @@ from territory_opt.scenario import (
     run_scenario,
     scenario_from_dict,
 )
+from territory_opt.outputs import compare_runs, compare_solutions
+from territory_opt.problem import TerritoryProblem, check_feasibility
 from territory_opt.solution import Solution
-from territory_opt.solve import size_headcount, solve
+from territory_opt.solvers import solve
 from territory_opt.sweep import sweep
 from territory_opt.units import build_units
 

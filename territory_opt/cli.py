@@ -148,8 +148,8 @@ def _progress(args: argparse.Namespace) -> bool | None:
 
 def _size(args: argparse.Namespace) -> int:
     from territory_opt.errors import InputError
+    from territory_opt.headcount import size_headcount
     from territory_opt.scenario import load_inputs, load_scenario, scenario_units
-    from territory_opt.solve import size_headcount
 
     scenario = load_scenario(args.scenario)
     loaded = load_inputs(scenario)
@@ -175,7 +175,7 @@ def _size(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace) -> int:
     from territory_opt import io
-    from territory_opt.compare import change_map, compare_runs
+    from territory_opt.outputs.compare import change_map, compare_runs
 
     figures, owners = compare_runs(args.runs)
     print(figures.to_string(index=False, float_format=lambda v: f"{v:,.4g}"))

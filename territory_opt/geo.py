@@ -7,10 +7,7 @@ larger extents. Distances are returned in kilometres.
 
 from __future__ import annotations
 
-import functools
 import logging
-import re
-from collections.abc import Iterable
 from typing import Literal
 
 import geopandas as gpd
@@ -177,72 +174,3 @@ def check_overlap(first: gpd.GeoDataFrame, second: gpd.GeoDataFrame, first_name:
         f"{b[0]:.2f} to {b[2]:.2f}, lat {b[1]:.2f} to {b[3]:.2f}); one file is read in "
         "the wrong CRS: check each file's crs= (a Shapefile without .prj, or x/y "
         "columns read as lat/lon)")
-
-
-# --------------------------------------------------------------------------- ZIP codes
-
-ZIP_REASONS = {"blank": "no ZIP code", "malformed": "not a US ZIP code (5 digits, or ZIP+4)",
-               "unknown": "ZIP code not in the zipcodes database (retired, or a typo)"}
-
-
-@functools.lru_cache(maxsize=1)
-def zip_centroids() -> dict[str, tuple[float, float]]:
-    """``{zip: (lat, lon)}`` for every US ZIP code of the ``zipcodes`` package
-    (offline data shipped inside the package; retired codes included)."""
-    try:
-        import zipcodes
-    except ImportError:
-        raise InputError("geocoding ZIP codes needs the zipcodes package: "
-                         "pip install zipcodes") from None
-    return {r["zip_code"]: (float(r["lat"]), float(r["long"])) for r in zipcodes.list_all()
-            if r.get("lat") not in (None, "") and r.get("long") not in (None, "")}
-
-
-def normalise_zip(value: object) -> str | None:
-    """The 5-digit ZIP code in a CRM value, or None if there is none.
-
-    Accepts ``"30301"``, ``"30301-1234"``, ``"30301 1234"``, ``"303011234"``, and
-    numbers from spreadsheets that dropped leading zeros (``3101`` or ``3101.0``
-    is ``"03101"``).
-    """
-    if value is None or (isinstance(value, float) and not np.isfinite(value)):
-        return None
-    if isinstance(value, (int, np.integer)) or (isinstance(value, (float, np.floating))
-                                                and float(value).is_integer()):
-        text = str(int(value))
-        text = text.zfill(9)[:5] if 7 <= len(text) <= 9 else text  # ZIP+4 as a number
-    else:
-        text = re.sub(r"\.0+$", "", str(value).strip())  # 30301.0 from a float column
-    match = re.fullmatch(r"(\d{5})(?:[-\s]?\d{4})?|(\d{3,4})", text)
-    if match is None:
-        return None
-    return match.group(1) or match.group(2).zfill(5)
-
-
-def geocode_zip(values: Iterable[object]) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Offline ZIP-code geocoding: each value's ZIP centroid.
-
-    Parameters
-    ----------
-    values
-        ZIP codes as text or numbers (see :func:`normalise_zip`).
-
-    Returns
-    -------
-    lat, lon, reasons
-        Degrees (WGS 84; NaN where not placed) and, per value, ``""`` when
-        placed or why not: ``"blank"``, ``"malformed"`` or ``"unknown"`` (keys
-        of :data:`ZIP_REASONS`).
-    """
-    table = zip_centroids()
-    lat, lon, reasons = [], [], []
-    for value in values:
-        blank = value is None or (isinstance(value, float) and np.isnan(value)) \
-            or str(value).strip() == ""
-        code = None if blank else normalise_zip(value)
-        where = table.get(code) if code else None
-        lat.append(where[0] if where else np.nan)
-        lon.append(where[1] if where else np.nan)
-        reasons.append("" if where else "blank" if blank else
-                       "malformed" if code is None else "unknown")
-    return np.array(lat, dtype=float), np.array(lon, dtype=float), reasons

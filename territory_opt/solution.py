@@ -15,10 +15,17 @@ from territory_opt import metrics
 if TYPE_CHECKING:
     import folium
 
-    from territory_opt.model import TerritoryProblem
+    from territory_opt.problem import TerritoryProblem
+
+__all__ = ["DEFAULT_REACH_KM", "Solution", "relative_gap"]
 
 DEFAULT_REACH_KM = 100.0
 HTML_MAX_UNITS = 20_000  # Jupyter's view of a larger plan skips the per-territory table
+
+
+def relative_gap(objective: float, bound: float) -> float:
+    """``(objective - bound) / objective``: how far a plan may be from the optimum."""
+    return max(0.0, (objective - bound) / max(abs(objective), 1e-9))
 
 
 @dataclass(frozen=True, eq=False)
@@ -30,7 +37,7 @@ class Solution:
     problem
         The problem solved.
     assignment
-        ``assignment[i]`` is the position (in :attr:`territory_table`) of unit
+        ``assignment[i]`` is the position (in :attr:`territory_info`) of unit
         i's territory.
     centres
         ``centres[t]`` is territory t's column in ``problem.distances``: the
@@ -48,7 +55,9 @@ class Solution:
     solver
         Name of the solver used.
     seconds
-        Seconds per stage (check, build, solve).
+        Seconds per stage: ``check`` and ``build`` (the model), then the
+        method's own (``presolve``, ``solve``; ``repair`` on the Lagrangian path
+        with contiguity).
     options
         Solver options used (time limit, gap, threads, seed).
     """
@@ -89,20 +98,26 @@ class Solution:
         return f"<div>{head}{table}</div>"
 
     @classmethod
-    def from_columns(cls, problem: TerritoryProblem, columns: np.ndarray,
-                     **kwargs: Any) -> Solution:
-        """A solution from each unit's centre column (see ``centres``)."""
+    def from_unit_centres(cls, problem: TerritoryProblem, unit_centres: np.ndarray, *,
+                          status: str, bound: float | None, solver: str,
+                          seconds: dict[str, float], options: dict[str, Any]) -> Solution:
+        """A solution from each unit's centre column (see ``centres``); the
+        objective is computed from the plan, the gap from it and ``bound``."""
         if problem.centres == "fixed":
             centres = np.arange(problem.n_territories)
-            assignment = np.asarray(columns, dtype=int)
+            assignment = np.asarray(unit_centres, dtype=int)
         else:
-            centres, assignment = np.unique(columns, return_inverse=True)
-        return cls(problem=problem, assignment=assignment, centres=centres, **kwargs)
+            centres, assignment = np.unique(unit_centres, return_inverse=True)
+        objective = problem.objective_of(unit_centres)
+        return cls(problem=problem, assignment=assignment, centres=centres, status=status,
+                   objective=objective, bound=bound,
+                   gap=None if bound is None else relative_gap(objective, bound),
+                   solver=solver, seconds=seconds, options=options)
 
     # ------------------------------------------------------------------ tables
 
     @cached_property
-    def territory_table(self) -> pd.DataFrame:
+    def territory_info(self) -> pd.DataFrame:
         """One row per territory: label, rep, FTE, centre (unit id) and its x, y."""
         terr = self.problem.territories.copy()
         if self.problem.centres == "model":
@@ -116,9 +131,9 @@ class Solution:
 
     def territory_labels(self) -> np.ndarray:
         """Territory label of each unit."""
-        return self.territory_table["territory"].to_numpy()[self.assignment]
+        return self.territory_info["territory"].to_numpy()[self.assignment]
 
-    def columns(self) -> np.ndarray:
+    def unit_centres(self) -> np.ndarray:
         """Each unit's centre column in ``problem.distances``."""
         return self.centres[self.assignment]
 
@@ -129,11 +144,11 @@ class Solution:
 
     def unit_distances(self) -> np.ndarray:
         """Distance in km from each unit to its own rep's base."""
-        return self.problem.pair_distances(np.arange(self.problem.n_units), self.columns())
+        return self.problem.pair_distances(np.arange(self.problem.n_units), self.unit_centres())
 
     def units(self) -> gpd.GeoDataFrame:
         """The units with ``territory``, ``rep_id`` and ``distance_km`` columns."""
-        terr = self.territory_table
+        terr = self.territory_info
         out = self.problem.units.drop(columns=["account_ids", "account_workloads"],
                                      errors="ignore").copy()
         out["territory"] = terr["territory"].to_numpy()[self.assignment]
@@ -145,7 +160,7 @@ class Solution:
     def _owners(self) -> pd.DataFrame:
         """``account_id, unit_id, territory, rep_id`` per account, by account id."""
         units = self.problem.units
-        terr = self.territory_table
+        terr = self.territory_info
         if "account_ids" not in units:
             raise ValueError("these units carry no account membership (account_ids)")
         counts = units["account_ids"].map(len).to_numpy()
@@ -178,7 +193,7 @@ class Solution:
         accounts never count as moved), so without one nothing has moved.
         """
         table = self._owners
-        rep_ids = self.territory_table["rep_id"].to_numpy()
+        rep_ids = self.territory_info["rep_id"].to_numpy()
         pos = self.problem.rep_positions  # the alignment may name a rep or a territory
         current = {str(a): rep_ids[pos[str(r)]] for a, r in self.problem.current.items()}
         old = table["account_id"].map(lambda a: current.get(a, ""))
@@ -190,22 +205,22 @@ class Solution:
                 deals: pd.DataFrame | None = None) -> pd.DataFrame:
         """One row per territory (and a TOTAL row): amounts, % of target, distances,
         compactness, moves and (with ``deals``) sales figures."""
-        from territory_opt.report import territory_table
+        from territory_opt.outputs.tables import summary_table
 
-        return territory_table(self, reach_km=reach_km, deals=deals)
+        return summary_table(self, reach_km=reach_km, deals=deals)
 
     def coverage(self, *, reach_km: float = DEFAULT_REACH_KM) -> pd.DataFrame:
         """Coverage-ratio table: potential and accounts within reach, per territory."""
-        from territory_opt.report import coverage_table
+        from territory_opt.outputs.tables import coverage_table
 
         return coverage_table(self, reach_km=reach_km)
 
     @cached_property
     def shapes(self) -> gpd.GeoSeries:
-        """The dissolved polygon of each territory, in :attr:`territory_table` order."""
+        """The dissolved polygon of each territory, in :attr:`territory_info` order."""
         units = self.units()
         dissolved = units[["territory", "geometry"]].dissolve(by="territory", sort=False)
-        return gpd.GeoSeries(dissolved.geometry.reindex(self.territory_table["territory"])
+        return gpd.GeoSeries(dissolved.geometry.reindex(self.territory_info["territory"])
                              .to_numpy(), crs=units.crs)
 
     def territories(self, *, reach_km: float = DEFAULT_REACH_KM,
@@ -222,7 +237,7 @@ class Solution:
 
     def explore(self, m: folium.Map | None = None, **kwargs: Any) -> folium.Map:
         """Interactive folium map of the territories (layered onto ``m`` if given)."""
-        from territory_opt.maps import territory_map
+        from territory_opt.outputs.maps import territory_map
 
         return territory_map(self, m=m, **kwargs)
 

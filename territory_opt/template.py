@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from territory_opt import io
+from territory_opt.io.files import PARQUET_SUFFIXES, VECTOR_SUFFIXES
 
 # key -> column names it is usually given in CRM / GIS exports (normalised: lower
 # case, letters and digits only), best first
@@ -58,7 +59,7 @@ def _columns(path: Path) -> list[str]:
 
 
 def _is_vector(path: Path) -> bool:
-    return path.suffix.lower() in io.VECTOR_SUFFIXES | io.PARQUET_SUFFIXES
+    return path.suffix.lower() in VECTOR_SUFFIXES | PARQUET_SUFFIXES
 
 
 def _line(key: str, value: Any, comment: str, indent: int = 2) -> str:

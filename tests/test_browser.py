@@ -157,7 +157,7 @@ def test_clustered_accounts(browser, hostile_run, tmp_path):
     """Above the threshold the accounts are grouped, and a click zooms in."""
     result, _ = hostile_run
     accounts = topt.read_accounts(ROOT / "data" / "georgia" / "accounts.csv")
-    from territory_opt.maps import map_html
+    from territory_opt.outputs.maps import map_html
 
     path = tmp_path / "clustered.html"
     path.write_text(map_html(result.solution, accounts=accounts, cluster_above=100))

@@ -22,7 +22,7 @@ def test_model_chooses_the_middle_of_each_cluster():
     p = topt.TerritoryProblem(_units(xy), k=2, centres="model",
                               balance={"workload": {"min": 3, "max": 3}})
     sol = topt.solve(p)
-    assert sorted(sol.territory_table["centre"]) == ["A1", "A4"]
+    assert sorted(sol.territory_info["centre"]) == ["A1", "A4"]
     assert sol.objective == pytest.approx(4.0)
     assert sol.status == "optimal"
     got = owners(sol)
@@ -37,7 +37,7 @@ def test_model_centres_and_moment_of_inertia():
     xy = [(0, 0), (1, 0), (2, 0), (6, 0)]
     p = topt.TerritoryProblem(_units(xy), k=1, centres="model", power=2, balance={})
     sol = topt.solve(p)
-    assert list(sol.territory_table["centre"]) == ["A2"]
+    assert list(sol.territory_info["centre"]) == ["A2"]
     assert sol.objective == pytest.approx(4 + 1 + 0 + 16)
 
 
@@ -153,7 +153,7 @@ def _line_graph():
                                  [(f"A{i}", f"A{i + 1}") for i in range(5)])
 
 
-def test_contiguity_gives_up_the_cheaper_disconnected_plan():
+def test_contiguity_gives_up_the_cheaper_dis_connected_plan():
     # Plain optimum (cost 6) splits the line as {A0, A2, A3} / {A1, A4, A5}; on the line
     # graph the only connected split with 3 units each is {A0..A2} / {A3..A5}: cost 11.
     for method in ("flow", "cuts"):
@@ -170,13 +170,13 @@ def test_contiguity_gives_up_the_cheaper_disconnected_plan():
 def test_cut_rounds_reconnect_a_plan_without_bands():
     # No band: the plain optimum {A0, A2, A3} / {A1, A4, A5} is disconnected; connected
     # splits {A0..Am} / {Am+1..A5} cost 10 at best (m = 0 or 3). Cuts need rounds here.
-    from territory_opt.model import is_connected_plan
+    from territory_opt.problem import is_connected_plan
     for method in ("cuts", "flow"):
         p = grid_problem(LINE, [(0, 0), (5, 0)], distance=COSTS, contiguity=True,
                          graph=_line_graph(), balance={}, contiguity_method=method)
         sol = topt.solve(p)
         assert sol.objective == pytest.approx(10)
-        assert is_connected_plan(p, sol.columns())
+        assert is_connected_plan(p, sol.unit_centres())
         assert (sol.options["contiguity_rounds"] >= 1) == (method == "cuts")
 
 
@@ -216,7 +216,7 @@ def test_contiguity_proven_infeasible(method):
 
 def test_reachability_prunes_units_a_band_cannot_connect():
     # On the line, a territory rooted at A0 with at most 3 workload reaches A0..A2 only.
-    from territory_opt.model import reachable_units
+    from territory_opt.problem import reachable_units
     p = topt.TerritoryProblem(_units(LINE), k=2, centres="model",
                               balance={"workload": {"max": 3}}, contiguity=True,
                               graph=_line_graph())
@@ -232,5 +232,5 @@ def test_fixed_centre_contiguity_on_polygons():
     p = topt.TerritoryProblem(units, reps=reps, balance={"workload": 0.0}, contiguity=True)
     sol = topt.solve(p)
     assert sorted(sol.sums("workload")) == [6, 6]
-    from territory_opt.model import is_connected_plan
-    assert is_connected_plan(p, sol.columns())
+    from territory_opt.problem import is_connected_plan
+    assert is_connected_plan(p, sol.unit_centres())

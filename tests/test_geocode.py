@@ -7,7 +7,7 @@ import pytest
 from conftest import ROOT
 
 import territory_opt as topt
-from territory_opt.geo import geocode_zip, normalise_zip
+from territory_opt.io.zips import geocode_zip, normalise_zip
 
 CRM = ROOT / "data" / "georgia" / "crm_export.csv"
 COLUMNS = {"id": "Account ID", "workload": "Visit Hours", "zip": "Billing Zip/Postal Code"}

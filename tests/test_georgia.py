@@ -197,7 +197,7 @@ def test_realignment_demo_moves_at_most_a_quarter(realign):
 
 
 def test_touching_territories_get_different_colours(out):
-    from territory_opt.maps import PALETTE, territory_colours
+    from territory_opt.outputs.maps import PALETTE, territory_colours
 
     terr = gpd.read_file(out / "territories.gpkg", layer="territories")
     colours = territory_colours(terr)

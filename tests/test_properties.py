@@ -8,83 +8,14 @@ and contiguity.
 
 from __future__ import annotations
 
-import itertools
 import warnings
 
-import networkx as nx
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 import territory_opt as topt
-from conftest import make_accounts, make_reps
-
-
-@st.composite
-def instances(draw):
-    n = draw(st.integers(4, 8))
-    k = draw(st.integers(2, 3))
-    # a 4 x 4 grid: dense enough that contiguous plans often exist
-    cells = draw(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3)), min_size=n,
-                          max_size=n, unique=True))
-    bases = draw(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3)), min_size=k,
-                          max_size=k, unique=True))
-    return {
-        "cells": cells, "bases": bases,
-        "workload": draw(st.lists(st.integers(1, 9), min_size=n, max_size=n)),
-        "fte": draw(st.lists(st.sampled_from([0.5, 1.0]), min_size=k, max_size=k)),
-        "tolerance": draw(st.sampled_from([0.1, 0.25, 0.5, 0.9])),
-        "locks": draw(st.dictionaries(st.integers(0, n - 1), st.integers(0, k - 1),
-                                      max_size=2)),
-        "contiguity": draw(st.booleans()),
-        "power": draw(st.sampled_from([1, 2])),
-    }
-
-
-def build(inst) -> topt.TerritoryProblem:
-    cells = inst["cells"]
-    accounts = make_accounts([(10.0 * x, 10.0 * y) for x, y in cells], inst["workload"])
-    ids = list(accounts["account_id"])
-    graph = nx.Graph()
-    graph.add_nodes_from(ids)  # king moves on the grid; may be disconnected
-    for (a, ca), (b, cb) in itertools.combinations(zip(ids, cells, strict=True), 2):
-        if max(abs(ca[0] - cb[0]), abs(ca[1] - cb[1])) == 1:
-            graph.add_edge(a, b)
-    units = topt.build_units(accounts, method="accounts")
-    reps = make_reps([(10.0 * x, 10.0 * y) for x, y in inst["bases"]], inst["fte"])
-    return topt.TerritoryProblem(
-        units, reps=reps, balance={"workload": inst["tolerance"]}, power=inst["power"],
-        locks={ids[i]: f"R{t}" for i, t in inst["locks"].items()},
-        contiguity=inst["contiguity"], graph=graph if inst["contiguity"] else None)
-
-
-def brute_force(problem: topt.TerritoryProblem) -> float | None:
-    """The optimum over every assignment, or None when none is feasible."""
-    n, k = problem.n_units, problem.n_territories
-    lower, upper = problem.bounds("workload")
-    work = problem.values("workload")
-    cost = problem.costs
-    locked = problem.locked
-    roots = problem.roots
-    graph = problem.adjacency if problem.contiguity else None
-    best = None
-    for plan in itertools.product(range(k), repeat=n):
-        columns = np.array(plan)
-        if any(columns[i] != t for i, t in locked.items()):
-            continue
-        if roots is not None and any(columns[r] != t for t, r in enumerate(roots)):
-            continue
-        sums = np.bincount(columns, weights=work, minlength=k)
-        if not topt.metrics.bands_held(sums, lower, upper).all():
-            continue
-        if graph is not None and not all(
-                nx.is_connected(graph.subgraph(np.flatnonzero(columns == t).tolist()))
-                for t in set(plan)):
-            continue
-        value = float(cost[np.arange(n), columns].sum())
-        best = value if best is None else min(best, value)
-    return best
+from conftest import brute_force, build, instances
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -120,7 +51,7 @@ def test_solver_agrees_with_brute_force(inst):
     assert all(owner[a] == r for a, r in problem.locks.items())
     # contiguity when asked
     if problem.contiguity:
-        assert topt.model.is_connected_plan(problem, sol.columns())
+        assert topt.problem.is_connected_plan(problem, sol.unit_centres())
     # optimal, and never below the bound
     assert sol.objective == pytest.approx(truth, rel=1e-6, abs=1e-6)
     assert sol.bound is not None and sol.bound <= sol.objective * (1 + 1e-9) + 1e-9

@@ -68,9 +68,10 @@ def test_symmetry_broken_feasibility_model_decides_contiguity(tmp_path):
 
     import numpy as np
 
-    from territory_opt.model import build_model, is_connected_plan
+    from territory_opt.problem import is_connected_plan
+    from territory_opt.solvers.mip import build_model
     from territory_opt.scenario import build_problem, load_inputs, load_scenario
-    from territory_opt.solve import _connected_plan, make_solver
+    from territory_opt.solvers.mip import connected_plan, make_solver
 
     bench = _script("districting")
     for state, exists in (("NH", False), ("ME", True)):
@@ -82,7 +83,7 @@ def test_symmetry_broken_feasibility_model_decides_contiguity(tmp_path):
         problem = build_problem(scenario, load_inputs(scenario))
         engine = make_solver("HiGHS", time_limit=60, gap=0, threads=None, random_state=0,
                              msg=False)
-        plan = _connected_plan(problem, engine, "HiGHS")
+        plan = connected_plan(problem, engine, "HiGHS")
         if exists:
             assert isinstance(plan, np.ndarray) and is_connected_plan(problem, plan)
             lp, x = build_model(problem, feasibility=True)

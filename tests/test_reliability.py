@@ -57,7 +57,7 @@ def test_interrupted_run_leaves_previous_outputs_intact(slow_scenario, georgia_r
 def test_solver_failure_leaves_previous_outputs_intact(tmp_path, monkeypatch, georgia_run):
     out = georgia_run.out_dir
     before = _digest(out)
-    from territory_opt import scenario as scenario_module
+    from territory_opt.scenario import run as scenario_module
 
     def no_plan(*args, **kwargs):
         raise topt.SolverError("the solver stopped (time limit 1 s) before finding any "
@@ -139,7 +139,7 @@ def test_every_output_escapes_names_from_the_data(tmp_path):
     (tmp_path / "s.yaml").write_text("name: '<b>x</b>'\naccounts: {path: accounts.csv}\n"
                                      "reps: {path: reps.csv}\nbalance: {workload: 0.0}\n")
     out = topt.run_scenario(tmp_path / "s.yaml", out=tmp_path / "out").out_dir
-    from territory_opt.compare import change_map
+    from territory_opt.outputs.compare import change_map
 
     pages = {"report.html": (out / "report.html").read_text(),
              "map.html": (out / "map.html").read_text(),

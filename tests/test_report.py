@@ -10,7 +10,7 @@ import shapely
 import territory_opt as topt
 from conftest import grid_problem
 from territory_opt import metrics
-from territory_opt.report import deals_table, white_space
+from territory_opt.outputs.tables import deals_table, white_space
 
 
 def test_gini():
@@ -50,7 +50,7 @@ def test_deals_per_territory(two_reps):
         "stage": ["won", "won", "lost", "open", "open", "open"],
     })
     table = deals_table(two_reps, deals).set_index("territory")
-    t0, t1 = two_reps.territory_table["territory"]
+    t0, t1 = two_reps.territory_info["territory"]
     assert table.loc[t0, "pipeline"] == 7.0 and table.loc[t1, "pipeline"] == 1020.0
     assert table.loc[t0, "conversion_pct"] == pytest.approx(200 / 3, abs=0.005)
     assert table.loc[t0, "avg_deal_size"] == 200.0

@@ -13,13 +13,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import folium
 import geopandas as gpd
 import pandas as pd
 
 from territory_opt.errors import InputError
-from territory_opt.maps import escaped, inline_assets, offline_map, territory_colours
+from territory_opt.outputs.tables import scenario_summary
 from territory_opt.solution import DEFAULT_REACH_KM, Solution
+
+__all__ = ["change_map", "compare_runs", "compare_solutions"]
 
 # (manifest summary key, row label)
 FIGURES = [("status", "status"), ("objective", "objective"), ("bound", "lower bound"),
@@ -77,8 +78,6 @@ def compare_solutions(solutions: Mapping[str, Solution], *,
     reach_km
         Reach of the coverage ratio.
     """
-    from territory_opt.report import scenario_summary
-
     if len(solutions) < 2:
         raise InputError("compare needs at least two solutions, e.g. {'now': a, 'what if': b}")
     names = [str(n) for n in solutions]
@@ -111,6 +110,10 @@ def change_map(folder_a: str | Path, folder_b: str | Path) -> str:
     shaded in B's territory colour, with a tooltip naming the old and new rep
     and the number of accounts that move.
     """
+    import folium
+
+    from territory_opt.outputs.maps import escaped, inline_assets, offline_map, territory_colours
+
     a, b = _load(folder_a), _load(folder_b)
     terr = gpd.read_file(b["path"] / "territories.gpkg", layer="territories")
     units = gpd.read_file(b["path"] / "territories.gpkg", layer="units")

@@ -1,7 +1,8 @@
-"""Contiguity for the large path: repair a plan, then improve it by local search.
+"""Local search on a :class:`~territory_opt.plan.Plan`: contiguity repair, rebalancing
+and improvement by boundary moves, and location-allocation.
 
-Every move keeps each territory connected and holding its root (the centre
-unit, or the unit nearest the rep's base); see :func:`make_contiguous`.
+Every move of :func:`make_contiguous` keeps each territory connected and holding
+its root (the centre unit, or the unit nearest the rep's base).
 """
 
 from __future__ import annotations
@@ -14,93 +15,15 @@ from collections.abc import Callable
 import numpy as np
 
 from territory_opt.errors import SolverError
-from territory_opt.model import TerritoryProblem
+from territory_opt.plan import Plan
+from territory_opt.problem import TerritoryProblem
+
+__all__ = ["locate_allocate", "make_contiguous"]
 
 logger = logging.getLogger(__name__)
 
 MAX_BALANCE_MOVES = 200_000
 PUSH_TARGETS = 8  # territories with room tried per push, nearest first
-
-
-class _Plan:
-    """A plan under repair: labels, per-territory sums and members, adjacency."""
-
-    def __init__(self, problem: TerritoryProblem, territory: np.ndarray, cost: np.ndarray,
-                 roots: np.ndarray, pinned: dict[int, int]) -> None:
-        import networkx as nx
-
-        self.n, self.k = cost.shape
-        csr = nx.to_scipy_sparse_array(problem.adjacency, nodelist=range(self.n), format="csr")
-        self.indptr, self.indices = csr.indptr, csr.indices
-        self.label = np.array(territory, dtype=int)
-        self.cost = cost
-        self.roots = np.asarray(roots, dtype=int)
-        self.fixed = np.zeros(self.n, dtype=bool)
-        self.fixed[self.roots] = True
-        self.fixed[list(pinned)] = True
-        metrics = list(problem.bands)  # type: ignore[attr-defined]
-        self.a = np.vstack([problem.values(m) for m in metrics]) if metrics \
-            else np.zeros((0, self.n))
-        bounds = [problem.bounds(m) for m in metrics]
-        self.lower = np.array([b[0] for b in bounds]).reshape(len(metrics), self.k)
-        self.upper = np.array([b[1] for b in bounds]).reshape(len(metrics), self.k)
-        self.scale = np.maximum(np.abs(self.a).sum(axis=1) / self.k, 1e-12)[:, None]
-        self.sums = np.vstack([np.bincount(self.label, weights=a, minlength=self.k)
-                               for a in self.a]) if len(metrics) else np.zeros((0, self.k))
-        self.members = [set(np.flatnonzero(self.label == t).tolist()) for t in range(self.k)]
-
-    def neighbours(self, i: int) -> np.ndarray:
-        return self.indices[self.indptr[i]:self.indptr[i + 1]]
-
-    def violation(self, sums: np.ndarray) -> np.ndarray:
-        """Per territory (columns of ``sums``): how far outside the bands, in targets."""
-        over = np.maximum(sums - self.upper[:, :sums.shape[1]], 0)
-        under = np.maximum(self.lower[:, :sums.shape[1]] - sums, 0)
-        return ((over + under) / self.scale).sum(axis=0) if len(sums) else np.zeros(
-            sums.shape[1])
-
-    def viol_of(self, t: int, sums_t: np.ndarray) -> float:
-        if not len(sums_t):
-            return 0.0
-        over = np.maximum(sums_t - self.upper[:, t], 0)
-        under = np.maximum(self.lower[:, t] - sums_t, 0)
-        return float(((over + under) / self.scale[:, 0]).sum())
-
-    def reached(self, t: int, without: int = -1) -> set[int]:
-        """Members of territory t connected to its root (optionally without one unit)."""
-        members = self.members[t]
-        return self.flood(int(self.roots[t]), lambda v: v != without and v in members)
-
-    def flood(self, start: int, keep: Callable[[int], bool]) -> set[int]:
-        """The units reached from ``start`` through units for which ``keep`` holds."""
-        seen = {start}
-        queue = deque([start])
-        while queue:
-            for v in self.neighbours(queue.popleft()):
-                v = int(v)
-                if v not in seen and keep(v):
-                    seen.add(v)
-                    queue.append(v)
-        return seen
-
-    def can_leave(self, i: int) -> bool:
-        t = int(self.label[i])
-        if self.fixed[i]:
-            return False
-        return len(self.reached(t, without=i)) == len(self.members[t]) - 1
-
-    def move(self, i: int, s: int) -> None:
-        t = int(self.label[i])
-        self.members[t].discard(i)
-        self.members[s].add(i)
-        self.label[i] = s
-        if len(self.a):
-            self.sums[:, t] -= self.a[:, i]
-            self.sums[:, s] += self.a[:, i]
-
-    def other_labels(self, i: int) -> set[int]:
-        own = int(self.label[i])
-        return {int(self.label[v]) for v in self.neighbours(i)} - {own}
 
 
 def make_contiguous(problem: TerritoryProblem, territory: np.ndarray, cost: np.ndarray,
@@ -122,10 +45,10 @@ def make_contiguous(problem: TerritoryProblem, territory: np.ndarray, cost: np.n
     ``cost`` the ``(n, k)`` cost matrix and ``roots`` each territory's root
     unit. Returns the new positions and counts of the moves of each step.
     """
-    plan = _Plan(problem, territory, cost, roots, pinned or {})
+    plan = Plan(problem, territory, cost=cost, roots=roots, fixed=list(pinned or {}))
     counts = {"orphans": _rejoin_pieces(plan), "balance": _balance(plan, deadline)}
     counts["improve"] = _improve(plan, deadline)
-    bad = np.flatnonzero(plan.violation(plan.sums) > 1e-9)
+    bad = np.flatnonzero(plan.violation() > 1e-9)
     logger.info("contiguity repair moves %s; %d territories outside the bands", counts, len(bad))
     if len(bad):
         raise SolverError(f"could not make territory {int(bad[0])} contiguous within the bands "
@@ -135,10 +58,17 @@ def make_contiguous(problem: TerritoryProblem, territory: np.ndarray, cost: np.n
     return plan.label, counts
 
 
-def _rejoin_pieces(plan: _Plan) -> int:
+def _rejoin_pieces(plan: Plan) -> int:
+    """Pieces of a territory cut off from its root join the neighbouring territory
+    where they cost least; a piece holding a locked unit cannot move."""
     orphans: set[int] = set()
     for t in range(plan.k):
         orphans |= plan.members[t] - plan.reached(t)
+    stuck = [i for i in orphans if plan.fixed[i]]
+    if stuck:
+        raise SolverError(f"a locked unit (position {stuck[0]}) is cut off from the root of "
+                          "its territory, and the repair may not move it; unlock it, or "
+                          "solve with method='mip'")
     moved = len(orphans)
     while orphans:
         progress = False
@@ -162,7 +92,7 @@ def _rejoin_pieces(plan: _Plan) -> int:
     return moved
 
 
-def _pieces(plan: _Plan, orphans: set[int]) -> list[set[int]]:
+def _pieces(plan: Plan, orphans: set[int]) -> list[set[int]]:
     """Connected pieces of the orphans, each within one territory."""
     left = set(orphans)
     out = []
@@ -175,13 +105,13 @@ def _pieces(plan: _Plan, orphans: set[int]) -> list[set[int]]:
     return out
 
 
-def _balance(plan: _Plan, deadline: float | None) -> int:
+def _balance(plan: Plan, deadline: float | None) -> int:
     """Restore the bands: the cheapest move that lowers the violation, else a chain of
     moves along the shortest path of neighbouring territories to one with room."""
     moves = 0
     stuck: set[int] = set()
     while moves < MAX_BALANCE_MOVES:
-        viol = plan.violation(plan.sums)
+        viol = plan.violation()
         viol[list(stuck)] = 0
         t = int(np.argmax(viol))
         if viol[t] <= 1e-12:
@@ -200,16 +130,17 @@ def _balance(plan: _Plan, deadline: float | None) -> int:
     return moves
 
 
-def _direct_move(plan: _Plan, t: int) -> int:
+def _direct_move(plan: Plan, t: int) -> int:
     candidates = [(i, t, s) for i in _boundary(plan, t) for s in plan.other_labels(i)]
     for s in _neighbour_territories(plan, t):
         candidates += [(i, s, t) for i in _boundary(plan, s) if t in plan.other_labels(i)]
     scored = []
     for i, src, dst in candidates:
         a = plan.a[:, i]
-        before = plan.viol_of(src, plan.sums[:, src]) + plan.viol_of(dst, plan.sums[:, dst])
-        after = plan.viol_of(src, plan.sums[:, src] - a) + plan.viol_of(dst,
-                                                                        plan.sums[:, dst] + a)
+        before = (plan.violation_of(src, plan.sums[:, src])
+                  + plan.violation_of(dst, plan.sums[:, dst]))
+        after = (plan.violation_of(src, plan.sums[:, src] - a)
+                 + plan.violation_of(dst, plan.sums[:, dst] + a))
         dv = after - before
         if dv < -1e-12:
             scored.append((float(plan.cost[i, dst] - plan.cost[i, src]) / -dv, i, dst))
@@ -221,19 +152,19 @@ def _direct_move(plan: _Plan, t: int) -> int:
     return 0
 
 
-def _push(plan: _Plan, t: int) -> int:
+def _push(plan: Plan, t: int) -> int:
     """Shift one boundary unit along each step of the shortest path from territory t
     (over its band) to the nearest territory with room, or the reverse (under)."""
-    over = bool((plan.sums[:, t] > plan.upper[:, t]).any())
-    m = int(np.argmax(np.maximum(plan.sums[:, t] - plan.upper[:, t], 0) if over
-                      else np.maximum(plan.lower[:, t] - plan.sums[:, t], 0)))
+    over = bool((plan.sums[:, t] > plan.bands.upper[:, t]).any())
+    m = int(np.argmax(np.maximum(plan.sums[:, t] - plan.bands.upper[:, t], 0) if over
+                      else np.maximum(plan.bands.lower[:, t] - plan.sums[:, t], 0)))
     parent: dict[int, int | None] = {t: None}
     queue = deque([t])
     targets = []
     while queue and len(targets) < PUSH_TARGETS:
         p = queue.popleft()
-        room = (plan.upper[m, p] - plan.sums[m, p]) if over else (plan.sums[m, p]
-                                                                 - plan.lower[m, p])
+        room = (plan.bands.upper[m, p] - plan.sums[m, p]) if over else (plan.sums[m, p]
+                                                                 - plan.bands.lower[m, p])
         if p != t and room > 0:
             targets.append(p)
         for q in _neighbour_territories(plan, p):
@@ -251,17 +182,18 @@ def _push(plan: _Plan, t: int) -> int:
     return 0
 
 
-def _shift(plan: _Plan, over: bool, path: list[int]) -> int:
+def _shift(plan: Plan, over: bool, path: list[int]) -> int:
     """Move one unit along each step of ``path`` (outwards if t is over its band,
     inwards if under); kept only if the total violation falls."""
     steps = list(zip(path[:-1], path[1:], strict=True)) if over else \
         list(zip(path[:0:-1], path[-2::-1], strict=True))
-    total = float(plan.violation(plan.sums).sum())
+    total = float(plan.violation().sum())
     done: list[tuple[int, int]] = []
     for src, dst in steps:
         # the unit that leaves its territory (which has received its own) best within
         # the bands, then the cheapest
-        options = sorted((round(plan.viol_of(src, plan.sums[:, src] - plan.a[:, i]), 12),
+        options = sorted((round(plan.violation_of(src, plan.sums[:, src] - plan.a[:, i]),
+                                12),
                           float(plan.cost[i, dst] - plan.cost[i, src]), i)
                          for i in _boundary(plan, src) if dst in plan.other_labels(i))
         for _, _, i in options:
@@ -271,26 +203,26 @@ def _shift(plan: _Plan, over: bool, path: list[int]) -> int:
                 break
         else:
             break
-    if float(plan.violation(plan.sums).sum()) > total - 1e-12 or len(done) < len(steps):
+    if float(plan.violation().sum()) > total - 1e-12 or len(done) < len(steps):
         for i, src in reversed(done):  # undo: the plan before was connected
             plan.move(i, src)
         return 0
     return len(done)
 
 
-def _boundary(plan: _Plan, t: int) -> list[int]:
+def _boundary(plan: Plan, t: int) -> list[int]:
     return [i for i in plan.members[t]
             if not plan.fixed[i] and any(plan.label[v] != t for v in plan.neighbours(i))]
 
 
-def _neighbour_territories(plan: _Plan, t: int) -> set[int]:
+def _neighbour_territories(plan: Plan, t: int) -> set[int]:
     out: set[int] = set()
     for i in plan.members[t]:
         out |= plan.other_labels(i)
     return out
 
 
-def _improve(plan: _Plan, deadline: float | None) -> int:
+def _improve(plan: Plan, deadline: float | None) -> int:
     moves = 0
     improved = True
     while improved:
@@ -307,8 +239,8 @@ def _improve(plan: _Plan, deadline: float | None) -> int:
                 if delta >= -1e-9:
                     break
                 a = plan.a[:, i]
-                if len(a) and (plan.viol_of(t, plan.sums[:, t] - a) > 1e-12
-                               or plan.viol_of(s, plan.sums[:, s] + a) > 1e-12):
+                if len(a) and (plan.violation_of(t, plan.sums[:, t] - a) > 1e-12
+                               or plan.violation_of(s, plan.sums[:, s] + a) > 1e-12):
                     continue
                 if plan.can_leave(i):
                     plan.move(i, s)
@@ -318,3 +250,49 @@ def _improve(plan: _Plan, deadline: float | None) -> int:
             if deadline is not None and time.perf_counter() > deadline:
                 return moves
     return moves
+
+
+def locate_allocate(problem: TerritoryProblem, centres: np.ndarray,
+                    allocate: Callable[[np.ndarray], np.ndarray | None], *,
+                    candidates: Callable[[np.ndarray], np.ndarray] | None = None,
+                    rounds: int | None = None, deadline: float | None = None,
+                    until_worse: bool = False) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """Model-chosen centres by alternating location and allocation.
+
+    ``allocate(centres)`` assigns every unit to one of the ``centres`` (unit
+    positions) and returns each unit's position among them, or None when it
+    finds no plan. Each centre then moves to the member of its territory (or to
+    ``candidates(members)``) that minimises the territory's cost, and the units
+    are allocated again, until a set of centres repeats, the allocation fails,
+    ``rounds`` are done, the ``deadline`` passes or (``until_worse``) a round
+    does not improve on the best plan.
+
+    Returns the best plan's centres, each unit's position among them, and the
+    number of rounds; None if no allocation succeeded.
+    """
+    best: tuple[np.ndarray, np.ndarray, float] | None = None
+    seen: set[tuple[int, ...]] = set()
+    done = 0
+    centres = np.asarray(centres, dtype=int)
+    while tuple(sorted(centres.tolist())) not in seen and (rounds is None or done < rounds):
+        if done and deadline is not None and time.perf_counter() > deadline:
+            break
+        seen.add(tuple(sorted(centres.tolist())))
+        done += 1
+        labels = allocate(centres)
+        if labels is None:
+            break
+        objective = problem.objective_of(centres[labels])
+        if best is None or objective < best[2]:
+            best = (centres, labels, objective)
+        elif until_worse:
+            break
+        moved = centres.copy()
+        for t in range(len(centres)):
+            members = np.flatnonzero(labels == t)
+            moved[t] = problem.best_centre(members, None if candidates is None
+                                           else candidates(members))
+        logger.info("locate-allocate round %d: objective %.8g, %d centres move", done,
+                    objective, int((moved != centres).sum()))
+        centres = moved
+    return None if best is None else (best[0], best[1], done)

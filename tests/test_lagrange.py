@@ -1,4 +1,4 @@
-"""The large-instance path agrees with the exact MIP on instances small enough for both."""
+"""The Lagrangian path agrees with the exact MIP on instances small enough for both."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 import territory_opt as topt
-from territory_opt import large
 from territory_opt.errors import InfeasibleError
-from territory_opt.large import Allocator, solve_large
+from territory_opt.solvers import choose_method, lagrange
+from territory_opt.solvers.lagrange import Allocator
 
 pytest.importorskip("zipcodes")
 from territory_opt.datasets import seeded_home_bases, us_zip_units  # noqa: E402
@@ -27,27 +27,27 @@ def _check_plan(problem, sol):
         lower, upper = problem.bounds(metric)
         sums = sol.sums(metric)
         assert (sums >= lower - 1e-6).all() and (sums <= upper + 1e-6).all()
-    assert sol.objective == pytest.approx(problem.objective_of(sol.columns()))
+    assert sol.objective == pytest.approx(problem.objective_of(sol.unit_centres()))
 
 
 def test_fixed_centres_agree_with_the_exact_mip(georgia_zips):
     units, reps = georgia_zips
     problem = topt.TerritoryProblem(units, reps=reps,
                                     balance={"workload": 0.05, "potential": 0.3})
-    exact = topt.solve(problem, gap=1e-3, method="exact")
-    big = solve_large(problem, threads=1)
+    exact = topt.solve(problem, gap=1e-3, method="mip")
+    big = topt.solve(problem, method="lagrange", threads=1)
     _check_plan(problem, big)
     assert big.bound <= exact.objective * (1 + 1e-9)  # the certified bound holds
     assert big.objective >= exact.bound * (1 - 1e-9)
     assert big.bound >= exact.bound * (1 - 1e-3)  # and is about as strong as the MIP's
     assert big.gap <= 0.005
-    assert big.options["method"] == "large"
+    assert big.options["method"] == "lagrange"
 
 
 def test_lagrangian_bound_holds_for_any_duals(georgia_zips):
     units, reps = georgia_zips
     problem = topt.TerritoryProblem(units, reps=reps, balance={"workload": 0.05})
-    optimum = topt.solve(problem, gap=1e-3, method="exact").objective  # >= the optimum
+    optimum = topt.solve(problem, gap=1e-3, method="mip").objective  # >= the optimum
     alloc = Allocator(problem, np.arange(8), pinned={}, threads=1, seed=0, msg=False)
     rng = np.random.default_rng(0)
     best, _ = alloc.dual_ascent(None)
@@ -65,13 +65,13 @@ def test_locks_and_realignment_cap_hold(georgia_zips):
                          account_workloads=[(w,) for w in units["workload"]])
     problem = topt.TerritoryProblem(frame, reps=reps, balance={"workload": 0.05},
                                     locks=locked, current=current, max_moved=0.8)
-    exact = topt.solve(problem, gap=1e-3, method="exact")
-    big = solve_large(problem, threads=1)
+    exact = topt.solve(problem, gap=1e-3, method="mip")
+    big = topt.solve(problem, method="lagrange", threads=1)
     _check_plan(problem, big)
     for unit, rep in locked.items():
         i = int(np.flatnonzero(units["unit_id"].to_numpy() == unit)[0])
         assert reps["rep_id"].iloc[big.assignment[i]] == rep
-    moved = problem.moves[np.arange(problem.n_units), big.columns()].sum()
+    moved = problem.moves[np.arange(problem.n_units), big.unit_centres()].sum()
     assert moved <= 0.8 * problem.move_total + 1e-6
     assert big.bound <= exact.objective * (1 + 1e-9)
     assert exact.bound <= big.objective * (1 + 1e-9)
@@ -82,24 +82,24 @@ def test_contiguous_plan_is_connected_and_bounded(georgia_zips):
     units, reps = georgia_zips
     problem = topt.TerritoryProblem(units, reps=reps, balance={"workload": 0.1},
                                     contiguity=True)
-    big = solve_large(problem, threads=1)
+    big = topt.solve(problem, method="lagrange", threads=1)
     _check_plan(problem, big)
     graph = problem.adjacency
     for t in range(problem.n_territories):
         members = np.flatnonzero(big.assignment == t)
         assert nx.is_connected(graph.subgraph(members.tolist()))
         assert problem.roots[t] in members
-    plain = topt.solve(problem.with_options(contiguity=False), gap=1e-3, method="exact")
+    plain = topt.solve(problem.with_options(contiguity=False), gap=1e-3, method="mip")
     assert big.bound <= plain.objective * (1 + 1e-9)  # a bound of a relaxation
 
 
 def test_model_centres_give_a_balanced_plan(georgia_zips):
     units, _ = georgia_zips
     problem = topt.TerritoryProblem(units, k=6, centres="model", balance={"workload": 0.05})
-    big = solve_large(problem, threads=1)
+    big = topt.solve(problem, method="lagrange", threads=1)
     _check_plan(problem, big)
     assert big.status == "feasible" and big.bound is None and big.gap is None
-    assert len(np.unique(big.columns())) == 6
+    assert len(np.unique(big.unit_centres())) == 6
     for t, c in enumerate(big.centres):  # each centre lies in its own territory
         assert big.assignment[c] == t
 
@@ -108,17 +108,18 @@ def test_infeasible_bands_are_reported(georgia_zips):
     units, reps = georgia_zips
     problem = topt.TerritoryProblem(units, reps=reps, balance={"workload": {"max": 10.0}})
     with pytest.raises(InfeasibleError, match="territories can hold"):
-        solve_large(problem)
+        topt.solve(problem, method="lagrange")
 
 
 def test_solve_picks_the_path_by_size(georgia_zips, monkeypatch):
     units, reps = georgia_zips
     problem = topt.TerritoryProblem(units, reps=reps, balance={"workload": 0.05})
-    assert not large.is_large(problem)
-    assert topt.solve(problem, gap=1e-3).options.get("method") != "large"
-    monkeypatch.setattr(large, "LARGE_PAIRS", 1000)
-    assert large.is_large(problem)
-    assert topt.solve(problem, gap=1e-3).options["method"] == "large"
+    assert choose_method(problem) == "mip"
+    assert topt.solve(problem, gap=1e-3).options["method"] == "mip"
+    monkeypatch.setattr(lagrange, "LARGE_PAIRS", 1000)
+    assert choose_method(problem) == "lagrange"
+    assert topt.solve(problem, gap=1e-3).options["method"] == "lagrange"
+    assert topt.solve(problem, gap=1e-3, method="large").options["method"] == "lagrange"
     with pytest.raises(topt.InputError, match="method must be"):
         topt.solve(problem, method="fast")
 

@@ -1,9 +1,13 @@
-"""The territory problem and its mixed-integer formulation.
+"""The territory problem: the instance, computed once, and the rules.
 
-:class:`TerritoryProblem` is a frozen specification; :func:`check_feasibility`
-finds the conflicts that can be seen without a solver; :func:`build_model` turns
-the problem into a PuLP model. Only this module and :mod:`territory_opt.solve`
-import PuLP.
+:class:`TerritoryProblem` is a frozen specification. Its instance (units,
+territories, distances and costs, the adjacency graph) is computed on first use
+and kept; its rules (bands, locks, the current alignment and the realignment
+cap, contiguity) are checked at construction. :meth:`TerritoryProblem.with_options`
+changes rules and keeps whatever of the instance they do not touch.
+:func:`conflicts` finds what makes a problem infeasible without a solver.
+The formulation is in the class docstring; the solvers are in
+:mod:`territory_opt.solvers`.
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
-import pulp
 
 from territory_opt.errors import InfeasibleError, InputError
 from territory_opt.geo import (
@@ -30,9 +33,15 @@ from territory_opt.geo import (
     project,
 )
 
+__all__ = ["Band", "TerritoryProblem", "check_feasibility", "conflicts", "format_amount",
+           "is_connected_plan", "max_units_per_territory", "parse_band", "plan_faults",
+           "reachable_units"]
+
 logger = logging.getLogger(__name__)
 
-def _fmt(value: float) -> str:
+
+def format_amount(value: float) -> str:
+    """An amount for a message: one decimal below a million, none above."""
     return f"{value:,.1f}" if abs(value) < 1e6 else f"{value:,.0f}"
 
 
@@ -48,8 +57,8 @@ class Band:
     def describe(self) -> str:
         if self.tolerance is not None:
             return f"the {self.metric} band (+-{self.tolerance:.0%} of target)"
-        lo = "-" if self.lower is None else _fmt(self.lower)
-        hi = "-" if self.upper is None else _fmt(self.upper)
+        lo = "-" if self.lower is None else format_amount(self.lower)
+        hi = "-" if self.upper is None else format_amount(self.upper)
         return f"the {self.metric} band [{lo}, {hi}]"
 
 
@@ -471,7 +480,10 @@ class TerritoryProblem:
         return self.cost_block(np.arange(self.n_units), np.arange(self.n_columns))
 
     def cost_block(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """``(len(rows), len(cols))`` objective coefficients of units ``rows`` in columns ``cols``."""
+        """``(len(rows), len(cols))`` objective coefficients of units ``rows`` in columns
+        ``cols`` (taken from :attr:`costs` once the dense matrix exists)."""
+        if "costs" in self.__dict__:
+            return self.costs[np.ix_(rows, cols)]
         w = self.units[self.weight].to_numpy(dtype=float)[rows]
         cost = w[:, None] * self.distance_block(rows, cols) ** self.power
         if self.moves is not None and self.move_penalty:
@@ -485,6 +497,12 @@ class TerritoryProblem:
         if self.moves is not None and self.move_penalty:
             cost = cost + self.move_penalty * self.moves[rows, cols]
         return cost
+
+    def best_centre(self, members: np.ndarray, candidates: np.ndarray | None = None) -> int:
+        """The unit among ``candidates`` (default: the ``members``) about which the
+        ``members`` cost least: a territory's best centre."""
+        candidates = members if candidates is None else candidates
+        return int(candidates[int(np.argmin(self.cost_block(members, candidates).sum(axis=0)))])
 
     def objective_of(self, columns: np.ndarray) -> float:
         """Objective of a plan given as each unit's centre column."""
@@ -593,8 +611,35 @@ class TerritoryProblem:
         return out
 
     def with_options(self, **changes: object) -> TerritoryProblem:
-        """A copy of the problem with some parameters changed."""
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+        """A copy of the problem with some parameters changed.
+
+        What the changes do not touch is reused, not recomputed (see
+        :data:`DERIVED_FROM`): a new lock or band keeps the distances, costs and
+        adjacency graph.
+        """
+        new = dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+        for name, inputs in DERIVED_FROM.items():
+            if name in self.__dict__ and name not in new.__dict__ \
+                    and not inputs.intersection(changes):
+                new.__dict__[name] = self.__dict__[name]
+        return new
+
+
+# The parameters each cached piece of the instance is computed from: what
+# with_options may carry over to a copy in which none of them changed.
+_PLACES = {"units", "reps", "k", "centres"}
+DERIVED_FROM: dict[str, set[str]] = {
+    "territories": _PLACES,
+    "distances": _PLACES | {"distance"},
+    "_coords": _PLACES | {"distance"},
+    "rep_positions": _PLACES,
+    "_alignment": _PLACES | {"current", "move_measure"},
+    "costs": _PLACES | {"distance", "weight", "power", "current", "move_measure",
+                        "move_penalty"},
+    "adjacency": {"units", "graph"},
+    "roots": _PLACES | {"distance", "contiguity", "locks"},
+    "locked": _PLACES | {"locks"},
+}
 
 
 def check_feasibility(problem: TerritoryProblem) -> None:
@@ -630,8 +675,8 @@ def conflicts(problem: TerritoryProblem) -> Iterator[str]:
         what = band.describe()
         if upper.sum() < total - 1e-9 or lower.sum() > total + 1e-9:
             yield (
-                f"{what}: the {k} territories can hold {_fmt(lower.sum())} to "
-                f"{_fmt(upper.sum())} in all, but the units total {_fmt(total)}; widen the "
+                f"{what}: the {k} territories can hold {format_amount(lower.sum())} to "
+                f"{format_amount(upper.sum())} in all, but the units total {format_amount(total)}; widen the "
                 "band or change the number of territories")
         free_max = upper.max()
         heavy = [i for i in np.flatnonzero(a > free_max + 1e-9) if i not in problem.locked]
@@ -639,22 +684,22 @@ def conflicts(problem: TerritoryProblem) -> Iterator[str]:
             i = heavy[0]
             more = f" ({len(heavy)} units in all)" if len(heavy) > 1 else ""
             yield (
-                f"unit {problem.unit_ids[i]!r} has {metric} {_fmt(a[i])}, more than "
-                f"{what} allows any territory (at most {_fmt(free_max)}){more}; widen the "
+                f"unit {problem.unit_ids[i]!r} has {metric} {format_amount(a[i])}, more than "
+                f"{what} allows any territory (at most {format_amount(free_max)}){more}; widen the "
                 "band or split the unit (smaller units, or units method 'accounts')")
         locked_sum = np.bincount(locked_to, weights=a[locked_units], minlength=k)
         for t in range(k):
             if locked_sum[t] > upper[t] + 1e-9:
                 yield (
-                    f"{names[t]}: its locked units carry {metric} {_fmt(locked_sum[t])}, more "
-                    f"than {what} allows it (at most {_fmt(upper[t])}); unlock some or "
+                    f"{names[t]}: its locked units carry {metric} {format_amount(locked_sum[t])}, more "
+                    f"than {what} allows it (at most {format_amount(upper[t])}); unlock some or "
                     "widen the band")
         for t in range(k):
             reachable = total - (locked_sum.sum() - locked_sum[t])
             if reachable < lower[t] - 1e-9:
                 yield (
-                    f"{names[t]}: needs at least {_fmt(lower[t])} {metric} for {what}, but "
-                    f"only {_fmt(reachable)} is not locked to other territories; unlock some "
+                    f"{names[t]}: needs at least {format_amount(lower[t])} {metric} for {what}, but "
+                    f"only {format_amount(reachable)} is not locked to other territories; unlock some "
                     "or widen the band")
     if problem.contiguity:
         yield from _piece_conflicts(problem)
@@ -697,152 +742,6 @@ def _piece_conflicts(problem: TerritoryProblem) -> Iterator[str]:
             "or drop contiguity")
 
 
-Variables = dict[tuple[int, int], pulp.LpVariable]
-
-
-def build_model(problem: TerritoryProblem, *, elastic: bool = False,
-                feasibility: bool = False) -> tuple[pulp.LpProblem, Variables]:
-    """The PuLP model of ``problem`` (formulation in :class:`TerritoryProblem`).
-
-    Returns the model and its variables ``x[(i, c)]``: unit i with centre column
-    c (a territory with fixed centres, a centre unit with model centres). With
-    contiguity by cuts, :func:`separator_cuts` adds contiguity in rounds.
-
-    With ``feasibility=True`` (model centres only), each territory is rooted at
-    its first unit in a fixed order (largest weight first), so that every
-    partition appears once instead of once per choice of centre: the model has
-    a plan exactly when the problem has one (its objective, the cost about the
-    root, only steers the search towards compact plans).
-
-    With ``elastic=True``, every band and the realignment cap get slack
-    variables (named ``slack_...``), and the objective becomes their sum, each
-    divided by its band's scale: the smallest relative change of the bands that
-    makes the problem feasible (see :func:`elastic_slacks`).
-    """
-    n, k = problem.n_units, problem.n_territories
-    cost = problem.costs
-    lp = pulp.LpProblem("territories", pulp.LpMinimize)
-    x: Variables = {}
-    bands: dict[str, Band] = problem.bands  # type: ignore[attr-defined]
-    # pruning by the bands is exact, but not when the bands are what may give
-    reach = reachable_units(problem) if problem.contiguity and not elastic else None
-    if problem.centres == "fixed":
-        fixed = dict(problem.locked)
-        if problem.roots is not None:
-            fixed |= {int(i): t for t, i in enumerate(problem.roots)}
-        for i in range(n):
-            for t in ([fixed[i]] if i in fixed else range(k)):
-                if reach is not None and i not in reach[t] and i not in fixed:
-                    continue
-                x[i, t] = lp.add_variable(f"x_{i}_{t}", lowBound=1 if i in fixed else 0,
-                                          upBound=1, cat=pulp.LpBinary)
-    else:
-        upper_of = {m: problem.bounds(m)[1][0] for m in bands}
-        values = {m: problem.values(m) for m in bands}
-        centre_ok = np.ones(n, dtype=bool)
-        pair_ok = np.ones((n, n), dtype=bool)
-        for m, u in ({} if elastic else upper_of).items():  # two that exceed a band never meet
-            a = values[m]
-            centre_ok &= a <= u + 1e-9
-            pair_ok &= (a[:, None] + a[None, :]) <= u + 1e-9
-        np.fill_diagonal(pair_ok, True)
-        rank = np.empty(n, dtype=int)  # root = the member that comes first
-        rank[np.argsort(-problem.values(problem.weight), kind="stable")] = np.arange(n)
-        for j in np.flatnonzero(centre_ok):
-            for i in np.flatnonzero(pair_ok[:, j]):
-                if reach is not None and int(i) not in reach[int(j)]:
-                    continue
-                if feasibility and rank[i] < rank[j]:
-                    continue
-                x[int(i), int(j)] = lp.add_variable(f"x_{i}_{j}", lowBound=0, upBound=1,
-                                                    cat=pulp.LpBinary)
-    if not elastic:
-        lp += pulp.LpAffineExpression([(v, float(cost[i, c])) for (i, c), v in x.items()])
-    slack_terms: list[tuple[pulp.LpVariable, float]] = []
-
-    def slack(name: str, scale: float) -> pulp.LpAffineExpression | float:
-        if not elastic:
-            return 0.0
-        var = lp.add_variable(f"slack_{name}", lowBound=0)
-        slack_terms.append((var, 1.0 / max(scale, 1e-9)))
-        return var
-    by_unit: list[list[pulp.LpVariable]] = [[] for _ in range(n)]
-    by_col: dict[int, list[tuple[int, pulp.LpVariable]]] = {}
-    for (i, c), v in x.items():
-        by_unit[i].append(v)
-        by_col.setdefault(c, []).append((i, v))
-    for i in range(n):
-        if not by_unit[i]:
-            raise InfeasibleError(f"unit {problem.unit_ids[i]!r} fits in no territory: with "
-                                  "every possible centre it breaks a band; widen the band")
-        lp += pulp.LpAffineExpression([(v, 1.0) for v in by_unit[i]]) == 1, f"assign_{i}"
-    if problem.centres == "model":
-        centre = {j: x[j, j] for j in by_col}
-        for (i, j), v in x.items():
-            if i != j:
-                lp += v - centre[j] <= 0, f"open_{i}_{j}"
-        lp += pulp.LpAffineExpression([(v, 1.0) for v in centre.values()]) == k, "k"
-    for m, (metric, band) in enumerate(bands.items()):
-        a = problem.values(metric)
-        lower, upper = problem.bounds(metric)
-        scale = float(np.mean(problem.targets(metric))) or 1.0
-        for c, members in by_col.items():
-            expr = pulp.LpAffineExpression([(v, float(a[i])) for i, v in members if a[i]])
-            if problem.centres == "fixed":
-                if np.isfinite(lower[c]) and lower[c] > 0:
-                    lp += expr + slack(f"lo_{m}_{c}", scale) >= float(lower[c]), f"lo_{m}_{c}"
-                if np.isfinite(upper[c]):
-                    lp += expr - slack(f"up_{m}_{c}", scale) <= float(upper[c]), f"up_{m}_{c}"
-            else:
-                if np.isfinite(lower[0]) and lower[0] > 0:
-                    lp += (expr - float(lower[0]) * centre[c] + slack(f"lo_{m}_{c}", scale)
-                           >= 0), f"lo_{m}_{c}"
-                if np.isfinite(upper[0]):
-                    lp += (expr - float(upper[0]) * centre[c] - slack(f"up_{m}_{c}", scale)
-                           <= 0), f"up_{m}_{c}"
-    if problem.contiguity and (problem.contiguity_method == "flow" or elastic):
-        _add_flows(problem, lp, x, by_col, relaxed=elastic)
-    if problem.moves is not None and problem.max_moved is not None:
-        cap = problem.max_moved * problem.move_total
-        moved = [(v, float(problem.moves[i, c])) for (i, c), v in x.items()
-                 if problem.moves[i, c]]
-        lp += (pulp.LpAffineExpression(moved) - slack("max_moved", max(problem.move_total, 1.0))
-               <= cap + 1e-9), "max_moved"
-    if elastic:
-        lp += pulp.LpAffineExpression(slack_terms)
-    return lp, x
-
-
-def elastic_slacks(problem: TerritoryProblem, lp: pulp.LpProblem) -> list[str]:
-    """What the solved elastic model says must give, one line per band broken."""
-    terr = problem.territories
-    bands = list(problem.bands)  # type: ignore[attr-defined]
-    lines = []
-    for var in lp.variables():
-        if not var.name.startswith("slack_") or (var.varValue or 0.0) <= 1e-6:
-            continue
-        amount = float(var.varValue)
-        if var.name == "slack_max_moved":
-            share = amount / max(problem.move_total, 1e-9)
-            lines.append(f"the realignment cap must allow {amount:,.1f} more "
-                         f"{problem.move_measure} moved ({share:.1%} of all)")
-            continue
-        side, m, c = var.name.split("_")[1:4]
-        metric = bands[int(m)]
-        lower, upper = problem.bounds(metric)
-        t = int(c)
-        if problem.centres == "fixed":
-            who = f"territory {terr['territory'][t]!r} (rep {terr['rep_id'][t]!r})"
-            bound = lower[t] if side == "lo" else upper[t]
-        else:
-            who = f"the territory centred on unit {problem.unit_ids[t]!r}"
-            bound = lower[0] if side == "lo" else upper[0]
-        word = "below its minimum" if side == "lo" else "above its maximum"
-        lines.append(f"{who}: {metric} {_fmt(amount)} {word} {_fmt(bound)} "
-                     f"({amount / max(abs(bound), 1e-9):.1%})")
-    return lines
-
-
 def reachable_units(problem: TerritoryProblem) -> dict[int, set[int]]:
     """With contiguity: for each centre column, the units a connected territory
     grown from its root can hold.
@@ -881,69 +780,6 @@ def max_units_per_territory(problem: TerritoryProblem) -> int:
     return max(most, 1)
 
 
-def _add_flows(problem: TerritoryProblem, lp: pulp.LpProblem, x: Variables,
-               by_col: dict[int, list[tuple[int, pulp.LpVariable]]],
-               relaxed: bool = False) -> None:
-    """Shirabe's flow constraints: each territory is reached from its root."""
-    graph = problem.adjacency
-    most = (problem.n_units - problem.n_territories + 1 if relaxed
-            else max_units_per_territory(problem))
-    big_m = float(most - 1)
-    for c, members in by_col.items():
-        root = problem.root_of(c)
-        inside = {i for i, _ in members}
-        flow = {}
-        for u, v in graph.edges:
-            if u in inside and v in inside:
-                for a, b in ((u, v), (v, u)):
-                    if b != root:
-                        flow[a, b] = lp.add_variable(f"f_{c}_{a}_{b}", lowBound=0)
-        into: dict[int, list[pulp.LpVariable]] = {}
-        out: dict[int, list[pulp.LpVariable]] = {}
-        for (a, b), f in flow.items():
-            out.setdefault(a, []).append(f)
-            into.setdefault(b, []).append(f)
-        for i, var in members:
-            if i == root:
-                continue
-            inflow = [(f, 1.0) for f in into.get(i, [])]
-            net = pulp.LpAffineExpression(inflow + [(f, -1.0) for f in out.get(i, [])])
-            lp += net - var == 0, f"flow_{c}_{i}"
-            lp += pulp.LpAffineExpression(inflow) - big_m * var <= 0, f"cap_{c}_{i}"
-
-
-def separator_cuts(problem: TerritoryProblem, x: Variables,
-                   columns: np.ndarray) -> list[pulp.LpConstraint]:
-    """Cuts excluding the disconnected territories of a plan.
-
-    For every piece C of a territory that does not hold the territory's root,
-    and every unit a in C: ``x[a, c] <= sum of x[v, c] over the neighbours v of
-    C``, for the territory's column c and every other column whose root is
-    outside C and its neighbours (any path from a to such a root leaves C
-    through a neighbour). Empty when every territory is connected.
-    """
-    graph = problem.adjacency
-    cols_of_unit: dict[int, list[int]] = {}
-    for (i, c) in x:
-        cols_of_unit.setdefault(i, []).append(c)
-    cuts = []
-    for c in np.unique(columns).tolist():
-        root = problem.root_of(c)
-        members = set(np.flatnonzero(columns == c).tolist())
-        for piece in nx.connected_components(graph.subgraph(members)):
-            if root in piece:
-                continue
-            border = {v for u in piece for v in graph[u]} - piece
-            for a in piece:
-                for c2 in cols_of_unit[a]:
-                    r2 = problem.root_of(c2)
-                    if r2 in piece or r2 in border:
-                        continue
-                    rhs = [(x[v, c2], 1.0) for v in border if (v, c2) in x]
-                    cuts.append(x[a, c2] - pulp.LpAffineExpression(rhs) <= 0)
-    return cuts
-
-
 def is_connected_plan(problem: TerritoryProblem, columns: np.ndarray) -> bool:
     """Whether every territory of the plan is connected in the units' graph."""
     graph = problem.adjacency
@@ -952,3 +788,37 @@ def is_connected_plan(problem: TerritoryProblem, columns: np.ndarray) -> bool:
         if not nx.is_connected(graph.subgraph(members)):
             return False
     return True
+
+
+def plan_faults(problem: TerritoryProblem, unit_centres: np.ndarray) -> list[str]:
+    """What a plan (each unit's centre column) breaks of the problem's rules: every
+    unit in one territory of the right number, its centres (model centres) in
+    their own territories, bands, locks and, when asked, contiguity. Empty for a
+    valid plan."""
+    from territory_opt.metrics import bands_held
+
+    unit_centres = np.asarray(unit_centres)
+    faults = []
+    if unit_centres.shape != (problem.n_units,) or (unit_centres < 0).any() \
+            or (unit_centres >= problem.n_columns).any():
+        return ["not every unit has a territory"]
+    centres, labels = np.unique(unit_centres, return_inverse=True)
+    if problem.centres == "model":
+        if len(centres) != problem.n_territories:
+            faults.append(f"{len(centres)} territories instead of {problem.n_territories}")
+        faults += [f"centre unit {problem.unit_ids[c]!r} lies outside its territory"
+                   for c in centres if unit_centres[c] != c]
+        labels = labels.ravel()
+    else:
+        labels = unit_centres
+    k = len(centres) if problem.centres == "model" else problem.n_territories
+    for metric in problem.bands:  # type: ignore[attr-defined]
+        sums = np.bincount(labels, weights=problem.values(metric), minlength=k)
+        lower, upper = problem.bounds(metric)
+        outside = np.flatnonzero(~bands_held(sums, lower[:k], upper[:k]))
+        faults += [f"the {metric} band of territory {t}" for t in outside]
+    faults += [f"the lock of unit {problem.unit_ids[i]!r}" for i, t in problem.locked.items()
+               if unit_centres[i] != t]
+    if problem.contiguity and not is_connected_plan(problem, unit_centres):
+        faults.append("contiguity")
+    return faults

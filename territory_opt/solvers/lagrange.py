@@ -1,38 +1,38 @@
-"""The large-instance path: national sizes with a certified gap.
+"""The Lagrangian path: national sizes with a certified gap (``method="lagrange"``).
 
 Handing HiGHS every pair of unit and territory stops working at national size
 (40,000 ZIP codes x 200 territories: 8 million binaries; HiGHS needs minutes for
-the LP alone). This path uses the structure of the problem instead:
+the LP alone). This path relaxes the bands instead, whose dual has only
+``metrics x territories`` variables (:class:`Allocator`, for given centres):
 
-1. **Allocation LP by column generation.** The LP relaxation of the balanced
-   assignment to given centres is solved on a sparse set of candidate pairs
-   (each unit's cheapest territories, each territory's nearest units, the
-   current owner), in one warm HiGHS model. Every round prices all pairs with
-   numpy (reduced cost ``c_it - y_i - sum_m a_mi pi_mt``) and adds the most
-   negative ones, until none is left: the LP optimum of the full problem.
-   Elastic slack on the bands keeps the first rounds feasible.
+1. **Band duals.** Above ``AGGREGATE_ABOVE`` units, the exact LP duals of the
+   problem in which ``AGGREGATE_GROUPS`` k-means groups of units move as one
+   (HiGHS, every group-territory pair, elastic slack) start the search. Then the
+   log-sum-exp smoothing of the Lagrangian dual, over each unit's cheapest
+   territories and each territory's cheapest units, is maximised by L-BFGS-B at
+   falling temperatures.
 2. **A certified lower bound.** For any band duals ``pi`` (and cap dual
    ``gamma <= 0``), the Lagrangian value
    ``sum_i min_t (c_it - sum_m a_mi pi_mt - gamma m_it) + sum_mt (pi_mt L_mt
    if pi_mt > 0 else pi_mt U_mt) + gamma cap`` is below the cost of every plan
    of the full problem. It is computed over all pairs, so the bound never
    depends on the candidates.
-3. **Rounding.** A basic LP solution splits at most about one unit per band
-   row. The units whose LP assignment is split, or that have a nearly as cheap
-   alternative (small reduced cost), are re-assigned by a small MIP with all
-   other units fixed; the neighbourhood grows until the MIP is feasible.
-4. **Contiguity** (optional): pieces of a territory cut off from its root join
-   a neighbouring territory, the bands are restored by moving boundary units
-   between neighbours, and a local search moves boundary units while that
-   lowers the cost, always keeping every territory connected. The bound of
-   step 2 stays valid (contiguity only removes plans).
-5. **Model-chosen centres**: location-allocation. Centres start at a
-   workload-weighted k-means, each allocation is steps 1-3, and every centre
-   moves to the member unit that minimises its territory's cost, until the
-   centres stop moving. The lower bound is a Lagrangian relaxation of the
-   assignment constraints of the Hess model (see :mod:`territory_opt.bound`).
+3. **Rounding.** The LP over each unit's few territories of least reduced cost
+   (HiGHS simplex; more while it cannot hold the bands) gives a basic optimum
+   that splits few units, and through its duals a second certified bound.
+   Split units go where most of them is, greedy moves restore the bands, and a
+   small MIP re-assigns the split units and those with a nearly as cheap
+   alternative, every other unit fixed; its neighbourhood grows until feasible.
+4. **Contiguity** (optional): the repair and local search of
+   :func:`territory_opt.solvers.local.make_contiguous`. The bound of step 2
+   stays valid (contiguity only removes plans).
+5. **Model-chosen centres**: location-allocation
+   (:func:`territory_opt.solvers.local.locate_allocate`) from a
+   workload-weighted k-means, each allocation being steps 1-3. There is no
+   certified bound for model centres yet: the result is ``feasible`` with
+   ``bound=None``.
 
-Small problems keep the exact MIP of :func:`territory_opt.solve`.
+Small problems are solved by the MIP (:mod:`territory_opt.solvers.mip`).
 """
 
 from __future__ import annotations
@@ -44,13 +44,19 @@ from typing import Any
 
 import numpy as np
 
-from territory_opt.errors import InfeasibleError, InputError, SolverError
-from territory_opt.model import TerritoryProblem, check_feasibility
-from territory_opt.solution import Solution
+from territory_opt.errors import InfeasibleError, SolverError
+from territory_opt.plan import Bands
+from territory_opt.problem import TerritoryProblem, check_feasibility
+from territory_opt.solution import Solution, relative_gap
+from territory_opt.solvers import highs
+from territory_opt.solvers.local import locate_allocate, make_contiguous
+from territory_opt.solvers.options import SolveOptions
+
+__all__ = ["LARGE_PAIRS", "Allocation", "Allocator", "solve_lagrange"]
 
 logger = logging.getLogger(__name__)
 
-LARGE_PAIRS = 1_000_000  # unit x centre-column pairs above which solve() takes this path
+LARGE_PAIRS = 1_000_000  # unit x centre-column pairs above which method='auto' takes this path
 CANDIDATES_PER_UNIT = 12  # cheapest territories per unit in each stage of the dual ascent
 CANDIDATES_PER_TERRITORY = 3  # and each territory's cheapest units, in average territories
 TEMPERATURES = (1e-1, 1e-2, 1e-3)  # of the mean cheapest cost per unit
@@ -66,52 +72,38 @@ ROUNDING_GAP = 2e-5  # of the whole plan's bound: how far the rounding MIP may s
 ROUNDING_SECONDS = 10.0  # units the first rounding MIP may re-assign (besides split ones)
 
 
-def is_large(problem: TerritoryProblem) -> bool:
-    """Whether :func:`territory_opt.solve` takes the large path for ``problem``."""
-    return problem.n_units * problem.n_columns > LARGE_PAIRS
-
-
 @dataclass
 class Allocation:
-    """An integral plan for given centres, with its LP bound and band duals."""
+    """An integral plan for given centres, with its certified bound."""
 
     territory: np.ndarray  # each unit's position among the centres
     objective: float
     bound: float  # Lagrangian bound certified over all pairs (allocation to these centres)
 
 
-class _Highs:
-    """A quiet highspy model run interruptibly, with our options."""
+def _band_rows(n_rows: int, lower: np.ndarray, upper: np.ndarray,
+              cap: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Row bounds of an allocation model: ``n_rows`` assignment rows (= 1), one band
+    row per metric and territory (open where the band is), and the cap row."""
+    lo = np.concatenate([np.ones(n_rows), np.where(np.isfinite(lower), lower, -highs.INF)
+                         .ravel(), [-highs.INF] if cap is not None else []])
+    hi = np.concatenate([np.ones(n_rows), np.where(np.isfinite(upper), upper, highs.INF)
+                         .ravel(), [cap] if cap is not None else []])
+    return lo, hi
 
-    def __init__(self, *, threads: int | None, seed: int, msg: bool) -> None:
-        import highspy
 
-        from territory_opt.solve import _silenced_stdout
-
-        with _silenced_stdout():
-            self.h = highspy.Highs()
-        self.inf = highspy.kHighsInf
-        self.h.setOptionValue("output_flag", bool(msg))
-        self.h.setOptionValue("random_seed", int(seed))
-        if threads is not None:
-            self.h.setOptionValue("threads", int(threads))
-
-    def run(self, time_limit: float | None) -> str:
-        import highspy
-
-        from territory_opt.solve import _run_interruptible
-
-        if time_limit is not None:
-            self.h.setOptionValue("time_limit", float(max(time_limit, 0.5)))
-        _run_interruptible(self.h)
-        st = self.h.getModelStatus()
-        if st in (highspy.HighsModelStatus.kInfeasible,
-                  highspy.HighsModelStatus.kUnboundedOrInfeasible):
-            return "infeasible"
-        has = self.h.getInfo().primal_solution_status == 2
-        if st == highspy.HighsModelStatus.kOptimal:
-            return "optimal"
-        return "feasible" if has else "no_solution"
+def _pair_entries(row: np.ndarray, terr: np.ndarray, amounts: np.ndarray, n_rows: int,
+                  k: int, moves: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices and values of one column per pair, in the rows of :func:`_band_rows`:
+    1 in assignment row ``row``, the amounts of each metric in the band rows of
+    territory ``terr``, and (with a cap) what the pair moves in the cap row."""
+    nm = amounts.shape[0]
+    idx = [row[:, None]] + [(n_rows + m * k + terr)[:, None] for m in range(nm)]
+    val = [np.ones((len(row), 1))] + [amounts[m][:, None] for m in range(nm)]
+    if moves is not None:
+        idx.append(np.full((len(row), 1), n_rows + nm * k))
+        val.append(moves[:, None])
+    return np.hstack(idx), np.hstack(val)
 
 
 def _groups(problem: TerritoryProblem, g: int) -> np.ndarray:
@@ -228,12 +220,9 @@ class Allocator:
             cost[units, np.fromiter(pinned.values(), dtype=int)] = keep
         self.cost = cost
         self.pinned = pinned
-        self.metrics = list(problem.bands)  # type: ignore[attr-defined]
-        self.a = np.vstack([problem.values(m) for m in self.metrics]) if self.metrics \
-            else np.zeros((0, n))
-        bounds = [problem.bounds(m) for m in self.metrics]
-        self.lower = np.array([b[0] for b in bounds]).reshape(len(self.metrics), k)
-        self.upper = np.array([b[1] for b in bounds]).reshape(len(self.metrics), k)
+        self.bands = Bands(problem)
+        self.metrics = self.bands.metrics
+        self.a, self.lower, self.upper = self.bands.a, self.bands.lower, self.bands.upper
         self.moves = None
         self.cap = None
         if problem.moves is not None and problem.max_moved is not None:
@@ -282,8 +271,7 @@ class Allocator:
         bound itself is always computed over all pairs (:meth:`lagrangian`).
         """
         n, k, nm = self.n, self.k, len(self.metrics)
-        amount = np.abs(self.a).sum(axis=1) / k  # per metric: a territory's share
-        amount = np.where(amount > 0, amount, 1.0)
+        amount = self.bands.share  # per metric: a territory's share
         a = self.a / amount[:, None]  # metrics in shares of a territory
         finite = np.isfinite(self.cost)
         base = np.where(finite, self.cost, np.inf).min(axis=1)
@@ -343,43 +331,31 @@ class Allocator:
         pairs; elastic slack at the dual box's price keeps it feasible)."""
         g, k = cost.shape
         nm = a.shape[0]
-        hs = _Highs(threads=self.threads, seed=self.seed, msg=self.msg)
-        h, inf = hs.h, hs.inf
-        lower = np.where(dual.lower0 != 0, dual.lower0, 0.0).reshape(nm, k)
+        h = highs.new_model(threads=self.threads, seed=self.seed, msg=self.msg)
         lo_ok = np.array([b[1] > 0 for b in dual.bounds[:dual.size]]).reshape(nm, k)
         hi_ok = np.array([b[1] > 0 for b in dual.bounds[dual.size:2 * dual.size]]).reshape(nm, k)
-        upper = dual.upper0.reshape(nm, k)
-        lo = np.concatenate([np.ones(g), np.where(lo_ok, lower, -inf).ravel(),
-                             [-inf] if moves is not None and dual.cap is not None else []])
-        hi = np.concatenate([np.ones(g), np.where(hi_ok, upper, inf).ravel(),
-                             [dual.cap] if moves is not None and dual.cap is not None else []])
-        h.addRows(len(lo), lo, hi, 0, np.zeros(len(lo), dtype=np.int32),
-                  np.zeros(0, dtype=np.int32), np.zeros(0))
+        cap = dual.cap if moves is not None else None
+        lo, hi = _band_rows(g, np.where(lo_ok, dual.lower0.reshape(nm, k), -highs.INF),
+                            np.where(hi_ok, dual.upper0.reshape(nm, k), highs.INF), cap)
+        highs.add_rows(h, lo, hi)
         box = dual.bounds[0][1] if dual.bounds else 0.0
         if nm:  # slack: s+ and s- per band row at the box price
             n_s = 2 * nm * k
-            h.addCols(n_s, np.full(n_s, box), np.zeros(n_s), np.full(n_s, inf), n_s,
-                      np.arange(n_s, dtype=np.int32),
-                      np.repeat(g + np.arange(nm * k), 2).astype(np.int32),
-                      np.tile([1.0, -1.0], nm * k))
+            highs.add_columns(h, np.full(n_s, box), np.zeros(n_s), np.full(n_s, highs.INF),
+                              np.repeat(g + np.arange(nm * k), 2)[:, None],
+                              np.tile([1.0, -1.0], nm * k)[:, None])
         rows, cols = np.divmod(np.arange(g * k), k)
-        idx = [rows[:, None]] + [(g + j * k + cols)[:, None] for j in range(nm)]
-        val = [np.ones((g * k, 1))] + [a[j][rows][:, None] for j in range(nm)]
-        if moves is not None and dual.cap is not None:
-            idx.append(np.full((g * k, 1), g + nm * k))
-            val.append(moves.ravel()[:, None])
-        r, v = np.hstack(idx), np.hstack(val)
-        h.addCols(g * k, cost.ravel(), np.zeros(g * k), np.full(g * k, inf), r.size,
-                  (np.arange(g * k) * r.shape[1]).astype(np.int32), r.ravel().astype(np.int32),
-                  v.ravel())
+        r, v = _pair_entries(rows, cols, a[:, rows], g, k,
+                             None if cap is None else moves.ravel())  # type: ignore[union-attr]
+        highs.add_columns(h, cost.ravel(), np.zeros(g * k), np.full(g * k, highs.INF), r, v)
         left = None if deadline is None else deadline - time.perf_counter()
-        status = hs.run(left)
+        status = highs.run(h, left)
         if status != "optimal":
             logger.info("aggregate LP: %s; dual ascent starts from zero", status)
             return np.zeros((nm, k)), 0.0
-        y = np.asarray(h.getSolution().row_dual)
+        y = highs.solution(h)[1]
         pi = y[g:g + nm * k].reshape(nm, k)
-        gamma = float(y[-1]) if moves is not None and dual.cap is not None else 0.0
+        gamma = float(y[-1]) if cap is not None else 0.0
         logger.debug("aggregate LP: %d groups, value %.8g", g,
                      h.getInfo().objective_function_value)
         return pi, gamma
@@ -395,16 +371,6 @@ class Allocator:
 
     # ---------------------------------------------------------------- rounding
 
-    def _violation(self, sums: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """How far ``sums`` (metrics first) lie outside the bands of territories ``cols``,
-        in territory shares, summed over metrics."""
-        lower, upper = self.lower[:, cols], self.upper[:, cols]
-        if sums.ndim == 3:  # (metrics, units, territories)
-            lower, upper = lower[:, None, :], upper[:, None, :]
-        amount = np.abs(self.a).sum(axis=1) / self.k
-        share = np.where(amount > 0, amount, 1.0).reshape((-1,) + (1,) * (sums.ndim - 1))
-        return ((np.maximum(sums - upper, 0) + np.maximum(lower - sums, 0)) / share).sum(axis=0)
-
     def _greedy(self, territory: np.ndarray, deadline: float | None) -> np.ndarray | None:
         """Restore the bands by single moves, each the cheapest per unit of violation
         removed, never moving a unit twice; None if stuck."""
@@ -412,11 +378,11 @@ class Allocator:
         lab = territory.copy()
         if not nm:
             return lab
-        sums = np.vstack([np.bincount(lab, weights=self.a[m], minlength=k) for m in range(nm)])
+        sums = self.bands.sums(lab)
         movable = np.isfinite(self.cost).sum(axis=1) > 1
         allk = np.arange(k)
         for _ in range(n):
-            viol = self._violation(sums, allk)
+            viol = self.bands.violation(sums, allk)
             t = int(np.argmax(viol))
             if viol[t] <= 1e-12:
                 return lab
@@ -426,8 +392,8 @@ class Allocator:
                 units = np.flatnonzero((lab == t) & movable)
                 a = self.a[:, units]
                 src = np.full(len(units), t)
-                v_src = self._violation(sums[:, t][:, None] - a, src)
-                v_dst = self._violation(sums[:, None, :] + a[:, :, None], allk)
+                v_src = self.bands.violation(sums[:, t][:, None] - a, src)
+                v_dst = self.bands.violation(sums[:, None, :] + a[:, :, None], allk)
                 dv = v_src[:, None] + v_dst - viol[t] - viol[None, :]
                 dv[:, t] = 0
                 dc = self.cost[units] - self.cost[units, t][:, None]
@@ -435,8 +401,8 @@ class Allocator:
                 units = np.flatnonzero((lab != t) & movable & np.isfinite(self.cost[:, t]))
                 a = self.a[:, units]
                 src = lab[units]
-                v_src = self._violation(sums[:, src] - a, src)
-                v_dst = self._violation(sums[:, t][:, None] + a, np.full(len(units), t))
+                v_src = self.bands.violation(sums[:, src] - a, src)
+                v_dst = self.bands.violation(sums[:, t][:, None] + a, np.full(len(units), t))
                 dv = (v_src + v_dst - viol[src] - viol[t])[:, None]
                 dc = (self.cost[units, t] - self.cost[units, src])[:, None]
             if not len(units):
@@ -462,14 +428,8 @@ class Allocator:
         its band and cap duals, or None when the pairs cannot hold the bands.
         """
         n, k, nm = self.n, self.k, len(self.metrics)
-        hs = _Highs(threads=self.threads, seed=self.seed, msg=self.msg)
-        h, inf = hs.h, hs.inf
-        lo = np.concatenate([np.ones(n), np.where(np.isfinite(self.lower), self.lower, -inf)
-                             .ravel(), [-inf] if self.cap is not None else []])
-        hi = np.concatenate([np.ones(n), np.where(np.isfinite(self.upper), self.upper, inf)
-                             .ravel(), [self.cap] if self.cap is not None else []])
-        h.addRows(len(lo), lo, hi, 0, np.zeros(len(lo), dtype=np.int32),
-                  np.zeros(0, dtype=np.int32), np.zeros(0))
+        h = highs.new_model(threads=self.threads, seed=self.seed, msg=self.msg)
+        highs.add_rows(h, *_band_rows(n, self.lower, self.upper, self.cap))
         q = min(q, k)
         pick = np.argpartition(rc, q - 1, axis=1)[:, :q] if q < k else \
             np.tile(np.arange(k), (n, 1))
@@ -477,25 +437,17 @@ class Allocator:
         terrs = pick.ravel()
         ok = np.isfinite(self.cost[units, terrs])
         units, terrs = units[ok], terrs[ok]
-        idx = [units[:, None]] + [(n + m * k + terrs)[:, None] for m in range(nm)]
-        val = [np.ones((len(units), 1))] + [self.a[m][units][:, None] for m in range(nm)]
-        if self.cap is not None:
-            assert self.moves is not None
-            idx.append(np.full((len(units), 1), n + nm * k))
-            val.append(self.moves[units, terrs][:, None])
-        r, v = np.hstack(idx), np.hstack(val)
-        h.addCols(len(units), self.cost[units, terrs], np.zeros(len(units)),
-                  np.ones(len(units)), r.size, (np.arange(len(units)) * r.shape[1])
-                  .astype(np.int32), r.ravel().astype(np.int32), v.ravel())
-        status = hs.run(None if deadline is None else deadline - time.perf_counter())
+        r, v = _pair_entries(units, terrs, self.a[:, units], n, k,
+                             None if self.moves is None else self.moves[units, terrs])
+        highs.add_columns(h, self.cost[units, terrs], np.zeros(len(units)),
+                          np.ones(len(units)), r, v)
+        status = highs.run(h, None if deadline is None else deadline - time.perf_counter())
         if status == "infeasible":
             return None
         if status != "optimal":
             raise SolverError("the time limit ran out in the restricted LP; give it more "
                               "time (--time-limit)")
-        sol = h.getSolution()
-        x = np.asarray(sol.col_value)
-        y = np.asarray(sol.row_dual)
+        x, y = highs.solution(h)
         keep = x > 1e-9
         logger.info("restricted LP: %d pairs, value %.8g, %d units split", len(units),
                     h.getInfo().objective_function_value,
@@ -583,50 +535,27 @@ class Allocator:
         pos = -np.ones(n, dtype=int)
         free_idx = np.flatnonzero(free)
         pos[free_idx] = np.arange(len(free_idx))
-        hs = _Highs(threads=self.threads, seed=self.seed, msg=self.msg)
-        h, inf = hs.h, hs.inf
         nf = len(free_idx)
-        lo = [np.ones(nf)]
-        hi = [np.ones(nf)]
         fu = np.flatnonzero(fixed)
-        for m in range(nm):
-            used = np.bincount(lp_terr[fu], weights=self.a[m][fu], minlength=k)
-            lo.append(np.where(np.isfinite(self.lower[m]), self.lower[m] - used, -inf))
-            hi.append(np.where(np.isfinite(self.upper[m]), self.upper[m] - used, inf))
-        if self.cap is not None:
-            assert self.moves is not None
-            lo.append(np.array([-inf]))
-            hi.append(np.array([self.cap - self.moves[fu, lp_terr[fu]].sum()]))
-        lo_a, hi_a = np.concatenate(lo), np.concatenate(hi)
-        h.addRows(len(lo_a), lo_a, hi_a, 0, np.zeros(len(lo_a), dtype=np.int32),
-                  np.zeros(0, dtype=np.int32), np.zeros(0))
-        rows, vals = [pos[f_units][:, None]], [np.ones((len(f_units), 1))]
-        for m in range(nm):
-            rows.append((nf + m * k + f_terrs)[:, None])
-            vals.append(self.a[m][f_units][:, None])
-        if self.cap is not None:
-            rows.append(np.full((len(f_units), 1), nf + nm * k))
-            vals.append(self.moves[f_units, f_terrs][:, None])
-        r, v = np.hstack(rows), np.hstack(vals)
-        starts = (np.arange(len(f_units)) * r.shape[1]).astype(np.int32)
+        used = np.vstack([np.bincount(lp_terr[fu], weights=self.a[m][fu], minlength=k)
+                          for m in range(nm)]) if nm else np.zeros((0, k))
+        cap = None if self.cap is None else \
+            self.cap - self.moves[fu, lp_terr[fu]].sum()  # type: ignore[index]
+        h = highs.new_model(threads=self.threads, seed=self.seed, msg=self.msg)
+        highs.add_rows(h, *_band_rows(nf, self.lower - used, self.upper - used, cap))
+        r, v = _pair_entries(pos[f_units], f_terrs, self.a[:, f_units], nf, k,
+                             None if self.moves is None else self.moves[f_units, f_terrs])
         nc = len(f_units)
-        h.addCols(nc, self.cost[f_units, f_terrs], np.zeros(nc), np.ones(nc), r.size, starts,
-                  r.ravel().astype(np.int32), v.ravel())
-        import highspy
-
-        h.changeColsIntegrality(nc, np.arange(nc, dtype=np.int32),
-                                np.full(nc, highspy.HighsVarType.kInteger))
+        highs.add_columns(h, self.cost[f_units, f_terrs], np.zeros(nc), np.ones(nc), r, v,
+                          integer=True)
         h.setOptionValue("mip_rel_gap", 0.0)
         h.setOptionValue("mip_abs_gap", ROUNDING_GAP * max(abs(lp_value), 1.0))
         if start is not None:
-            sol = highspy.HighsSolution()
-            sol.col_value = (start[f_units] == f_terrs).astype(float).tolist()
-            sol.value_valid = True
-            h.setSolution(sol)
+            highs.set_start(h, (start[f_units] == f_terrs).astype(float).tolist())
 
         left = ROUNDING_SECONDS if deadline is None else min(ROUNDING_SECONDS,
                                                              deadline - time.perf_counter())
-        status = hs.run(left)
+        status = highs.run(h, left)
         if status == "infeasible":
             return None
         if status == "no_solution" and start is not None:
@@ -635,9 +564,8 @@ class Allocator:
             raise SolverError(
                 f"the rounding MIP found no plan within the bands in its {left:.0f} s (units "
                 "are coarse for these bands: few units per territory); widen the bands, use "
-                "smaller units, or solve with method='exact'")
-        value = np.asarray(h.getSolution().col_value)
-        chosen = value > 0.5
+                "smaller units, or solve with method='mip'")
+        chosen = highs.solution(h)[0] > 0.5
         territory = lp_terr.copy()
         territory[f_units[chosen]] = f_terrs[chosen]
         logger.info("rounding MIP: %d units free, %d columns, %s", nf, nc, status)
@@ -646,12 +574,13 @@ class Allocator:
         return territory
 
 
-def _locate_allocate(problem: TerritoryProblem, *, deadline: float | None,
-                     threads: int | None, seed: int, msg: bool
-                     ) -> tuple[np.ndarray, Allocator, Allocation, int]:
-    """Model-chosen centres by location-allocation: start at a workload-weighted
-    k-means, allocate (:class:`Allocator`), move each centre to the member that
-    minimises its territory's cost; repeat while the plan improves."""
+def _model_centres(problem: TerritoryProblem, *, deadline: float | None,
+                   threads: int | None, seed: int, msg: bool
+                   ) -> tuple[np.ndarray, Allocator, Allocation, int]:
+    """Model-chosen centres: :func:`locate_allocate` from the units nearest a
+    workload-weighted k-means, each allocation by an :class:`Allocator`, while
+    the plan improves. Returns the centres, their allocator and allocation, and
+    the number of rounds."""
     from scipy.spatial import cKDTree
     from sklearn.cluster import KMeans
 
@@ -665,48 +594,33 @@ def _locate_allocate(problem: TerritoryProblem, *, deadline: float | None,
     for row in np.atleast_2d(near):
         free = [int(j) for j in row if int(j) not in set(centres)]
         centres.append(free[0] if free else int(np.setdiff1d(np.arange(len(xy)), centres)[0]))
-    cols = np.array(centres)
-    best: tuple[np.ndarray, Allocator, Allocation] | None = None
-    seen: set[tuple[int, ...]] = set()
-    rounds = 0
-    while tuple(sorted(cols)) not in seen and rounds < LOCATE_ROUNDS:
-        seen.add(tuple(sorted(cols)))
-        rounds += 1
+    tried: dict[tuple[int, ...], tuple[Allocator, Allocation]] = {}
+
+    def allocate(cols: np.ndarray) -> np.ndarray:
         allocator = Allocator(problem, cols, pinned={int(c): t for t, c in enumerate(cols)},
                               threads=threads, seed=seed, msg=msg)
-        alloc = allocator.solve(deadline)
-        if best is None or alloc.objective < best[2].objective:
-            best = (cols, allocator, alloc)
-        else:
-            break
-        moved = cols.copy()
-        for t in range(k):
-            members = np.flatnonzero(alloc.territory == t)
-            moved[t] = members[int(np.argmin(problem.cost_block(members, members).sum(axis=0)))]
-        logger.info("locate-allocate round %d: objective %.8g, %d centres move", rounds,
-                    alloc.objective, int((moved != cols).sum()))
-        cols = moved
-        if deadline is not None and time.perf_counter() > deadline:
-            break
-    assert best is not None
-    return best[0], best[1], best[2], rounds
+        tried[tuple(cols.tolist())] = allocator, allocator.solve(deadline)
+        return tried[tuple(cols.tolist())][1].territory
+
+    found = locate_allocate(problem, np.array(centres), allocate, rounds=LOCATE_ROUNDS,
+                            deadline=deadline, until_worse=True)
+    assert found is not None  # the allocator raises rather than fail
+    cols, _, rounds = found
+    return cols, *tried[tuple(cols.tolist())], rounds
 
 
-def solve_large(problem: TerritoryProblem, *, time_limit: float | None = None,
-                gap: float = 1e-4, threads: int | None = None, random_state: int = 0,
-                msg: bool = False) -> Solution:
-    """Solve a large ``problem`` by the path in the module docstring.
+def solve_lagrange(problem: TerritoryProblem, options: SolveOptions) -> Solution:
+    """Solve ``problem`` by the Lagrangian path (module docstring).
 
-    Same parameters and result as :func:`territory_opt.solve`; the ``status``
-    is ``"optimal"`` only when the certified gap is within ``gap``.
+    The ``status`` is ``"optimal"`` only when the certified gap is within the
+    options' gap. ``options.solver``, ``reduce`` and ``diagnose`` do not apply:
+    this path always uses HiGHS.
     """
-    if not 0 <= gap < 1:
-        raise InputError(f"gap must be a share between 0 and 1 (1e-3 = 0.1 %), got {gap!r}")
-    if time_limit is not None and time_limit <= 0:
-        raise InputError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
+    time_limit = options.time_limit
+    threads, seed, msg = options.threads, options.random_state, options.msg
     clock = time.perf_counter()
     deadline = None if time_limit is None else clock + time_limit
-    seconds: dict[str, float] = {}
+    seconds: dict[str, float] = {"check": 0.0, "build": 0.0, "presolve": 0.0, "solve": 0.0}
     check_feasibility(problem)
     seconds["check"] = time.perf_counter() - clock
     info: dict[str, Any] = {}
@@ -717,47 +631,34 @@ def solve_large(problem: TerritoryProblem, *, time_limit: float | None = None,
             pinned |= {int(r): t for t, r in enumerate(problem.roots)}
         centre_cols = np.arange(problem.n_territories)
         allocator = Allocator(problem, centre_cols, pinned=pinned, threads=threads,
-                              seed=random_state, msg=msg)
+                              seed=seed, msg=msg)
         alloc = allocator.solve(deadline)
         bound: float | None = alloc.bound
         roots = problem.roots
     else:
-        centre_cols, allocator, alloc, rounds = _locate_allocate(
-            problem, deadline=deadline, threads=threads, seed=random_state, msg=msg)
+        centre_cols, allocator, alloc, rounds = _model_centres(
+            problem, deadline=deadline, threads=threads, seed=seed, msg=msg)
         pinned = {int(c): t for t, c in enumerate(centre_cols)}
         bound = None  # the allocation bound holds for these centres only
         roots = centre_cols
         info["locate_rounds"] = rounds
-    seconds["allocate"] = time.perf_counter() - t0
+    seconds["solve"] = time.perf_counter() - t0
     territory = alloc.territory
     if problem.contiguity:
-        from territory_opt.repair import make_contiguous
-
         t0 = time.perf_counter()
         territory, moved = make_contiguous(problem, territory, allocator.cost, roots,
                                            pinned=pinned, deadline=deadline)
-        seconds["contiguity"] = time.perf_counter() - t0
+        seconds["repair"] = time.perf_counter() - t0
         info["contiguity_moves"] = moved
-    columns = centre_cols[territory]
-    objective = problem.objective_of(columns)
-    if bound is None:
-        solution = Solution.from_columns(
-            problem, columns, status="feasible", objective=objective, bound=None, gap=None,
-            solver="HiGHS", seconds=seconds | {"total": time.perf_counter() - clock},
-            options={"time_limit": time_limit, "gap": gap, "threads": threads,
-                     "random_state": random_state, "method": "large"} | info)
-        logger.info("large path (model centres): objective %.6g, no certified bound",
-                    objective)
-        return solution
-    objective = problem.objective_of(columns)
-    bound = min(bound, objective)
-    gap_value = max(0.0, (objective - bound) / max(abs(objective), 1e-9))
-    status = "optimal" if gap_value <= gap + 1e-12 else "feasible"
-    seconds["total"] = time.perf_counter() - clock
-    logger.info("large path: objective %.6g, bound %.6g, gap %.4f%% in %.1f s", objective,
-                bound, 100 * gap_value, seconds["total"])
-    return Solution.from_columns(
-        problem, columns, status=status, objective=objective, bound=bound, gap=gap_value,
-        solver="HiGHS", seconds=seconds,
-        options={"time_limit": time_limit, "gap": gap, "threads": threads,
-                 "random_state": random_state, "method": "large"} | info)
+    unit_centres = centre_cols[territory]
+    status = "feasible"
+    if bound is not None:
+        bound = min(bound, problem.objective_of(unit_centres))
+        status = "optimal" if relative_gap(problem.objective_of(unit_centres), bound) \
+            <= options.gap + 1e-12 else "feasible"
+    solution = Solution.from_unit_centres(
+        problem, unit_centres, status=status, bound=bound, solver="HiGHS", seconds=seconds,
+        options=options.record("lagrange") | info)
+    logger.info("Lagrangian path: objective %.6g, bound %s, gap %s in %.1f s",
+                solution.objective, bound, solution.gap, time.perf_counter() - clock)
+    return solution

@@ -28,6 +28,8 @@ from branca.element import Element
 from folium.map import Layer
 from jinja2 import Template
 
+from territory_opt.outputs.report import plain_text
+
 if TYPE_CHECKING:
     from territory_opt.solution import Solution
 
@@ -293,10 +295,10 @@ def territory_map(solution: Solution, *, m: folium.Map | None = None,
                           weight=weight).add_to(m)
     bases = folium.FeatureGroup(name="Rep bases")
     p = solution.problem
-    base_xy = gpd.GeoDataFrame(geometry=gpd.points_from_xy(solution.territory_table["x"],
-                                                           solution.territory_table["y"]),
+    base_xy = gpd.GeoDataFrame(geometry=gpd.points_from_xy(solution.territory_info["x"],
+                                                           solution.territory_info["y"]),
                                crs=p.units.crs).to_crs("EPSG:4326")
-    for row, point in zip(solution.territory_table.itertuples(), base_xy.geometry, strict=True):
+    for row, point in zip(solution.territory_info.itertuples(), base_xy.geometry, strict=True):
         label = html.escape(f"{row.rep_name} ({row.rep_id}), territory {row.territory}")
         folium.CircleMarker([point.y, point.x], radius=6, color="#000", weight=2,
                             fill=True, fill_color="#fff", fill_opacity=1.0,
@@ -332,11 +334,6 @@ def map_html(solution: Solution, **kwargs: Any) -> str:
     return inline_assets(territory_map(solution, **kwargs).get_root().render())
 
 
-def plain_text(value: object) -> str:
-    """Text for matplotlib, shown as written: ``$`` would start mathtext."""
-    return str(value).replace("$", r"\$")
-
-
 def static_map(solution: Solution, *, fmt: str = "png", accounts: gpd.GeoDataFrame | None = None,
                title: str = "", dpi: int = 150) -> bytes:
     """The territories as a PNG or PDF for slides (matplotlib, no network).
@@ -350,7 +347,7 @@ def static_map(solution: Solution, *, fmt: str = "png", accounts: gpd.GeoDataFra
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    terr = solution.territory_frame(solution.territory_table)  # labels and shapes suffice
+    terr = solution.territory_frame(solution.territory_info)  # labels and shapes suffice
     colours = territory_colours(terr)
     fig, ax = plt.subplots(figsize=(10, 8))
     try:
@@ -362,7 +359,7 @@ def static_map(solution: Solution, *, fmt: str = "png", accounts: gpd.GeoDataFra
             colour_of = dict(zip(terr["territory"], colours, strict=True))
             ax.scatter(xy.x, xy.y, s=2, c=points["territory"].map(colour_of).tolist(),
                        edgecolors="none")
-        tt = solution.territory_table
+        tt = solution.territory_info
         ax.scatter(tt["x"], tt["y"], s=40, c="white", edgecolors="black", zorder=3)
         handles = [Patch(facecolor=c, edgecolor="#333", label=plain_text(f"{t}: {r}"))
                    for t, r, c in zip(terr["territory"], terr["rep_name"], colours, strict=True)]

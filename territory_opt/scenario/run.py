@@ -1,13 +1,11 @@
-"""Scenario files (YAML) and :func:`run_scenario`, shared by the CLI and notebooks.
+""":func:`run_scenario` and :func:`check_scenario`, shared by the CLI and notebooks.
 
-Paths inside a scenario file are relative to the file's folder. A scenario
-run loads the inputs, builds the units, solves, and writes every output of
-the run into its output folder at once (all or nothing).
+A scenario run loads the inputs, builds the units, solves, and writes every
+output of the run into its output folder at once (all or nothing).
 """
 
 from __future__ import annotations
 
-import difflib
 import logging
 import platform
 import time
@@ -17,250 +15,37 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from territory_opt import io
 from territory_opt.errors import InfeasibleError, InputError, TerritoryOptWarning
 from territory_opt.graph import adjacency, graph_from_edges
-from territory_opt.model import TerritoryProblem, conflicts
+from territory_opt.outputs.files import build_output_files
+from territory_opt.outputs.tables import scenario_summary
+from territory_opt.problem import TerritoryProblem, conflicts
 from territory_opt.progress import bar
-from territory_opt.report import report_html, scenario_summary, territory_table
-from territory_opt.solution import DEFAULT_REACH_KM, Solution
-from territory_opt.solve import solve
+from territory_opt.scenario.schema import (
+    ContiguitySpec,
+    DistanceSpec,
+    LocksSpec,
+    PointsSpec,
+    Scenario,
+    load_scenario,
+)
+from territory_opt.solution import Solution
+from territory_opt.solvers import solve
 from territory_opt.units import build_units
+
+__all__ = ["INFEASIBLE", "LoadedInputs", "RunResult", "ScenarioCheck", "build_problem",
+           "check_scenario", "input_readers", "inputs_from", "load_inputs", "run_scenario",
+           "scenario_units"]
 
 logger = logging.getLogger(__name__)
 
 PACKAGES = ("territory-opt", "geopandas", "shapely", "pyproj", "pandas", "numpy", "pulp",
             "highspy", "scikit-learn", "networkx", "folium", "pydantic")
-
-
-class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class PointsSpec(_Spec):
-    path: str
-    lat: str | None = "lat"
-    lon: str | None = "lon"
-    x: str | None = None
-    y: str | None = None
-    crs: str | int | None = None
-    layer: str | None = None
-    sheet: str | int | None = None
-
-
-class AccountsSpec(PointsSpec):
-    id: str = "account_id"
-    workload: str | None = "workload"
-    sums: list[str] = Field(default_factory=list)
-    zip: str | None = None
-    unplaced: Literal["error", "drop"] = "error"
-
-
-class PotentialSpec(PointsSpec):
-    value: str = "population"
-    id: str | None = None
-
-
-class RepsSpec(PointsSpec):
-    zip: str | None = None
-    id: str = "rep_id"
-    name: str | None = "name"
-    fte: str | None = "fte"
-    territory: str | None = "territory"
-
-
-class UnitsSpec(_Spec):
-    method: Literal["auto", "polygons", "clusters", "accounts"] = "auto"
-    n_units: int | None = Field(default=None, ge=1)
-    random_state: int = 0
-
-
-class DistanceSpec(_Spec):
-    path: str
-    origin: str = "origin"
-    destination: str = "destination"
-    cost: str = "cost"
-    sheet: str | int | None = None
-
-
-class ObjectiveSpec(_Spec):
-    weight: str = "workload"
-    power: Literal[1, 2] = 1
-    distance: Literal["euclidean", "great_circle"] | DistanceSpec = "euclidean"
-
-
-class EdgesSpec(_Spec):
-    path: str
-    a: str = "a"
-    b: str = "b"
-
-
-class ContiguitySpec(_Spec):
-    method: Literal["flow", "cuts"] = "flow"
-    adjacency: Literal["auto", "rook", "queen", "delaunay", "knn"] = "auto"
-    k: int = Field(default=6, ge=1)
-    edges: EdgesSpec | None = None
-
-
-class SolverSpec(_Spec):
-    name: str = "HiGHS"
-    time_limit: float | None = Field(default=120.0, gt=0)
-    gap: float = Field(default=1e-4, ge=0, lt=1)
-    threads: int | None = Field(default=None, ge=1)
-    random_state: int = 0
-    reduce: bool = True
-    diagnose: bool = True
-
-
-class ReportSpec(_Spec):
-    reach_km: float = Field(default=DEFAULT_REACH_KM, gt=0)
-
-
-class LocksSpec(_Spec):
-    path: str
-    id: str = "account_id"
-    rep: str = "rep_id"
-
-
-class AlignmentSpec(LocksSpec):
-    """The current alignment: a table of account ids and their reps today."""
-
-
-class DealsSpec(_Spec):
-    """CRM deals (opportunities), for the sales columns of the report."""
-
-    path: str
-    account: str = "account_id"
-    amount: str = "amount"
-    stage: str = "stage"
-    created: str = "created"
-    closed: str = "closed"
-    won: str = "won"
-    sheet: str | int | None = None
-
-
-class RealignmentSpec(_Spec):
-    penalty: float = Field(default=0.0, ge=0)
-    measure: Literal["accounts", "workload"] = "accounts"
-    max_moved: float | None = Field(default=None, ge=0, le=1)
-
-
-class Scenario(_Spec):
-    """A territory-planning scenario, as written in a YAML file."""
-
-    name: str
-    description: str = ""
-    accounts: AccountsSpec
-    potential: PotentialSpec | None = None
-    reps: RepsSpec | None = None
-    centres: Literal["fixed", "model"] = "fixed"
-    k: int | None = Field(default=None, ge=1)
-    crs: str | int | None = None
-    units: UnitsSpec = Field(default_factory=UnitsSpec)
-    balance: dict[str, float | dict[str, float]] = Field(
-        default_factory=lambda: {"workload": 0.05})
-    objective: ObjectiveSpec = Field(default_factory=ObjectiveSpec)
-    contiguity: bool | ContiguitySpec = False
-    # a file ({path: ...}) before inline locks ({A1: R1}): {path: x.csv} is both
-    locks: LocksSpec | dict[str, str] | None = Field(default=None, union_mode="left_to_right")
-    alignment: AlignmentSpec | None = None
-    realignment: RealignmentSpec = Field(default_factory=RealignmentSpec)
-    deals: DealsSpec | None = None
-    solver: SolverSpec = Field(default_factory=SolverSpec)
-    report: ReportSpec = Field(default_factory=ReportSpec)
-    output: str | None = None
-    base_dir: Path = Field(default=Path("."), exclude=True)
-
-    def resolve(self, path: str) -> Path:
-        """A path of the scenario, relative to the scenario file's folder."""
-        p = Path(path).expanduser()
-        return p if p.is_absolute() else (self.base_dir / p).resolve()
-
-    def output_dir(self) -> Path:
-        """Output folder: ``output:`` (relative to the file), else ``out/<name>``."""
-        return self.resolve(self.output) if self.output else Path("out") / self.name
-
-
-def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    """Field names of the (sub)model at ``loc``, for spelling suggestions."""
-    current: Any = model
-    for part in loc[:-1]:
-        fields = getattr(current, "model_fields", {})
-        if part not in fields:
-            return []
-        ann = fields[part].annotation
-        current = next((a for a in getattr(ann, "__args__", (ann,))
-                        if isinstance(a, type) and issubclass(a, BaseModel)), None)
-        if current is None:
-            return []
-    return [k for k in getattr(current, "model_fields", {}) if k != "base_dir"]
-
-
-def _validation_problems(exc: ValidationError) -> list[str]:
-    """One line per wrong key of a scenario, with the fix."""
-    lines: list[str] = []
-    seen: set[str] = set()
-    for err in exc.errors():
-        # a value that may take several forms (a share or {min, max}) fails each
-        # form: name the key once, as the user wrote it
-        loc = tuple(p for p in err["loc"] if not isinstance(p, int)
-                    and not any(c in str(p) for c in "[]") and str(p) not in _TYPE_NAMES)
-        key = ".".join(str(p) for p in loc)
-        if key in seen:
-            continue
-        seen.add(key)
-        if err["type"] == "extra_forbidden":
-            allowed = _allowed_keys(Scenario, loc)
-            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
-            hint = (f"did you mean {close[0]!r}? " if close else "") + \
-                f"allowed keys: {', '.join(allowed)}"
-            lines.append(f"unknown key {key!r}; {hint}")
-        elif err["type"] == "missing":
-            lines.append(f"missing key {key!r}; add it")
-        else:
-            lines.append(f"key {key!r}: {err['msg']} (got {err.get('input')!r})")
-    return lines
-
-
-_TYPE_NAMES = {"float", "int", "str", "bool", "dict", "list", "none"}
-
-
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario YAML file (safe loading only)."""
-    file = Path(path)
-    if not file.is_file():
-        raise InputError(f"scenario file '{file}' does not exist; check the path")
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError(f"scenario '{file}' is not valid YAML{where}: {problem}; "
-                         "fix the indentation or quoting there") from None
-    if not isinstance(data, dict):
-        raise InputError(f"scenario '{file}' must be a mapping of keys (name:, accounts:, "
-                         f"reps:, ...), not a {type(data).__name__}; start from "
-                         "scenarios/georgia.yaml")
-    return scenario_from_dict(data, base_dir=file.parent, source=f"'{file}'")
-
-
-def scenario_from_dict(data: dict[str, Any], *, base_dir: str | Path = ".",
-                       source: str = "(dict)") -> Scenario:
-    """Validate a scenario given as a dict; relative paths start at ``base_dir``."""
-    try:
-        return Scenario.model_validate(data | {"base_dir": Path(base_dir)})
-    except ValidationError as exc:
-        problems = _validation_problems(exc)
-        error = InputError(f"scenario {source}: " + "; ".join(problems))
-        error.problems = [f"scenario {source}: {p}" for p in problems]  # type: ignore[attr-defined]
-        raise error from None
 
 
 @dataclass
@@ -539,7 +324,7 @@ def _run(scenario: Scenario, path: Path | None, *, out: str | Path | None,
                      random_state=sol_spec.random_state, reduce=sol_spec.reduce,
                      diagnose=sol_spec.diagnose)
     seconds["build"] = solution.seconds["check"] + solution.seconds["build"]
-    seconds["solve"] = solution.seconds.get("presolve", 0.0) + solution.seconds["solve"]
+    seconds["solve"] = sum(v for k, v in solution.seconds.items() if k not in ("check", "build"))
 
     t0 = time.perf_counter()
     stage("outputs")
@@ -583,59 +368,3 @@ def _run(scenario: Scenario, path: Path | None, *, out: str | Path | None,
     stages.update(1)
     return RunResult(scenario=scenario, solution=solution, out_dir=out_dir,
                      manifest=manifest, seconds=seconds)
-
-
-# Shapefile fields hold at most 10 characters: the key columns, renamed.
-SHAPEFILE_FIELDS = {"territory": "territory", "rep_id": "rep_id", "rep_name": "rep_name",
-                    "fte": "fte", "accounts": "accounts", "workload": "workload",
-                    "workload_pct": "work_pct", "potential": "potential",
-                    "potential_pct": "pot_pct", "mean_km": "mean_km", "max_km": "max_km",
-                    "coverage_pct": "cover_pct", "polsby_popper": "polsby"}
-
-
-def build_output_files(solution: Solution, manifest: dict[str, Any], *, title: str,
-                       reach_km: float, accounts: Any = None,
-                       deals: Any = None) -> dict[str, Any]:
-    """Every output file of a run, by name (written by :func:`io.write_outputs`).
-
-    ``accounts`` (as read) gives the map its account positions and names;
-    ``deals`` adds the sales columns to the report.
-    """
-    from territory_opt.maps import map_html, static_map
-    from territory_opt.report import coverage_table, white_space
-
-    table = territory_table(solution, reach_km=reach_km, deals=deals)
-    summary = manifest["summary"]
-    units = solution.units()
-    assignments = solution.assignments()
-    crm = pd.DataFrame({"account_id": assignments["account_id"],
-                        "new_owner": assignments["rep_id"],
-                        "old_owner": assignments.get("old_rep_id", ""),
-                        "moved": assignments.get("moved", False)})
-    coverage = coverage_table(solution, reach_km=reach_km)
-    white = white_space(solution, reach_km=reach_km)
-    terr = solution.territory_frame(table)
-    shp = terr[[*(c for c in SHAPEFILE_FIELDS if c in terr), "geometry"]].rename(
-        columns=SHAPEFILE_FIELDS)
-    summary_sheet = pd.DataFrame({"figure": list(summary), "value": [
-        "" if v is None else v for v in summary.values()]})
-    title = f"Territory plan: {title}"
-    return {
-        "assignments.csv": assignments,
-        "crm_assignments.csv": crm,
-        "report.csv": table,
-        "coverage.csv": coverage,
-        "white_space.csv": white,
-        "report.html": report_html(solution, table, summary, title=title, white=white,
-                                   coverage=coverage),
-        "report.xlsx": {"Summary": summary_sheet, "Territories": table, "Coverage": coverage,
-                        "White space": white, "Assignments": assignments},
-        "territories.gpkg": {"territories": terr, "units": units},
-        "territories.geojson": terr,
-        "territories.parquet": terr,
-        "territories.shp.zip": shp,
-        "map.html": map_html(solution, reach_km=reach_km, accounts=accounts),
-        "map.png": static_map(solution, fmt="png", accounts=accounts, title=title),
-        "map.pdf": static_map(solution, fmt="pdf", accounts=accounts, title=title),
-        "manifest.json": manifest,
-    }

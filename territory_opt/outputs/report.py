@@ -1,0 +1,162 @@
+"""The self-contained HTML report and its balance chart (matplotlib, imported when
+drawn)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io as _io
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from territory_opt import metrics
+from territory_opt.outputs.tables import report_metrics
+
+if TYPE_CHECKING:
+    from territory_opt.solution import Solution
+
+__all__ = ["balance_chart", "plain_text", "report_html"]
+
+
+def plain_text(value: object) -> str:
+    """Text for matplotlib, shown as written: ``$`` would start mathtext."""
+    return str(value).replace("$", r"\$")
+
+
+def _fmt_cell(value: Any) -> str:
+    if isinstance(value, (int, np.integer)):
+        return f"{value:,}"
+    if isinstance(value, (float, np.floating)):
+        if np.isnan(value):
+            return ""
+        return f"{value:,.1f}"
+    return str(value)
+
+
+def balance_chart(solution: Solution) -> bytes:
+    """SVG bar chart: each balanced metric's % of target per territory, band shaded."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    p = solution.problem
+    metrics_ = list(p.balance) or ["workload"]
+    labels = [plain_text(t) for t in solution.territory_info["territory"]]
+    fig, axes = plt.subplots(len(metrics_), 1, squeeze=False,
+                             figsize=(8, 0.9 + 0.28 * len(labels) * len(metrics_)))
+    try:
+        for ax, metric in zip(axes[:, 0], metrics_, strict=True):
+            target = p.targets(metric)
+            pct = metrics.percent_of_target(solution.sums(metric), target)
+            ys = np.arange(len(labels))
+            if metric in p.balance:
+                lower, upper = p.bounds(metric)
+                lo = metrics.percent_of_target(lower, target)
+                hi = metrics.percent_of_target(np.minimum(upper, 1e300), target)
+                ax.barh(ys, hi - lo, left=lo, height=0.9, color="#cfe8cf", label="band")
+            inside = metrics.bands_held(*(solution.sums(metric), *p.bounds(metric))) \
+                if metric in p.balance else np.ones(len(labels), dtype=bool)
+            ax.scatter(pct, ys, c=np.where(inside, "#1f77b4", "#d62728"), zorder=3, s=18)
+            ax.axvline(100, color="#555", linewidth=0.8)
+            shown = np.concatenate([pct, lo, hi] if metric in p.balance else [pct])
+            shown = shown[np.isfinite(shown)]
+            if len(shown):
+                pad = max(0.5, 0.05 * (shown.max() - shown.min()))
+                ax.set_xlim(shown.min() - pad, shown.max() + pad)
+            ax.set_yticks(ys, labels, fontsize=8)
+            ax.invert_yaxis()
+            ax.set_xlabel(plain_text(f"{metric}: % of target"))
+        fig.tight_layout()
+        buf = _io.BytesIO()
+        with matplotlib.rc_context({"svg.hashsalt": "territory_opt"}):  # stable ids
+            fig.savefig(buf, format="svg", metadata={"Date": None})
+        return buf.getvalue()
+    finally:
+        plt.close(fig)
+
+
+def _html_table(table: pd.DataFrame, bad: set[tuple[int, str]] = frozenset()) -> str:
+    esc = html.escape
+    thead = "".join(f"<th>{esc(str(c))}</th>" for c in table.columns)
+    body = []
+    for pos, (_, row) in enumerate(table.iterrows()):
+        cells = "".join(
+            ('<td class="bad">' if (pos, c) in bad else "<td>")
+            + f"{esc(_fmt_cell(row[c]))}</td>" for c in table.columns)
+        total = ' class="total"' if str(row.iloc[0]) == "TOTAL" else ""
+        body.append(f"<tr{total}>{cells}</tr>")
+    return f"<table><thead><tr>{thead}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def report_html(solution: Solution, table: pd.DataFrame, summary: dict[str, Any], *,
+                title: str, white: pd.DataFrame | None = None,
+                coverage: pd.DataFrame | None = None) -> str:
+    """A self-contained HTML page (no external asset): headline figures, the
+    balance chart (embedded SVG), the territory table (cells out of band in
+    red), coverage and white space.
+
+    Every value from the data is HTML-escaped; the chart is an image, so no
+    text of it can run as markup.
+    """
+    esc = html.escape
+    p = solution.problem
+    gap = "unknown" if summary["gap"] is None else f"{summary['gap']:.4%}"
+    bound = "unknown" if summary["bound"] is None else f"{summary['bound']:,.2f}"
+    bands = p.bands  # type: ignore[attr-defined]
+    head = [
+        ("Status", f"{summary['status']} (solver {summary['solver']})"),
+        ("Objective", f"{summary['objective']:,.2f}"),
+        ("Best lower bound", bound),
+        ("Gap", gap),
+        ("Coverage ratio", (f"{summary['coverage_ratio']:.1%} of the potential lies within "
+                           f"{summary['reach_km']:g} km of its rep's base")),
+        ("Account coverage", f"{summary['account_coverage']:.1%}"),
+        ("Bands", "; ".join(b.describe() for b in bands.values()) or "none"),
+        *((f"Worst deviation, {m}", f"{summary[f'worst_deviation_{m}']:.2%}")
+          for m in report_metrics(solution)),
+        ("Workload per FTE: CV, Gini", (f"{summary['workload_cv']:.3f}, "
+                                       f"{summary['workload_gini']:.3f}")),
+        ("Total travel", (f"{summary['total_travel_km']:,.0f} km (sum over accounts of the "
+                         "distance from their rep's base)")),
+    ]
+    rows_head = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in head)
+    bad: set[tuple[int, str]] = set()
+    for metric in bands:
+        lower, upper = p.bounds(metric)
+        held = metrics.bands_held(solution.sums(metric), lower, upper)
+        bad |= {(int(t), f"{metric}_pct") for t in np.flatnonzero(~held)}
+    chart = base64.b64encode(balance_chart(solution)).decode("ascii")
+    sections = [(f"<h2>Balance</h2><img alt=\"% of target per territory, band shaded\" "
+                f"src=\"data:image/svg+xml;base64,{chart}\">"),
+                "<h2>Territories</h2><p>Amounts, targets (the total shared by rep FTE) and % "
+                "of target; distances in km from the rep's base (mean weighted by accounts); "
+                f"coverage_pct: share of the potential within {summary['reach_km']:g} km of "
+                "the base; inertia_km2: workload-weighted mean squared distance from the "
+                "base; polsby_popper: 4&pi;A/P&sup2; of the territory (1 = a disc).</p>"
+                + _html_table(table, bad)]
+    if coverage is not None:
+        sections.append("<h2>Coverage</h2>" + _html_table(coverage))
+    if white is not None:
+        sections.append(f"<h2>White space</h2><p>Units beyond {summary['reach_km']:g} km of "
+                        "their rep's base, or with potential and no account, most potential "
+                        "first.</p>" + (_html_table(white) if len(white) else "<p>None.</p>"))
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
+table {{ border-collapse: collapse; margin-bottom: 2em; font-size: 0.9em; }}
+th, td {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }}
+th {{ background: #f0f0f0; }}
+table.head th, table.head td {{ text-align: left; }}
+tr.total td {{ font-weight: bold; }}
+td.bad {{ background: #fdd; }}
+img {{ max-width: 100%; }}
+</style></head><body>
+<h1>{esc(title)}</h1>
+<table class="head">{rows_head}</table>
+{''.join(sections)}
+</body></html>
+"""

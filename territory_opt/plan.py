@@ -1,0 +1,183 @@
+"""An editable plan: labels, sums per metric, band violation, pieces and moves.
+
+:class:`Bands` holds a problem's balance bands as matrices and measures how far
+sums lie outside them (vectorised, for the rounding of the Lagrangian path);
+:class:`Plan` is an assignment that changes one unit at a time, keeping its sums
+and member sets current in O(degree) per move, for the contiguity repair, local
+search and hand edits.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from territory_opt.problem import TerritoryProblem
+
+__all__ = ["Bands", "Plan"]
+
+
+class Bands:
+    """A problem's balance bands as matrices.
+
+    Attributes
+    ----------
+    metrics
+        The balanced metrics, in the problem's order.
+    a
+        ``(metrics, units)`` amounts.
+    lower, upper
+        ``(metrics, territories)`` bands (``-inf`` / ``inf`` where open).
+    share
+        ``(metrics,)`` a territory's average amount of each metric (1 where 0):
+        violations are counted in these shares, so that metrics of different
+        sizes weigh alike.
+    """
+
+    def __init__(self, problem: TerritoryProblem) -> None:
+        self.metrics: list[str] = list(problem.bands)
+        k, n, nm = problem.n_territories, problem.n_units, len(self.metrics)
+        self.a = np.vstack([problem.values(m) for m in self.metrics]) if nm \
+            else np.zeros((0, n))
+        bounds = [problem.bounds(m) for m in self.metrics]
+        self.lower = np.array([b[0] for b in bounds]).reshape(nm, k)
+        self.upper = np.array([b[1] for b in bounds]).reshape(nm, k)
+        amount = np.abs(self.a).sum(axis=1) / k
+        self.share = np.where(amount > 0, amount, 1.0)
+
+    def sums(self, labels: np.ndarray) -> np.ndarray:
+        """``(metrics, territories)`` sums of a plan given as each unit's territory."""
+        k = self.lower.shape[1]
+        return np.vstack([np.bincount(labels, weights=a, minlength=k) for a in self.a]) \
+            if len(self.a) else np.zeros((0, k))
+
+    def violation(self, sums: np.ndarray, territories: np.ndarray | None = None) -> np.ndarray:
+        """How far ``sums`` lie outside the bands, in shares, summed over metrics.
+
+        ``sums`` has the metrics first and territories last (``(metrics, k)``, or
+        ``(metrics, ..., len(territories))``); ``territories`` names the
+        territory of each last-axis entry (all of them, in order, when None).
+        """
+        lower, upper = self.lower, self.upper
+        if territories is not None:
+            lower, upper = lower[:, territories], upper[:, territories]
+        middle = (1,) * (sums.ndim - 2)
+        lower = lower.reshape(lower.shape[0], *middle, lower.shape[1])
+        upper = upper.reshape(upper.shape[0], *middle, upper.shape[1])
+        share = self.share.reshape((-1,) + (1,) * (sums.ndim - 1))
+        return ((np.maximum(sums - upper, 0) + np.maximum(lower - sums, 0)) / share).sum(axis=0)
+
+
+class Plan:
+    """An assignment of units to territories that changes one unit at a time.
+
+    Parameters
+    ----------
+    problem
+        The problem (its bands and adjacency graph).
+    labels
+        Each unit's territory position (0 .. k-1).
+    cost
+        ``(units, territories)`` cost of each unit in each territory, for the
+        searches that weigh moves (None when only sums and pieces are needed).
+    roots
+        Each territory's root unit (it never leaves), or None.
+    fixed
+        Units that never move (locks), besides the roots.
+    """
+
+    def __init__(self, problem: TerritoryProblem, labels: np.ndarray, *,
+                 cost: np.ndarray | None = None, roots: np.ndarray | None = None,
+                 fixed: np.ndarray | list[int] = ()) -> None:
+        import networkx as nx
+
+        self.bands = Bands(problem)
+        self.n, self.k = problem.n_units, problem.n_territories
+        csr = nx.to_scipy_sparse_array(problem.adjacency, nodelist=range(self.n), format="csr")
+        self.indptr, self.indices = csr.indptr, csr.indices
+        self.label = np.array(labels, dtype=int)
+        self.cost = cost
+        self.roots = None if roots is None else np.asarray(roots, dtype=int)
+        self.fixed = np.zeros(self.n, dtype=bool)
+        if self.roots is not None:
+            self.fixed[self.roots] = True
+        self.fixed[list(fixed)] = True
+        self.sums = self.bands.sums(self.label)
+        self.members = [set(np.flatnonzero(self.label == t).tolist()) for t in range(self.k)]
+
+    @property
+    def a(self) -> np.ndarray:
+        """``(metrics, units)`` amounts of the balanced metrics."""
+        return self.bands.a
+
+    def neighbours(self, i: int) -> np.ndarray:
+        """The units adjacent to unit i."""
+        return self.indices[self.indptr[i]:self.indptr[i + 1]]
+
+    def violation(self) -> np.ndarray:
+        """Per territory: how far outside its bands, in shares (0 inside)."""
+        return self.bands.violation(self.sums)
+
+    def violation_of(self, t: int, sums_t: np.ndarray) -> float:
+        """Territory t's violation if its sums were ``sums_t``."""
+        return float(self.bands.violation(sums_t[:, None], np.array([t]))[0])
+
+    def move(self, i: int, t: int) -> None:
+        """Put unit i into territory t (sums and members follow)."""
+        s = int(self.label[i])
+        self.members[s].discard(i)
+        self.members[t].add(i)
+        self.label[i] = t
+        if len(self.a):
+            self.sums[:, s] -= self.a[:, i]
+            self.sums[:, t] += self.a[:, i]
+
+    def flood(self, start: int, keep: Callable[[int], bool]) -> set[int]:
+        """The units reached from ``start`` through units for which ``keep`` holds."""
+        seen = {start}
+        queue = deque([start])
+        while queue:
+            for v in self.neighbours(queue.popleft()):
+                v = int(v)
+                if v not in seen and keep(v):
+                    seen.add(v)
+                    queue.append(v)
+        return seen
+
+    def reached(self, t: int, without: int = -1) -> set[int]:
+        """Members of territory t connected to its root (or, without roots, to its
+        first member), leaving out unit ``without``."""
+        members = self.members[t]
+        if self.roots is not None:
+            start = int(self.roots[t])
+        else:
+            start = min((m for m in members if m != without), default=-1)
+            if start < 0:
+                return set()
+        return self.flood(start, lambda v: v != without and v in members)
+
+    def pieces(self, t: int) -> list[set[int]]:
+        """The connected pieces of territory t, the largest first."""
+        left = set(self.members[t])
+        out = []
+        while left:
+            piece = self.flood(min(left), lambda v: v in left)
+            left -= piece
+            out.append(piece)
+        return sorted(out, key=len, reverse=True)
+
+    def can_leave(self, i: int) -> bool:
+        """Whether unit i may move without cutting its territory in two."""
+        if self.fixed[i]:
+            return False
+        t = int(self.label[i])
+        return len(self.reached(t, without=i)) == len(self.members[t]) - 1
+
+    def other_labels(self, i: int) -> set[int]:
+        """The territories, other than its own, that unit i touches."""
+        own = int(self.label[i])
+        return {int(self.label[v]) for v in self.neighbours(i)} - {own}

@@ -1,0 +1,244 @@
+"""The scenario file: its keys (pydantic), loading and validation.
+
+Paths inside a scenario file are relative to the file's folder. Unknown keys are
+errors with the closest valid key suggested.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from territory_opt.errors import InputError
+from territory_opt.solution import DEFAULT_REACH_KM
+
+__all__ = ["AccountsSpec", "ContiguitySpec", "DistanceSpec", "LocksSpec", "PointsSpec",
+           "Scenario", "load_scenario", "scenario_from_dict"]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PointsSpec(_Spec):
+    path: str
+    lat: str | None = "lat"
+    lon: str | None = "lon"
+    x: str | None = None
+    y: str | None = None
+    crs: str | int | None = None
+    layer: str | None = None
+    sheet: str | int | None = None
+
+
+class AccountsSpec(PointsSpec):
+    id: str = "account_id"
+    workload: str | None = "workload"
+    sums: list[str] = Field(default_factory=list)
+    zip: str | None = None
+    unplaced: Literal["error", "drop"] = "error"
+
+
+class PotentialSpec(PointsSpec):
+    value: str = "population"
+    id: str | None = None
+
+
+class RepsSpec(PointsSpec):
+    zip: str | None = None
+    id: str = "rep_id"
+    name: str | None = "name"
+    fte: str | None = "fte"
+    territory: str | None = "territory"
+
+
+class UnitsSpec(_Spec):
+    method: Literal["auto", "polygons", "clusters", "accounts"] = "auto"
+    n_units: int | None = Field(default=None, ge=1)
+    random_state: int = 0
+
+
+class DistanceSpec(_Spec):
+    path: str
+    origin: str = "origin"
+    destination: str = "destination"
+    cost: str = "cost"
+    sheet: str | int | None = None
+
+
+class ObjectiveSpec(_Spec):
+    weight: str = "workload"
+    power: Literal[1, 2] = 1
+    distance: Literal["euclidean", "great_circle"] | DistanceSpec = "euclidean"
+
+
+class EdgesSpec(_Spec):
+    path: str
+    a: str = "a"
+    b: str = "b"
+
+
+class ContiguitySpec(_Spec):
+    method: Literal["flow", "cuts"] = "flow"
+    adjacency: Literal["auto", "rook", "queen", "delaunay", "knn"] = "auto"
+    k: int = Field(default=6, ge=1)
+    edges: EdgesSpec | None = None
+
+
+class SolverSpec(_Spec):
+    name: str = "HiGHS"
+    time_limit: float | None = Field(default=120.0, gt=0)
+    gap: float = Field(default=1e-4, ge=0, lt=1)
+    threads: int | None = Field(default=None, ge=1)
+    random_state: int = 0
+    reduce: bool = True
+    diagnose: bool = True
+
+
+class ReportSpec(_Spec):
+    reach_km: float = Field(default=DEFAULT_REACH_KM, gt=0)
+
+
+class LocksSpec(_Spec):
+    path: str
+    id: str = "account_id"
+    rep: str = "rep_id"
+
+
+class AlignmentSpec(LocksSpec):
+    """The current alignment: a table of account ids and their reps today."""
+
+
+class DealsSpec(_Spec):
+    """CRM deals (opportunities), for the sales columns of the report."""
+
+    path: str
+    account: str = "account_id"
+    amount: str = "amount"
+    stage: str = "stage"
+    created: str = "created"
+    closed: str = "closed"
+    won: str = "won"
+    sheet: str | int | None = None
+
+
+class RealignmentSpec(_Spec):
+    penalty: float = Field(default=0.0, ge=0)
+    measure: Literal["accounts", "workload"] = "accounts"
+    max_moved: float | None = Field(default=None, ge=0, le=1)
+
+
+class Scenario(_Spec):
+    """A territory-planning scenario, as written in a YAML file."""
+
+    name: str
+    description: str = ""
+    accounts: AccountsSpec
+    potential: PotentialSpec | None = None
+    reps: RepsSpec | None = None
+    centres: Literal["fixed", "model"] = "fixed"
+    k: int | None = Field(default=None, ge=1)
+    crs: str | int | None = None
+    units: UnitsSpec = Field(default_factory=UnitsSpec)
+    balance: dict[str, float | dict[str, float]] = Field(
+        default_factory=lambda: {"workload": 0.05})
+    objective: ObjectiveSpec = Field(default_factory=ObjectiveSpec)
+    contiguity: bool | ContiguitySpec = False
+    # a file ({path: ...}) before inline locks ({A1: R1}): {path: x.csv} is both
+    locks: LocksSpec | dict[str, str] | None = Field(default=None, union_mode="left_to_right")
+    alignment: AlignmentSpec | None = None
+    realignment: RealignmentSpec = Field(default_factory=RealignmentSpec)
+    deals: DealsSpec | None = None
+    solver: SolverSpec = Field(default_factory=SolverSpec)
+    report: ReportSpec = Field(default_factory=ReportSpec)
+    output: str | None = None
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    def resolve(self, path: str) -> Path:
+        """A path of the scenario, relative to the scenario file's folder."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p).resolve()
+
+    def output_dir(self) -> Path:
+        """Output folder: ``output:`` (relative to the file), else ``out/<name>``."""
+        return self.resolve(self.output) if self.output else Path("out") / self.name
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the (sub)model at ``loc``, for spelling suggestions."""
+    current: Any = model
+    for part in loc[:-1]:
+        fields = getattr(current, "model_fields", {})
+        if part not in fields:
+            return []
+        ann = fields[part].annotation
+        current = next((a for a in getattr(ann, "__args__", (ann,))
+                        if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if current is None:
+            return []
+    return [k for k in getattr(current, "model_fields", {}) if k != "base_dir"]
+
+
+def _validation_problems(exc: ValidationError) -> list[str]:
+    """One line per wrong key of a scenario, with the fix."""
+    lines: list[str] = []
+    seen: set[str] = set()
+    for err in exc.errors():
+        # a value that may take several forms (a share or {min, max}) fails each
+        # form: name the key once, as the user wrote it
+        loc = tuple(p for p in err["loc"] if not isinstance(p, int)
+                    and not any(c in str(p) for c in "[]") and str(p) not in _TYPE_NAMES)
+        key = ".".join(str(p) for p in loc)
+        if key in seen:
+            continue
+        seen.add(key)
+        if err["type"] == "extra_forbidden":
+            allowed = _allowed_keys(Scenario, loc)
+            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
+            hint = (f"did you mean {close[0]!r}? " if close else "") + \
+                f"allowed keys: {', '.join(allowed)}"
+            lines.append(f"unknown key {key!r}; {hint}")
+        elif err["type"] == "missing":
+            lines.append(f"missing key {key!r}; add it")
+        else:
+            lines.append(f"key {key!r}: {err['msg']} (got {err.get('input')!r})")
+    return lines
+
+
+_TYPE_NAMES = {"float", "int", "str", "bool", "dict", "list", "none"}
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario YAML file (safe loading only)."""
+    file = Path(path)
+    if not file.is_file():
+        raise InputError(f"scenario file '{file}' does not exist; check the path")
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InputError(f"scenario '{file}' is not valid YAML{where}: {problem}; "
+                         "fix the indentation or quoting there") from None
+    if not isinstance(data, dict):
+        raise InputError(f"scenario '{file}' must be a mapping of keys (name:, accounts:, "
+                         f"reps:, ...), not a {type(data).__name__}; start from "
+                         "scenarios/georgia.yaml")
+    return scenario_from_dict(data, base_dir=file.parent, source=f"'{file}'")
+
+
+def scenario_from_dict(data: dict[str, Any], *, base_dir: str | Path = ".",
+                       source: str = "(dict)") -> Scenario:
+    """Validate a scenario given as a dict; relative paths start at ``base_dir``."""
+    try:
+        return Scenario.model_validate(data | {"base_dir": Path(base_dir)})
+    except ValidationError as exc:
+        problems = _validation_problems(exc)
+        error = InputError(f"scenario {source}: " + "; ".join(problems))
+        error.problems = [f"scenario {source}: {p}" for p in problems]  # type: ignore[attr-defined]
+        raise error from None

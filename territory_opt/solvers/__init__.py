@@ -1,0 +1,124 @@
+"""Solving a :class:`~territory_opt.problem.TerritoryProblem`: one entry, many methods.
+
+:func:`solve` checks the options once and hands the problem to a method; every
+method takes ``(problem, options)`` and returns a :class:`~territory_opt.Solution`
+whose status, objective, bound and gap mean the same whatever the method
+(networkx's ``maximum_flow(..., flow_func=...)`` is the model):
+
+- ``"mip"`` (:mod:`~territory_opt.solvers.mip`): the exact mixed-integer model
+  through PuLP and HiGHS;
+- ``"lagrange"`` (:mod:`~territory_opt.solvers.lagrange`): the Lagrangian dual of
+  the bands, rounding and repair, for national sizes, with a certified bound.
+
+The HiGHS adapter (:mod:`~territory_opt.solvers.highs`) and the local searches on
+a :class:`~territory_opt.plan.Plan` (:mod:`~territory_opt.solvers.local`) serve
+both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from territory_opt.errors import InputError, SolverError
+from territory_opt.problem import TerritoryProblem, plan_faults
+from territory_opt.solution import Solution
+from territory_opt.solvers import lagrange
+from territory_opt.solvers.lagrange import solve_lagrange
+from territory_opt.solvers.mip import solve_mip
+from territory_opt.solvers.options import SolveOptions
+
+__all__ = ["METHODS", "SolveOptions", "choose_method", "solve"]
+
+METHODS: dict[str, Callable[[TerritoryProblem, SolveOptions], Solution]] = {
+    "mip": solve_mip,
+    "lagrange": solve_lagrange,
+}
+# the names of earlier releases
+ALIASES = {"exact": "mip", "large": "lagrange"}
+
+
+def choose_method(problem: TerritoryProblem) -> str:
+    """The method ``method="auto"`` picks: the Lagrangian path above a million
+    unit-centre pairs (units x territories, or units^2 with model centres)."""
+    return "lagrange" if problem.n_units * problem.n_columns > lagrange.LARGE_PAIRS else "mip"
+
+
+def solve(
+    problem: TerritoryProblem,
+    *,
+    method: str = "auto",
+    solver: str = "HiGHS",
+    time_limit: float | None = None,
+    gap: float = 1e-4,
+    threads: int | None = None,
+    random_state: int = 0,
+    msg: bool = False,
+    reduce: bool = True,
+    diagnose: bool = True,
+) -> Solution:
+    """Solve ``problem`` within a relative gap and time limit.
+
+    Parameters
+    ----------
+    problem
+        The territory problem.
+    method
+        ``"mip"``: the exact MIP (:func:`territory_opt.solvers.mip.solve_mip`);
+        ``"lagrange"``: the Lagrangian path for national sizes
+        (:func:`territory_opt.solvers.lagrange.solve_lagrange`); ``"auto"``
+        (default): see :func:`choose_method`. ``"exact"`` and ``"large"`` are
+        the older names of the two.
+    solver
+        PuLP solver name for the MIP; ``"HiGHS"`` (default) reports its proven
+        bound. The Lagrangian path always uses HiGHS.
+    time_limit
+        Seconds for all solver stages together; None for no limit.
+    gap
+        Relative optimality gap at which the solver may stop (1e-4 = 0.01 %).
+    threads
+        Solver threads; None lets the solver decide.
+    random_state
+        Solver seed, for reproducible runs.
+    msg
+        Show the solver's log.
+    reduce
+        MIP: solve the LP, find an incumbent near it and fix variables by
+        reduced costs before the MIP; False hands the full model to the solver.
+    diagnose
+        MIP: when the solver proves the problem infeasible, re-solve it with
+        elastic bands (up to 30 s) so that the error says which bands must
+        give, and by how much.
+
+    Returns
+    -------
+    Solution
+        With ``status`` ``"optimal"`` (proven within ``gap``) or ``"feasible"``
+        (a valid plan not proven optimal; ``gap`` says how far, None without a
+        bound); ``options["method"]`` names the method used.
+
+    Raises
+    ------
+    InfeasibleError
+        If no assignment meets the bands, locks and contiguity (checked before
+        the model is built where possible, else proven by the solver).
+    SolverError
+        If the solver stops without any feasible assignment. Every plan is
+        re-checked (:func:`~territory_opt.problem.plan_faults`: bands, locks,
+        contiguity, centres) before it is returned; a broken one is never handed on.
+    """
+    options = SolveOptions(solver=solver, time_limit=time_limit, gap=gap, threads=threads,
+                           random_state=random_state, msg=msg, reduce=reduce,
+                           diagnose=diagnose)
+    name = ALIASES.get(method, method)
+    if name == "auto":
+        name = choose_method(problem)
+    if name not in METHODS:
+        raise InputError(f"method must be 'auto', {', '.join(map(repr, METHODS))}, got "
+                         f"{method!r}")
+    solution = METHODS[name](problem, options)
+    faults = plan_faults(problem, solution.unit_centres())
+    if faults:  # never hand on a broken plan
+        raise SolverError(f"method {name!r} returned a plan that breaks {', '.join(faults[:5])}"
+                          f"{' and more' if len(faults) > 5 else ''}; this is a bug, please "
+                          "report it (another method may solve it meanwhile)")
+    return solution

@@ -1,0 +1,137 @@
+"""One suite for every method of ``solve(problem, method=...)`` (as networkx tests every
+flow algorithm with the same cases): tiny grids whose answer can be seen by eye, and
+random tiny instances against brute force.
+
+An exact method must find the optimum; every method must return only valid plans
+(every unit once, bands, locks, connectivity when asked), a bound that is never
+above the optimum, ``optimal`` only within the gap, and InfeasibleError only when
+no plan exists.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+
+import territory_opt as topt
+from conftest import CRS, brute_force, build, grid_problem, instances, make_accounts, owners
+from territory_opt.solvers import METHODS
+
+EXACT = {"mip"}
+LINE = [(float(x), 0.0) for x in range(6)]
+
+
+@pytest.fixture(params=sorted(METHODS))
+def method(request):
+    return request.param
+
+
+def check_plan(problem: topt.TerritoryProblem, sol: topt.Solution) -> None:
+    """Every unit once, bands, locks, contiguity, the objective and the bound."""
+    assert len(sol.assignment) == problem.n_units
+    assert ((sol.assignment >= 0) & (sol.assignment < problem.n_territories)).all()
+    for metric in problem.bands:
+        lower, upper = problem.bounds(metric)
+        assert topt.metrics.bands_held(sol.sums(metric), lower, upper).all()
+    for i, t in problem.locked.items():
+        assert sol.assignment[i] == t
+    if problem.contiguity:
+        assert topt.problem.is_connected_plan(problem, sol.unit_centres())
+    assert sol.objective == pytest.approx(problem.objective_of(sol.unit_centres()))
+    assert sol.status in ("optimal", "feasible")
+    if sol.bound is not None:
+        assert sol.bound <= sol.objective * (1 + 1e-9) + 1e-9
+    if sol.status == "optimal":
+        assert sol.gap is not None and sol.gap <= sol.options["gap"] + 1e-9
+
+
+def test_line_splits_in_the_middle(method):
+    p = grid_problem(LINE, [(0, 0), (5, 0)])
+    sol = topt.solve(p, method=method)
+    check_plan(p, sol)
+    assert sol.options["method"] == method
+    got = owners(sol)
+    assert [got[f"A{i}"] for i in range(6)] == ["R0"] * 3 + ["R1"] * 3
+    assert sol.objective == pytest.approx(6.0)
+
+
+def test_lock_moves_an_account_and_the_band_pulls_one_back(method):
+    p = grid_problem(LINE, [(0, 0), (5, 0)], locks={"A4": "R0"})
+    sol = topt.solve(p, method=method)
+    check_plan(p, sol)
+    got = owners(sol)
+    assert got["A4"] == "R0" and sorted(got.values()).count("R0") == 3
+
+
+def test_infeasible_bands_are_an_error(method):
+    p = grid_problem(LINE, [(0, 0), (5, 0)], balance={"workload": {"max": 2}})
+    with pytest.raises(topt.InfeasibleError):
+        topt.solve(p, method=method)
+
+
+def test_model_centres_give_balanced_territories_around_their_centres(method):
+    xy = [(0, 0), (1, 0), (2, 0), (10, 0), (11, 0), (12, 0)]
+    units = topt.build_units(make_accounts(xy), method="accounts", crs=CRS)
+    p = topt.TerritoryProblem(units, k=2, centres="model",
+                              balance={"workload": {"min": 3, "max": 3}})
+    sol = topt.solve(p, method=method)
+    check_plan(p, sol)
+    for t, c in enumerate(sol.centres):  # each centre lies in its own territory
+        assert sol.assignment[c] == t
+    assert sorted(sol.territory_info["centre"]) == ["A1", "A4"]
+    assert sol.objective == pytest.approx(4.0)
+
+
+def test_unknown_method_is_refused():
+    p = grid_problem(LINE, [(0, 0), (5, 0)])
+    with pytest.raises(topt.InputError, match="method must be 'auto', 'mip', 'lagrange'"):
+        topt.solve(p, method="fast")
+    with pytest.raises(topt.InputError, match="gap must be a share"):
+        topt.solve(p, gap=1.5)
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(inst=instances())
+def test_every_method_against_brute_force(name, inst):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", topt.TerritoryOptWarning)
+        try:
+            problem = build(inst)
+        except topt.InfeasibleError:
+            return
+        truth = brute_force(problem)
+        try:
+            sol = topt.solve(problem, method=name, gap=0.0, diagnose=False)
+        except topt.InfeasibleError:
+            assert truth is None, f"{name} called it infeasible, but {truth} is reachable"
+            event("infeasible")
+            return
+        except topt.SolverError:
+            # a heuristic may fail to find a plan, but never the exact method
+            assert name not in EXACT
+            event("no plan")
+            return
+    assert truth is not None, f"{name} returned a plan where none is feasible"
+    check_plan(problem, sol)
+    assert sol.objective >= truth * (1 - 1e-9) - 1e-9
+    if sol.bound is not None:
+        assert sol.bound <= truth * (1 + 1e-9) + 1e-9
+    if name in EXACT or sol.status == "optimal":
+        assert sol.objective == pytest.approx(truth, rel=1e-6, abs=1e-6)
+    event(f"{sol.status}, {'contiguous' if problem.contiguity else 'plain'}")
+
+
+def test_with_options_keeps_the_instance():
+    """A new lock or band keeps the costs and graph; a new weight recomputes costs."""
+    p = grid_problem(LINE, [(0, 0), (5, 0)])
+    costs, graph = p.costs, p.adjacency
+    locked = p.with_options(locks={"A4": "R0"}, balance={"workload": 0.5})
+    assert locked.costs is costs and locked.adjacency is graph
+    assert locked.locked == {4: 0}
+    heavier = p.with_options(power=2)
+    assert heavier.costs is not costs
+    assert np.allclose(heavier.costs, costs ** 2)  # unit weights: w d^2 = (w d)^2
