@@ -11,10 +11,13 @@ import logging
 import signal
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 from territory_opt.errors import InfeasibleError, InputError, SolverError, TerritoryOptError
+
+__all__ = ["main"]
 
 EXIT_CODES = {InputError: 2, InfeasibleError: 3, SolverError: 4}
 EXIT_HELP = """\
@@ -37,12 +40,21 @@ examples:
     "validate": """\
 examples:
   territory-opt validate my.yaml      # every problem of the file and its data, no solve
+
+Also runs the data-quality gate (accounts far from the rest, outside the potential
+layer, away from their ZIP code, duplicates, outlying workloads) and prints each
+finding as a warning; `run` writes them to quality.csv and the report.
 """,
     "init": """\
 examples:
   territory-opt init my.yaml --accounts crm_export.csv --reps reps.csv
   territory-opt init my.yaml --accounts accounts.xlsx --potential counties.gpkg
   territory-opt init my.yaml          # a blank template to fill in
+
+Columns are matched by name. With both coordinates and a ZIP code column, the ZIP
+code places the rows without coordinates (zip:). CSV separators, decimal commas and
+encodings are recognised; set sep:, decimal: or encoding: where they are not, and
+sheet: for a workbook whose accounts are not on the first sheet.
 """,
     "compare": """\
 examples:
@@ -175,10 +187,10 @@ def _size(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace) -> int:
     from territory_opt import io
-    from territory_opt.outputs.compare import change_map, compare_runs
+    from territory_opt.outputs.compare import change_map, compare_runs, format_figures
 
     figures, owners = compare_runs(args.runs)
-    print(figures.to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
+    print(format_figures(figures).to_string(index=False))
     if args.out:
         files: dict = {"comparison.csv": figures, "owners.csv": owners}
         for i, run in enumerate(args.runs[1:], start=1):
@@ -192,6 +204,7 @@ def _compare(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from territory_opt.progress import progress_enabled
     from territory_opt.scenario import run_scenario
+    from territory_opt.scenario.run import quality_messages
 
     bars = progress_enabled(_progress(args))
 
@@ -208,13 +221,28 @@ def _run(args: argparse.Namespace) -> int:
         bound = "unknown" if sol.bound is None else f"{sol.bound:,.2f}"
         print(f"{result.scenario.name}: {sol.status}, objective {sol.objective:,.2f}, "
               f"bound {bound}, gap {gap}")
-        print(f"  {s['accounts']} accounts in {s['units']} units, {s['territories']} "
-              f"territories; coverage ratio {s['coverage_ratio']:.1%} within "
+        chosen = ", chosen by units: auto" if result.scenario.units.method == "auto" else ""
+        coverage = (f"coverage ratio {s['coverage_ratio']:.1%}"
+                    if s["coverage_ratio"] == s["coverage_ratio"]  # no potential: NaN
+                    else f"account coverage {s['account_coverage']:.1%}")
+        print(f"  {s['accounts']} accounts in {s['units']} units ({s['units_method']}"
+              f"{chosen}), {s['territories']} territories; {coverage} within "
               f"{s['reach_km']:g} km; worst workload deviation "
               f"{s['worst_deviation_workload']:.1%}")
+        if s.get("moved_accounts") is not None:
+            print(f"  {s['moved_accounts']:,} accounts change rep ({s['moved_share']:.1%} of "
+                  "the current alignment): see crm_assignments.csv and the map")
+        if s.get("placed_by_zip"):
+            print(f"  {s['placed_by_zip']:,} accounts placed by ZIP code (no coordinates)")
         if s.get("unplaced_accounts"):
             print(f"  {s['unplaced_accounts']} accounts could not be placed by ZIP code: "
                   "see unplaced_accounts.csv")
+        gate = result.quality[result.quality["check"] != "warning"]  # the rest: shown
+        for message in quality_messages(gate):
+            print(f"warning: {message}", file=sys.stderr)
+        if s.get("quality_findings"):
+            print(f"  {s['quality_findings']} data-quality warnings: see quality.csv and "
+                  "the report")
         print("  " + ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()))
         print(f"  outputs: {result.out_dir}")
     return 0
@@ -236,6 +264,8 @@ def _validate(args: argparse.Namespace) -> int:
         f = check.facts
         extra = (f"; {f['unplaced_accounts']} accounts left out (no ZIP match)"
                  if f.get("unplaced_accounts") else "")
+        extra += (f"; {f['placed_by_zip']} placed by ZIP code" if f.get("placed_by_zip")
+                  else "")
         print(f"{args.scenario}: OK: {f['accounts']} accounts in {f['units']} units, "
               f"{f['territories']} territories, workload {f['workload']:,.1f}, "
               f"CRS {f['crs']}{extra}")
@@ -280,14 +310,44 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0 if table["status"].isin(["optimal", "feasible"]).any() else 3
 
 
+class _Formatter(logging.Formatter):
+    """``warning: message`` as the other lines of the command say it; with -v, the
+    logger's name too."""
+
+    def __init__(self, *, verbose: bool) -> None:
+        super().__init__()
+        self.verbose = verbose
+
+    def format(self, record: logging.LogRecord) -> str:
+        where = f" {record.name}" if self.verbose else ""
+        return f"{record.levelname.lower()}{where}: {record.getMessage()}"
+
+
+def _warning_printer(args: argparse.Namespace) -> object:
+    """Python warnings as one ``warning:`` line each (no source line; with -v, the
+    file and line), none with -q."""
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: object = None, line: str | None = None) -> None:
+        if args.quiet:
+            return
+        where = f" ({filename}:{lineno})" if args.verbose else ""
+        print(f"warning: {message}{where}", file=sys.stderr)
+    return show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     args = _parser().parse_args(argv)
     level = logging.INFO if args.verbose else logging.ERROR if args.quiet else logging.WARNING
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()  # this call's stderr; removed when it returns
+    handler.setFormatter(_Formatter(verbose=args.verbose))
+    root = logging.getLogger()
+    saved = root.level, root.handlers[:]
+    root.handlers, root.level = [handler], level
     for chatty in ("pulp", "distributed"):  # Dask logs every worker start at INFO
         logging.getLogger(chatty).setLevel(max(level, logging.WARNING))
-    logging.captureWarnings(True)
+    shown = warnings.showwarning
+    warnings.showwarning = _warning_printer(args)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         command = {"run": _run, "validate": _validate, "init": _init, "sweep": _sweep,
@@ -306,7 +366,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 143 if isinstance(exc, Terminated) else 130
     finally:
         signal.signal(signal.SIGTERM, previous)
-        logging.captureWarnings(False)  # main() may run inside a notebook or a test
+        warnings.showwarning = shown  # main() may run inside a notebook or a test
+        root.level, root.handlers = saved
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ import pandas as pd
 from territory_opt.errors import InputError
 from territory_opt.io import read_accounts, read_potential, read_reps
 
+__all__ = ["georgia_paths", "load_georgia", "seeded_home_bases", "us_zip_units"]
+
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 

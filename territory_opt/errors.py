@@ -7,6 +7,9 @@ this package.
 
 from __future__ import annotations
 
+__all__ = ["InfeasibleError", "InputError", "SolverError", "TerritoryOptError",
+           "TerritoryOptWarning"]
+
 
 class TerritoryOptError(Exception):
     """Base class of every error raised on purpose by territory_opt."""

@@ -18,6 +18,10 @@ from pyproj.database import query_utm_crs_info
 
 from territory_opt.errors import InputError
 
+__all__ = ["DistanceKind", "check_overlap", "choose_crs", "describe_crs", "distance_coords",
+           "distance_matrix", "lonlat_bounds", "parse_crs", "point_distances", "project",
+           "xy_of"]
+
 logger = logging.getLogger(__name__)
 
 DistanceKind = Literal["euclidean", "great_circle"]
@@ -64,8 +68,24 @@ def choose_crs(*frames: gpd.GeoDataFrame) -> CRS:
             return crs
     crs = CRS.from_proj4(f"+proj=aeqd +lat_0={lat0:.4f} +lon_0={lon0:.4f} "
                          "+x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs")
-    logger.info("metric CRS chosen: azimuthal equidistant at %.4f, %.4f", lat0, lon0)
+    logger.info("metric CRS chosen: %s", describe_crs(crs))
     return crs
+
+
+def describe_crs(crs: CRS) -> str:
+    """A CRS's name as a person reads it; for a custom projection (no name), its
+    method and centre, e.g. ``azimuthal equidistant centred on lat 32.7, lon -83.4``."""
+    if crs.name and crs.name.lower() != "unknown":
+        return str(crs.name)
+    op = crs.coordinate_operation
+    if op is None:
+        return crs.to_string()
+    params = {p.name.lower(): p.value for p in op.params}
+    lat = next((v for k, v in params.items() if "latitude" in k), None)
+    lon = next((v for k, v in params.items() if "longitude" in k), None)
+    where = f" centred on lat {lat:.4g}, lon {lon:.4g}" if lat is not None and \
+        lon is not None else ""
+    return f"{op.method_name.lower()}{where}"
 
 
 def parse_crs(value: object, *, where: str) -> CRS:
@@ -166,8 +186,8 @@ def check_overlap(first: gpd.GeoDataFrame, second: gpd.GeoDataFrame, first_name:
                                              (second_name, first_name, b, a)):
         if _bounds_overlap(bounds[[1, 0, 3, 2]], other):
             raise InputError(f"the {name} lie far from the {other_name}, but would lie on them "
-                             "with latitude and longitude swapped: pass lat='lon', lon='lat' "
-                             f"when reading the {name}")
+                             "with latitude and longitude swapped: set lat: lon and lon: lat for the "
+                             f"{name} in the scenario (lat='lon', lon='lat' in Python)")
     raise InputError(
         f"the {first_name} and the {second_name} do not overlap ({first_name}: lon "
         f"{a[0]:.2f} to {a[2]:.2f}, lat {a[1]:.2f} to {a[3]:.2f}; {second_name}: lon "

@@ -21,6 +21,8 @@ import shapely
 
 from territory_opt.errors import InputError, TerritoryOptWarning
 
+__all__ = ["adjacency", "graph_from_edges", "relabel_to_positions"]
+
 logger = logging.getLogger(__name__)
 
 AdjacencyKind = Literal["auto", "rook", "queen", "delaunay", "knn"]

@@ -21,6 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
+__all__ = ["bands_held", "coefficient_of_variation", "covered_share", "distance_stats", "gini",
+           "inertia", "percent_of_target", "polsby_popper", "territory_sums", "worst_deviation"]
+
 
 def territory_sums(values: np.ndarray, assignment: np.ndarray, k: int) -> np.ndarray:
     """Sum of ``values`` per territory (``assignment[i]`` is unit i's territory)."""

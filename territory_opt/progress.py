@@ -14,6 +14,8 @@ import warnings
 from collections.abc import Iterable
 from typing import Any
 
+__all__ = ["bar", "in_notebook", "progress_enabled"]
+
 ENV = "TERRITORY_OPT_PROGRESS"
 
 

@@ -36,6 +36,9 @@ from territory_opt import io
 from territory_opt.errors import InfeasibleError, InputError, SolverError, TerritoryOptError
 from territory_opt.progress import bar
 
+__all__ = ["SweepResult", "best_runs", "grid", "parse_set", "run_name", "run_one", "sweep",
+           "with_overrides"]
+
 logger = logging.getLogger(__name__)
 
 # criterion column -> True if larger is better

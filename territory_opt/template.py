@@ -16,42 +16,10 @@ from typing import Any
 import yaml
 
 from territory_opt import io
+from territory_opt.io.columns import guess_column
 from territory_opt.io.files import PARQUET_SUFFIXES, VECTOR_SUFFIXES
 
-# key -> column names it is usually given in CRM / GIS exports (normalised: lower
-# case, letters and digits only), best first
-GUESSES: dict[str, list[str]] = {
-    "account_id": ["accountid", "id", "customerid", "accountnumber", "account", "customer",
-                   "clientid", "accountno"],
-    "workload": ["workload", "visithours", "visits", "hours", "calls", "annualvisits",
-                 "effort", "callsperyear", "visitsperyear"],
-    "lat": ["lat", "latitude", "billinglatitude", "shippinglatitude", "ycoord"],
-    "lon": ["lon", "lng", "long", "longitude", "billinglongitude", "shippinglongitude",
-            "xcoord"],
-    "zip": ["zip", "zipcode", "postalcode", "postcode", "billingzippostalcode",
-            "billingzip", "billingpostalcode", "shippingzippostalcode", "zip5", "homezip",
-            "homezipcode", "homepostalcode", "basezip", "officezip"],
-    "rep_id": ["repid", "id", "ownerid", "employeeid", "rep", "userid"],
-    "name": ["name", "repname", "fullname", "owner", "ownername"],
-    "fte": ["fte", "capacity", "workingtime"],
-    "potential": ["population", "potential", "marketpotential", "pop", "households",
-                  "value", "sales"],
-    "potential_id": ["fips", "geoid", "id", "zip", "code", "countyfips"],
-}
-
-
-def _norm(text: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", text.lower())
-
-
-def guess_column(columns: list[str], key: str) -> str | None:
-    """The column of ``columns`` a ``key`` is most likely called, or None."""
-    by_norm = {_norm(c): c for c in reversed(columns)}
-    for name in GUESSES[key]:
-        if name in by_norm:
-            return by_norm[name]
-    return None
-
+__all__ = ["scenario_template"]
 
 def _columns(path: Path) -> list[str]:
     frame = io.read_table(path)
@@ -79,6 +47,10 @@ def _points(lines: list[str], columns: list[str], path: Path, what: str) -> bool
     if lat and lon:
         lines += [_line("lat", lat, "degrees (WGS 84); for projected x/y: x:, y:, crs:"),
                   _line("lon", lon, "degrees")]
+        if code:
+            lines.append(_line("zip", code, "rows without coordinates are placed at "
+                               "their US ZIP code (offline)"))
+            return True
     elif code:
         lines.append(_line("zip", code, "no coordinates: placed at the US ZIP code's "
                            "centroid (offline)"))
@@ -136,6 +108,13 @@ def scenario_template(path: str | Path, *, accounts: str | Path | None = None,
             lines.append(_line("unplaced", "drop", "rows whose ZIP cannot be placed are "
                                "left out and listed in unplaced_accounts.csv; 'error' "
                                "stops"))
+        for key, column, comment in (
+                ("name", guess_column([c for c in columns if c != acc_id], "account_name"),
+                 "shown on the map; checked for duplicates"),
+                ("address", guess_column(columns, "address"), "checked for duplicates"),
+                ("state", guess_column(columns, "state"), "checked against the ZIP code")):
+            if column:
+                lines.append(_line(key, column, comment))
     if potential is not None:
         file = Path(potential)
         columns = _columns(file)
@@ -147,6 +126,9 @@ def scenario_template(path: str | Path, *, accounts: str | Path | None = None,
                         f"column with the potential; columns are: {', '.join(columns)}")]
         if pid:
             lines.append(_line("id", pid, "area id"))
+        area_name = guess_column(columns, "area_name")
+        if area_name:
+            lines.append(_line("name", area_name, "area name, shown in the report"))
         if not _is_vector(file):
             _points(lines, columns, file, "potential")
     if reps is not None:

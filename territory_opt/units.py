@@ -30,6 +30,8 @@ import shapely
 from territory_opt.errors import InputError, TerritoryOptWarning
 from territory_opt.geo import check_overlap, choose_crs, parse_crs, project, xy_of
 
+__all__ = ["build_units", "unit_method"]
+
 logger = logging.getLogger(__name__)
 
 UnitMethod = Literal["auto", "polygons", "clusters", "accounts"]
@@ -101,11 +103,9 @@ def build_units(
         choose_crs(accounts) if potential is None else choose_crs(accounts, potential))
     acc = project(accounts, metric).reset_index(drop=True)
     pot = project(potential, metric).reset_index(drop=True) if potential is not None else None
-    has_polygons = pot is not None and bool(
-        pot.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).all())
+    has_polygons = _is_polygons(pot)
     if method == "auto":
-        method = ("polygons" if has_polygons else
-                  "accounts" if len(acc) <= MAX_ACCOUNT_UNITS else "clusters")
+        method = unit_method(acc, pot)
         logger.info("planning units: %s", method)
     if method == "polygons":
         if not has_polygons:
@@ -127,6 +127,19 @@ def build_units(
         labels = _cluster_labels(acc, min(k, len(acc)), random_state)
         ids = np.array([f"C{i + 1:04d}" for i in range(labels.max() + 1)])
     return _point_units(acc, labels, ids, pot if has_polygons else None, list(sums))
+
+
+def _is_polygons(potential: gpd.GeoDataFrame | None) -> bool:
+    return potential is not None and bool(
+        potential.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).all())
+
+
+def unit_method(accounts: gpd.GeoDataFrame, potential: gpd.GeoDataFrame | None) -> str:
+    """What ``method="auto"`` builds: the potential layer's polygons when it has
+    them, else the accounts themselves up to ``MAX_ACCOUNT_UNITS``, else clusters."""
+    if _is_polygons(potential):
+        return "polygons"
+    return "accounts" if len(accounts) <= MAX_ACCOUNT_UNITS else "clusters"
 
 
 def _potential_per_account(acc: gpd.GeoDataFrame,
@@ -300,5 +313,7 @@ def _polygon_units(acc: gpd.GeoDataFrame, pot: gpd.GeoDataFrame,
         "account_ids": [members.get(i, ()) for i in range(len(pot))],
         "account_workloads": [member_work.get(i, ()) for i in range(len(pot))],
     }, geometry=pot.geometry.to_numpy(), crs=pot.crs)
+    if "name" in pot.columns:  # e.g. the county's name, for reports
+        units.insert(1, "name", pot["name"].astype(str).to_numpy())
     return units
 

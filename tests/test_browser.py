@@ -107,6 +107,14 @@ def test_opens_offline_without_errors(page):
     assert (ROOT / "out" / "browser" / "map.png").stat().st_size > 10_000
 
 
+def test_every_rep_base_is_labelled_with_the_rep(page, hostile_run):
+    result, _ = hostile_run
+    labels = page.locator(".leaflet-tooltip.topt-base").all_inner_texts()
+    info = result.solution.territory_info
+    assert sorted(labels) == sorted(f"{n} ({t})" for n, t in
+                                    zip(info["rep_name"], info["territory"], strict=True))
+
+
 def test_one_shape_per_territory(page, hostile_run):
     result, _ = hostile_run
     counts = page.evaluate("""() => Object.keys(window)
@@ -130,7 +138,7 @@ def test_tooltip_shows_the_territory_figures(page, hostile_run):
                          f"{spot.x}]); return [p.x, p.y]; }}")
     box = page.locator(f"#{name}").bounding_box()
     page.mouse.move(box["x"] + x, box["y"] + y)
-    tip = page.locator(".leaflet-tooltip").first
+    tip = page.locator(".leaflet-tooltip:not(.topt-base)").first
     tip.wait_for()
     text = tip.inner_text()
     assert row["territory"] in text and row["rep_name"] in text

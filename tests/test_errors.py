@@ -80,6 +80,14 @@ def _no_crs_shapefile(path: Path) -> None:
         frame.to_file(path)
 
 
+def _cover_first(path: Path) -> None:
+    """A workbook whose first sheet is a cover page, the accounts on the second."""
+    with pd.ExcelWriter(path) as book:
+        pd.DataFrame({"Report": ["Accounts Q3"], "Value": [1]}).to_excel(
+            book, sheet_name="Cover", index=False)
+        ACCOUNTS.to_excel(book, sheet_name="Accounts", index=False)
+
+
 IE, INF = topt.InputError, topt.InfeasibleError
 CASES = [
     # ---- files
@@ -101,7 +109,19 @@ CASES = [
          IE, r"is a folder; give the path of a file"),
     Case("missing-sheet", lambda d: (ACCOUNTS.to_excel(d / "a.xlsx", index=False),
                                      topt.read_accounts(d / "a.xlsx", sheet="Q3")),
-         IE, r"a\.xlsx' could not be read .*Worksheet named 'Q3' not found"),
+         IE, r"a\.xlsx' has no sheet 'Q3'; its sheets are: Sheet1\. Set sheet: in the "
+             r"scenario"),
+    Case("column-on-another-sheet", lambda d: (_cover_first(d / "a.xlsx"),
+                                               topt.read_accounts(d / "a.xlsx")),
+         IE, r"a\.xlsx' \(sheet 'Cover'\) has no column 'account_id' .*Sheet 'Accounts' has "
+             r"that column: set sheet: 'Accounts'"),
+    Case("csv-separator", lambda d: ((d / "a.csv").write_text("account_id lat lon\nA1 33 -84\n"),
+                                     topt.read_accounts(d / "a.csv")),
+         IE, r"a\.csv': every line is one column .*set sep: in the scenario"),
+    Case("csv-encoding", lambda d: (ACCOUNTS.assign(name="Café").to_csv(
+        d / "a.csv", index=False, encoding="cp1252"),
+        topt.read_accounts(d / "a.csv", encoding="utf-8")),
+         IE, r"a\.csv' is not utf-8 \(byte \d+ cannot be read\); set encoding:"),
     # ---- columns and values
     Case("missing-column", lambda d: scenario(d, accounts=ACCOUNTS.rename(
         columns={"workload": "work_load"})),
@@ -115,7 +135,13 @@ CASES = [
          IE, r"column 'account_id': row 3 have no id; give every row an id"),
     Case("blank-coordinate", lambda d: scenario(d, accounts=accounts_with(
         lat=[33.0, None, 33.2, 33.3])),
-         IE, r"column 'lat': row 3 are blank; fill in a number"),
+         IE, r"column 'lat': row 3 have no coordinates; fill in their coordinates, or drop "
+             r"those rows \(never write 0"),
+    Case("zero-coordinates", lambda d: scenario(d, accounts=accounts_with(
+        lat=[33.0, 0.0, 33.2, 33.3], lon=[-84.0, 0.0, -84.2, -84.3],
+        zip=["30002", "30003", "30004", "30005"])),
+         IE, r"row 3 lie at latitude 0, longitude 0 \(in the Atlantic\).*set zip: 'zip' in the "
+             r"scenario", cli=True),
     Case("infinite-coordinate", lambda d: scenario(d, accounts=accounts_with(
         lon=[-84.0, -84.1, np.inf, -84.3])),
          IE, r"column 'lon': row 4 are infinite; fix the values"),
@@ -125,12 +151,12 @@ CASES = [
     Case("lat-lon-swapped", lambda d: scenario(d, accounts=ACCOUNTS.rename(
         columns={"lat": "lon", "lon": "lat"})),
          IE, r"accounts lie far from the reps' home bases, but would lie on them with "
-             r"latitude and longitude swapped: pass lat='lon', lon='lat'", cli=True),
+             r"latitude and longitude swapped: set lat: lon and lon: lat", cli=True),
     Case("no-crs", lambda d: (_no_crs_shapefile(d / "a.shp"), topt.read_accounts(d / "a.shp")),
-         IE, r"a\.shp' has no CRS.*crs='EPSG:<code>'"),
+         IE, r"a\.shp' has no CRS.*set crs: 'EPSG:<code>' in the scenario"),
     Case("xy-without-crs", lambda d: topt.read_accounts(
         accounts_with(x=[1.0] * 4, y=[2.0] * 4), x="x", y="y", lat=None, lon=None),
-         IE, r"x/y coordinates need the CRS they are in; pass crs="),
+         IE, r"x/y coordinates need the CRS they are in; set crs: 'EPSG:<code>'"),
     Case("layers-in-mixed-crs", lambda d: (_polygons(d, [shapely.box(-84.5, 32.9, -83.9, 33.4)],
                                                      crs="EPSG:26716"),
                                            scenario(d, "potential: {path: pot.gpkg, "
@@ -237,13 +263,19 @@ CASES = [
          IE, r"holds files that are not a territory_opt run .*nothing of yours"),
     Case("zip-unplaced", lambda d: scenario_text(
         d, SCENARIO.replace("{path: accounts.csv}", "{path: accounts.csv, zip: zip}"),
-        accounts=accounts_with(zip=["30002", "3OOO2", "", "30004-1234"])),
+        accounts=accounts_with(zip=["30002", "3OOO2", "", "30004-1234"]).drop(
+            columns=["lat", "lon"])),
          IE, r"'.*accounts.csv', column 'zip': 2 of 4 accounts could not be placed by ZIP "
              r"code \(line 3 \(A2, '3OOO2'\): not a US ZIP code.*line 4 \(A3, ''\): no ZIP "
              r"code\); fix those codes.*unplaced: drop", cli=True),
-    Case("zip-none-placed", lambda d: topt.read_accounts(
-        d / "accounts.csv", zip="lat", unplaced="drop"),
-         IE, r"column 'lat': no ZIP code could be placed; is it the right column\?"),
+    Case("zip-none-placed", lambda d: (ACCOUNTS.drop(columns=["lat", "lon"]).to_csv(
+        d / "a.csv", index=False), topt.read_accounts(d / "a.csv", zip="workload",
+                                                      unplaced="drop")),
+         IE, r"column 'workload': no ZIP code could be placed; is it the right column\?"),
+    Case("zip-nowhere", lambda d: (ACCOUNTS.drop(columns=["lat", "lon"]).assign(
+        zip=["30002", "09000", "30004", "30005"]).to_csv(d / "a.csv", index=False),
+        topt.read_accounts(d / "a.csv", zip="zip")),
+         IE, r"line 3 \(A2, '09000'\): ZIP code without a location \(military APO/FPO"),
     Case("sweep-set-syntax", lambda d: topt.sweep(write(d), ["k:10..14"], serial=True),
          IE, r"--set 'k:10..14': write KEY=VALUES, e.g. k=10..14"),
     Case("sweep-bad-variant", lambda d: topt.sweep(write(d), ["balance.workload=0.1,1.5x"],

@@ -62,7 +62,7 @@ def test_a_wrong_zip_column_is_named(tmp_path):
     frame = pd.DataFrame({"account_id": ["A", "B"], "zip": ["x", "y"], "workload": [1, 1]})
     with pytest.raises(topt.InputError, match="no ZIP code could be placed"):
         topt.read_accounts(frame, zip="zip", unplaced="drop")
-    with pytest.raises(topt.InputError, match=r"no column 'postcode' \(for zip=\)"):
+    with pytest.raises(topt.InputError, match=r"no column 'postcode' \(for zip:\)"):
         topt.read_accounts(frame, zip="postcode")
 
 

@@ -26,7 +26,7 @@ def test_outputs_exist(out):
     assert names == {"assignments.csv", "crm_assignments.csv", "report.csv", "coverage.csv",
                      "white_space.csv", "report.html", "report.xlsx", "territories.gpkg",
                      "territories.geojson", "territories.parquet", "territories.shp.zip",
-                     "map.html", "map.png", "map.pdf", "manifest.json"}
+                     "map.html", "map.png", "map.pdf", "manifest.json", "quality.csv"}
 
 
 def test_every_account_assigned_once(out):
@@ -205,4 +205,23 @@ def test_touching_territories_get_different_colours(out):
                 if terr.geometry[i].buffer(1.0).intersects(terr.geometry[j])]
     assert len(touching) >= 20  # Georgia's 12 territories share many borders
     assert all(colours[i] != colours[j] for i, j in touching)
-    assert len(set(colours)) == len(PALETTE)  # the palette is spread, not 4 colours
+    assert len(set(colours)) == len(terr) <= len(PALETTE)  # one colour per rep
+
+
+def test_a_rep_keeps_its_colour_in_every_plan(out, realign):
+    """Two plans of the same team (this year's and the realignment), and the team
+    less one rep: each rep is drawn in the same colour where no neighbour would
+    look alike, so maps handed out side by side agree."""
+    from territory_opt.outputs.maps import territory_colours
+
+    def colours_of(frame):
+        return dict(zip(frame["rep_id"], territory_colours(frame), strict=True))
+
+    terr = gpd.read_file(out / "territories.gpkg", layer="territories")
+    colours = colours_of(terr)
+    assert colours_of(terr.iloc[::-1].reset_index(drop=True)) == colours  # order is moot
+    other = gpd.read_file(realign.out_dir / "territories.gpkg", layer="territories")
+    assert colours_of(other) == colours
+    fewer = terr[terr["rep_id"] != terr["rep_id"].iloc[0]].reset_index(drop=True)
+    kept = colours_of(fewer)
+    assert sum(kept[r] == colours[r] for r in kept) >= len(kept) - 2

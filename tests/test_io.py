@@ -70,7 +70,7 @@ def test_shapefile_without_prj_needs_crs(tmp_path):
     path = tmp_path / "accounts.shp"
     _gdf("EPSG:26916").to_file(path)
     (tmp_path / "accounts.prj").unlink()
-    with pytest.raises(topt.InputError, match=r"has no CRS.*crs='EPSG:<code>'"):
+    with pytest.raises(topt.InputError, match=r"has no CRS.*set crs: 'EPSG:<code>'"):
         topt.read_accounts(path)
     _check(topt.read_accounts(path, crs="EPSG:26916"))
 
@@ -124,9 +124,9 @@ def test_missing_column_suggests_the_closest(tmp_path):
     with pytest.raises(topt.InputError) as err:
         topt.read_accounts(path)
     msg = str(err.value)
-    assert "accounts.csv' has no column 'workload' (for workload=)" in msg
+    assert "accounts.csv' has no column 'workload' (for workload:)" in msg
     assert "did you mean 'work_load'?" in msg
-    assert "Pass workload='<column name>'" in msg
+    assert "Set workload: <column name> in the scenario (workload='...' in Python)" in msg
 
 
 def test_duplicate_ids_name_the_rows(tmp_path):
@@ -162,7 +162,7 @@ def test_swapped_lat_lon_is_detected(tmp_path):
     # Detectable where a longitude cannot be a latitude (|lon| > 90, e.g. California).
     west = ACCOUNTS.assign(lon=ACCOUNTS["lon"] - 34.0)
     path = _csv(tmp_path, west.rename(columns={"lat": "lon", "lon": "lat"}))
-    with pytest.raises(topt.InputError, match="look.* swapped: pass lat='lon', lon='lat'"):
+    with pytest.raises(topt.InputError, match="look.* swapped: set lat: 'lon' and lon: 'lat'"):
         topt.read_accounts(path)
 
 

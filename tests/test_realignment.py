@@ -54,7 +54,8 @@ def test_a_cap_of_zero_keeps_today_and_bands_can_force_moves():
     strict = grid_problem(LINE, [(0, 0), (5, 0)], balance={"accounts": 0.0}, current=TODAY,
                           max_moved=0.0)
     with pytest.raises(topt.InfeasibleError,
-                       match=r"realignment cap must allow 1\.0 more accounts moved"):
+                       match=r"realignment cap must allow 1 more account to move "
+                             r"\(16\.7% of all; max_moved at least 0\.167\)"):
         topt.solve(strict)
 
 

@@ -11,8 +11,10 @@ Errors name the file, the column or row, and the fix.
 from __future__ import annotations
 
 import difflib
+import io as _io
 import logging
 import os
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,6 +26,7 @@ import pandas as pd
 
 from territory_opt.errors import InputError, TerritoryOptWarning
 from territory_opt.geo import parse_crs
+from territory_opt.io.columns import guess_column
 from territory_opt.io.zips import ZIP_REASONS, geocode_zip
 
 __all__ = ["PARQUET_SUFFIXES", "TABLE_SUFFIXES", "VECTOR_SUFFIXES", "read_accounts", "read_alignment", "read_deals", "read_distance_matrix", "read_edges",
@@ -58,8 +61,96 @@ def _row_labels(source: Source, positions: Sequence[int]) -> str:
     return f"{word} {text}{more}"
 
 
+def _decode(raw: bytes, encoding: str | None, source: Source) -> tuple[str, str]:
+    """The text of a CSV file and the encoding it was read in: UTF-8 (with or without
+    a byte-order mark), UTF-16 with its mark, else Windows-1252 (Excel's own), with a
+    warning; ``encoding`` overrides."""
+    if encoding is not None:
+        try:
+            return raw.decode(encoding), encoding
+        except LookupError:
+            raise InputError(f"{_name(source)}: unknown encoding {encoding!r}; use e.g. "
+                             "utf-8, cp1252 (Windows) or latin-1") from None
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{_name(source)} is not {encoding} (byte {exc.start} cannot "
+                             "be read); set encoding: to the one the file was saved in "
+                             "(utf-8, cp1252, latin-1)") from None
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16"), "utf-16"
+    try:
+        return raw.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError as exc:
+        text = raw.decode("cp1252", errors="replace")
+        warnings.warn(f"{_name(source)} is not UTF-8 (byte {exc.start}); read as "
+                      "Windows-1252, as Excel saves CSV files; if names look wrong, set "
+                      "encoding: in the scenario (e.g. latin-1)", TerritoryOptWarning,
+                      stacklevel=4)
+        return text, "cp1252"
+
+
+def _dialect(text: str, suffix: str, sep: str | None,
+             decimal: str | None) -> tuple[str, str]:
+    """The separator and decimal mark of a CSV text: ``,`` and ``.``, or as European
+    Excel saves it, ``;`` with decimal commas (``12,5``); tabs in ``.tsv`` files."""
+    lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
+    if sep is None:
+        if suffix == ".tsv":
+            sep = "\t"
+        else:
+            counts = {c: min((ln.count(c) for ln in lines), default=0) for c in ",;\t|"}
+            header = {c: lines[0].count(c) if lines else 0 for c in counts}
+            best = max(counts, key=lambda c: (counts[c], header[c]))
+            sep = best if counts[best] > 0 or header[best] > 0 else ","
+            if header[";"] > header[","] and counts[";"] > 0:
+                sep = ";"
+    if decimal is None:
+        decimal = "."
+        if sep != ",":  # decimal commas: fields such as 33,75 or -84,388
+            fields = [f.strip().strip('"') for ln in lines[1:] for f in ln.split(sep)]
+            commas = sum(bool(re.fullmatch(r"-?\d+,\d+", f)) for f in fields)
+            points = sum(bool(re.fullmatch(r"-?\d+\.\d+", f)) for f in fields)
+            decimal = "," if commas > points else "."
+    return sep, decimal
+
+
+def _read_csv(path: Path, source: Source, dtype: dict[str, Any], *,
+              encoding: str | None, sep: str | None, decimal: str | None) -> pd.DataFrame:
+    text, _ = _decode(path.read_bytes(), encoding, source)
+    sep, decimal = _dialect(text, path.suffix.lower(), sep, decimal)
+    frame = pd.read_csv(_io.StringIO(text), sep=sep, decimal=decimal, dtype=dtype)
+    if frame.shape[1] == 1 and re.search(r"[,;\t|\s]", str(frame.columns[0]).strip()):
+        raise InputError(f"{_name(source)}: every line is one column ({frame.columns[0]!r});"
+                         " the separator was not recognised; set sep: in the scenario "
+                         "(e.g. sep: ';')")
+    return frame
+
+
+def _read_excel(path: Path, source: Source, sheet: str | int | None,
+                dtype: dict[str, Any]) -> pd.DataFrame:
+    """A sheet of a workbook; a sheet that does not exist is named with those that do."""
+    with pd.ExcelFile(path) as book:
+        names = [str(n) for n in book.sheet_names]
+        if isinstance(sheet, str) and sheet not in names:
+            close = difflib.get_close_matches(sheet, names, n=1, cutoff=0.5)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise InputError(f"{_name(source)} has no sheet {sheet!r}; its sheets are: "
+                             f"{', '.join(names)}. {hint}Set sheet: in the scenario "
+                             "(sheet=... in Python)")
+        if isinstance(sheet, int) and not 0 <= sheet < len(names):
+            raise InputError(f"{_name(source)} has {len(names)} sheets ({', '.join(names)});"
+                             f" sheet {sheet} does not exist (sheets count from 0)")
+        frame = pd.read_excel(book, sheet_name=sheet if sheet is not None else 0, dtype=dtype)
+        frame.attrs["sheet"] = names[sheet] if isinstance(sheet, int) else (sheet or names[0])
+        frame.attrs["other_sheets"] = {
+            n: [str(c) for c in pd.read_excel(book, sheet_name=n, nrows=0).columns]
+            for n in names
+            if n != frame.attrs["sheet"]}
+    return frame
+
+
 def read_table(source: Source, *, layer: str | None = None, sheet: str | int | None = None,
-               text_columns: Sequence[str] = ()) -> pd.DataFrame:
+               text_columns: Sequence[str] = (), encoding: str | None = None,
+               sep: str | None = None, decimal: str | None = None) -> pd.DataFrame:
     """Read a table or vector file into a (Geo)DataFrame, chosen by file suffix.
 
     Parameters
@@ -73,6 +164,11 @@ def read_table(source: Source, *, layer: str | None = None, sheet: str | int | N
         Sheet of an Excel workbook (default: the first).
     text_columns
         Columns to keep as text (identifiers such as ZIP codes keep leading zeros).
+    encoding, sep, decimal
+        CSV only: the text encoding, field separator and decimal mark. By default
+        they are recognised: UTF-8 with or without a byte-order mark, UTF-16 with
+        one, else Windows-1252 (with a warning); ``,``, ``;``, tab or ``|``;
+        decimal commas where the separator is not a comma (European Excel).
     """
     if isinstance(source, pd.DataFrame):
         return source.copy()
@@ -88,11 +184,10 @@ def read_table(source: Source, *, layer: str | None = None, sheet: str | int | N
     dtype = {c: str for c in text_columns}
     try:
         if suffix in {".csv", ".txt", ".tsv"}:
-            sep = "\t" if suffix == ".tsv" else ","
-            frame = pd.read_csv(path, sep=sep, dtype=dtype, encoding="utf-8-sig")
+            frame = _read_csv(path, source, dtype, encoding=encoding, sep=sep,
+                              decimal=decimal)
         elif suffix in {".xlsx", ".xlsm", ".xls"}:
-            frame = pd.read_excel(path, sheet_name=sheet if sheet is not None else 0,
-                                  dtype=dtype)
+            frame = _read_excel(path, source, sheet, dtype)
         elif suffix in VECTOR_SUFFIXES:
             frame = gpd.read_file(path, layer=layer)
         elif suffix in PARQUET_SUFFIXES:
@@ -139,10 +234,18 @@ def require_columns(frame: pd.DataFrame, columns: Mapping[str, str | None],
             close = [c for c in present if c.lower() == str(column).lower()]
         hint = (f"did you mean {', '.join(repr(c) for c in close)}? "
                 if close else "")
+        where = ""
+        if "sheet" in frame.attrs:
+            where = f" (sheet {frame.attrs['sheet']!r})"
+            holding = [n for n, cols in frame.attrs.get("other_sheets", {}).items()
+                       if column in cols]
+            if holding:
+                hint += (f"Sheet {holding[0]!r} has that column: set sheet: "
+                         f"{holding[0]!r} in the scenario (sheet=... in Python). ")
         raise InputError(
-            f"{_name(source)} has no column {column!r} (for {keyword}=); columns are: "
-            f"{', '.join(present)}. {hint}Pass {keyword}='<column name>' "
-            "(or map it in the scenario file).")
+            f"{_name(source)}{where} has no column {column!r} (for {keyword}:); columns "
+            f"are: {', '.join(present)}. {hint}Set {keyword}: <column name> in the "
+            f"scenario ({keyword}='...' in Python).")
 
 
 def numeric_column(frame: pd.DataFrame, column: str, source: Source, *,
@@ -205,11 +308,12 @@ def to_points(frame: pd.DataFrame, source: Source, *, lat: str | None, lon: str 
         if gdf.crs is None:
             if user_crs is None:
                 raise InputError(f"{_name(source)} has no CRS (for a Shapefile: no .prj "
-                                 "file); pass crs='EPSG:<code>' for the one it is in")
+                                 "file); set crs: 'EPSG:<code>' in the scenario (crs=... in Python) "
+                                 "for the one it is in")
             gdf = gdf.set_crs(user_crs)
         elif user_crs is not None and not gdf.crs.equals(user_crs):
             raise InputError(f"{_name(source)} declares CRS {gdf.crs.to_string()} but "
-                             f"crs={crs!r} was given; drop crs= (it is only for files "
+                             f"crs {crs!r} was given; drop crs: (it is only for files "
                              "without one) or fix the file")
         missing = gdf.geometry.isna() | gdf.geometry.is_empty
         if missing.any():
@@ -218,30 +322,53 @@ def to_points(frame: pd.DataFrame, source: Source, *, lat: str | None, lon: str 
         return gdf
     if x is not None or y is not None:
         if x is None or y is None:
-            raise InputError(f"{_name(source)}: give both x= and y= columns")
+            raise InputError(f"{_name(source)}: give both x: and y: columns")
         if user_crs is None:
             raise InputError(f"{_name(source)}: x/y coordinates need the CRS they are in; "
-                             "pass crs='EPSG:<code>'")
+                             "set crs: 'EPSG:<code>' in the scenario (crs=... in Python)")
         require_columns(frame, {"x": x, "y": y}, source)
         xs = numeric_column(frame, x, source, minimum=None)
         ys = numeric_column(frame, y, source, minimum=None)
         return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(xs, ys), crs=user_crs)
     require_columns(frame, {"lat": lat, "lon": lon}, source)
     assert lat is not None and lon is not None
-    lats = numeric_column(frame, lat, source, minimum=None)
-    lons = numeric_column(frame, lon, source, minimum=None)
+    lats = numeric_column(frame, lat, source, minimum=None, allow_missing=True)
+    lons = numeric_column(frame, lon, source, minimum=None, allow_missing=True)
+    blank = lats.isna() | lons.isna()
+    if blank.any():
+        col = lat if lats.isna().any() else lon
+        raise InputError(f"{_name(source)}, column {col!r}: "
+                         f"{_row_labels(source, np.flatnonzero(blank.to_numpy()))} have no "
+                         f"coordinates; {_location_fix(frame, lat)}")
+    nowhere = (lats == 0) & (lons == 0)
+    if nowhere.any():
+        raise InputError(f"{_name(source)}: {_row_labels(source, np.flatnonzero(nowhere))} "
+                         "lie at latitude 0, longitude 0 (in the Atlantic), which exports "
+                         f"write for a missing location; {_location_fix(frame, lat)}")
     bad_lat, bad_lon = lats.abs() > 90, lons.abs() > 180
     if bad_lat.any() or bad_lon.any():
         swapped = bad_lat.any() and not (lons.abs() > 90).any()
         col, bad = (lat, bad_lat) if bad_lat.any() else (lon, bad_lon)
-        hint = (f"it looks like {lat!r} and {lon!r} are swapped: pass lat={lon!r}, "
-                f"lon={lat!r}" if swapped else "fix the coordinates, or use x=/y= with "
-                "crs= if they are projected")
+        hint = (f"it looks like {lat!r} and {lon!r} are swapped: set lat: {lon!r} and "
+                f"lon: {lat!r} in the scenario" if swapped else "fix the coordinates, or "
+                "use x:, y: and crs: if they are projected")
         raise InputError(f"{_name(source)}, column {col!r}: "
                          f"{_row_labels(source, np.flatnonzero(bad.to_numpy()))} are out of "
                          f"range for degrees; {hint}")
     return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(lons, lats),
                             crs=user_crs or "EPSG:4326")
+
+
+def _location_fix(frame: pd.DataFrame, lat: str) -> str:
+    """What to do about rows without a real location: place them by ZIP code where
+    the file has a ZIP column, never write 0."""
+    code = guess_column([str(c) for c in frame.columns if not str(c).startswith("_zip")],
+                        "zip")
+    if code is not None and not lat.startswith("_zip"):
+        return (f"the file has ZIP codes (column {code!r}): set zip: {code!r} in the "
+                "scenario (zip=... in Python) to place these accounts at their ZIP code, "
+                "the others staying at their coordinates; or fill in their coordinates")
+    return "fill in their coordinates, or drop those rows (never write 0 for unknown)"
 
 
 def _canonical(gdf: gpd.GeoDataFrame, renames: Mapping[str, str]) -> gpd.GeoDataFrame:
@@ -256,7 +383,8 @@ def read_accounts(
     lat: str | None = "lat", lon: str | None = "lon", x: str | None = None,
     y: str | None = None, crs: object | None = None, layer: str | None = None,
     sheet: str | int | None = None, zip: str | None = None,
-    unplaced: Literal["error", "drop"] = "error",
+    unplaced: Literal["error", "drop"] = "error", name: str | None = None,
+    encoding: str | None = None, sep: str | None = None, decimal: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read customer accounts as points.
 
@@ -277,9 +405,17 @@ def read_accounts(
     layer, sheet
         GeoPackage layer or Excel sheet.
     zip
-        Column with US ZIP codes, for exports without coordinates: each account
-        is placed at its ZIP code's centroid (offline, from the ``zipcodes``
-        package); ``lat``/``lon`` are then not read.
+        Column with US ZIP codes: accounts without coordinates (blank, or 0, 0)
+        are placed at their ZIP code's centroid (offline, from the ``zipcodes``
+        package); accounts with ``lat``/``lon`` keep them. Without ``lat``/``lon``
+        columns every account is placed by ZIP code. How many were is in
+        ``accounts.attrs["placed_by_zip"]``.
+    name
+        Column with the account's name (shown on maps; checked for duplicates);
+        read as ``name``.
+    encoding, sep, decimal
+        CSV text encoding, separator and decimal mark, when they are not
+        recognised (see :func:`read_table`).
     unplaced
         What to do with rows whose ZIP code cannot be placed (blank, malformed
         or unknown): ``"error"`` raises an :class:`InputError` listing them;
@@ -293,41 +429,62 @@ def read_accounts(
         columns, and point geometry.
     """
     frame = read_table(source, layer=layer, sheet=sheet,
-                       text_columns=[id] + ([zip] if zip else []))
-    require_columns(frame, {"id": id, "workload": workload, "zip": zip}, source)
+                       text_columns=[id] + ([zip] if zip else []), encoding=encoding,
+                       sep=sep, decimal=decimal)
+    require_columns(frame, {"id": id, "workload": workload, "zip": zip, "name": name}, source)
     ids = unique_ids(frame, id, source)
     work = (numeric_column(frame, workload, source) if workload is not None
             else pd.Series(1.0, index=frame.index))
     dropped: list[dict[str, Any]] = []
+    by_zip = 0
     if zip is not None:
-        frame, dropped = _place_by_zip(frame, zip, source, ids, unplaced)
+        keep = None  # rows placed by their own coordinates
+        if x is None and lat in frame.columns and lon in frame.columns \
+                and not isinstance(frame, gpd.GeoDataFrame):
+            lats = numeric_column(frame, lat, source, minimum=None, allow_missing=True)
+            lons = numeric_column(frame, lon, source, minimum=None, allow_missing=True)
+            keep = (lats.notna() & lons.notna() & ~((lats == 0) & (lons == 0))).to_numpy()
+            frame = frame.assign(_zip_lat=lats, _zip_lon=lons)
+        frame, dropped, by_zip = _place_by_zip(frame, zip, source, ids, unplaced, keep=keep)
         ids, work = ids[frame.index], work[frame.index]
         lat, lon, x, y, crs = "_zip_lat", "_zip_lon", None, None, None
     gdf = to_points(frame, source, lat=lat, lon=lon, x=x, y=y, crs=crs)
     if zip is not None:
         gdf = gdf.drop(columns=["_zip_lat", "_zip_lon"])
+        logger.info("%s: %d accounts placed by ZIP code", _name(source), by_zip)
     if not (gdf.geometry.geom_type == "Point").all():
         raise InputError(f"{_name(source)}: accounts must be points; found "
                          f"{sorted(set(gdf.geometry.geom_type))}")
-    gdf = _canonical(gdf, {id: "account_id"} | ({workload: "workload"} if workload else {}))
+    gdf = _canonical(gdf, {id: "account_id"} | ({workload: "workload"} if workload else {})
+                     | ({name: "name"} if name else {}))
     gdf["account_id"] = ids.to_numpy()
     gdf["workload"] = work.to_numpy()
+    if name is not None:
+        gdf["name"] = gdf["name"].fillna("").astype(str).to_numpy()
     gdf = gdf.reset_index(drop=True)
     if zip is not None:
         gdf.attrs["unplaced"] = dropped
+        gdf.attrs["placed_by_zip"] = by_zip
     return gdf
 
 
 def _place_by_zip(frame: pd.DataFrame, column: str, source: Source, ids: pd.Series,
-                  unplaced: str, noun: str = "accounts",
-                  ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-    """Rows of ``frame`` with ``_zip_lat``/``_zip_lon`` from their ZIP code, and the
-    rows left out (or an InputError listing them)."""
+                  unplaced: str, noun: str = "accounts", keep: np.ndarray | None = None,
+                  ) -> tuple[pd.DataFrame, list[dict[str, Any]], int]:
+    """Rows of ``frame`` with ``_zip_lat``/``_zip_lon`` from their ZIP code (except
+    the ``keep`` rows, whose own ``_zip_lat``/``_zip_lon`` stay), the rows left out
+    (or an InputError listing them) and how many were placed by ZIP code."""
     if unplaced not in ("error", "drop"):
         raise InputError(f"unplaced={unplaced!r}; use 'error' or 'drop'")
     if isinstance(frame, gpd.GeoDataFrame):
         frame = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    if keep is None:
+        keep = np.zeros(len(frame), dtype=bool)
     lat, lon, reasons = geocode_zip(frame[column])
+    reasons = ["" if k else r for k, r in zip(keep, reasons, strict=True)]
+    if keep.any():
+        lat = np.where(keep, frame["_zip_lat"].to_numpy(dtype=float), lat)
+        lon = np.where(keep, frame["_zip_lon"].to_numpy(dtype=float), lon)
     missing = np.array([r != "" for r in reasons])
     offset = 2 if (not isinstance(source, pd.DataFrame)
                    and Path(source).suffix.lower() in TABLE_SUFFIXES) else 1
@@ -347,30 +504,33 @@ def _place_by_zip(frame: pd.DataFrame, column: str, source: Source, ids: pd.Seri
         what = (f"{_name(source)}, column {column!r}: {len(dropped)} of {len(frame)} "
                 f"{noun} could not be placed by ZIP code ({shown}{more})")
         if unplaced == "error":
-            drop = ("" if noun == "reps" else ", or pass unplaced='drop' (scenario: "
-                    "unplaced: drop) to leave them out and list them")
+            drop = ("" if noun == "reps" else ", or set unplaced: drop in the scenario "
+                    "(unplaced='drop' in Python) to leave them out and list them")
             raise InputError(f"{what}; fix those codes{' or' if not drop else ','} add "
                              f"lat/lon columns for them{drop}")
         warnings.warn(f"{what}; left out (listed in unplaced_accounts.csv of a scenario "
                       "run, or accounts.attrs['unplaced'])", TerritoryOptWarning, stacklevel=3)
     placed = frame.assign(_zip_lat=lat, _zip_lon=lon)[~missing]
-    return placed, dropped
+    return placed, dropped, int((~keep & ~missing).sum())
 
 
 def read_potential(
     source: Source, *, value: str = "population", id: str | None = None,
     lat: str | None = "lat", lon: str | None = "lon", x: str | None = None,
     y: str | None = None, crs: object | None = None, layer: str | None = None,
-    sheet: str | int | None = None,
+    sheet: str | int | None = None, encoding: str | None = None, sep: str | None = None,
+    decimal: str | None = None, name: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read a market-potential layer: polygons (or points) with a value each.
 
     Returns a GeoDataFrame with ``potential_id`` (text; row numbers when ``id``
-    is None), ``potential`` (float, at least 0), the other columns and geometry.
+    is None), ``potential`` (float, at least 0), ``name`` (from the ``name``
+    column, e.g. a county's name, shown in reports), the other columns and
+    geometry.
     """
-    frame = read_table(source, layer=layer, sheet=sheet,
-                       text_columns=[id] if id else [])
-    require_columns(frame, {"value": value, "id": id}, source)
+    frame = read_table(source, layer=layer, sheet=sheet, text_columns=[id] if id else [],
+                       encoding=encoding, sep=sep, decimal=decimal)
+    require_columns(frame, {"value": value, "id": id, "name": name}, source)
     vals = numeric_column(frame, value, source)
     ids = (unique_ids(frame, id, source) if id is not None
            else pd.Series([str(i + 1) for i in range(len(frame))], index=frame.index))
@@ -383,9 +543,12 @@ def read_potential(
                       TerritoryOptWarning, stacklevel=2)
         gdf = gdf.copy()
         gdf.loc[invalid, "geometry"] = gdf.geometry[invalid].make_valid()
-    gdf = _canonical(gdf, {value: "potential"} | ({id: "potential_id"} if id else {}))
+    gdf = _canonical(gdf, {value: "potential"} | ({id: "potential_id"} if id else {})
+                     | ({name: "name"} if name else {}))
     gdf["potential_id"] = ids.to_numpy()
     gdf["potential"] = vals.to_numpy()
+    if name is not None:
+        gdf["name"] = gdf["name"].fillna("").astype(str).to_numpy()
     return gdf.reset_index(drop=True)
 
 
@@ -394,7 +557,8 @@ def read_reps(
     fte: str | None = "fte", territory: str | None = "territory",
     lat: str | None = "lat", lon: str | None = "lon", x: str | None = None,
     y: str | None = None, crs: object | None = None, layer: str | None = None,
-    sheet: str | int | None = None, zip: str | None = None,
+    sheet: str | int | None = None, zip: str | None = None, encoding: str | None = None,
+    sep: str | None = None, decimal: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read sales reps: one territory each, with a home base and an FTE.
 
@@ -404,7 +568,8 @@ def read_reps(
     with ``zip`` the centroid of the rep's US ZIP code (every rep must be placed).
     """
     frame = read_table(source, layer=layer, sheet=sheet,
-                       text_columns=[id] + ([zip] if zip else []))
+                       text_columns=[id] + ([zip] if zip else []), encoding=encoding,
+                       sep=sep, decimal=decimal)
     optional = {"name": name, "fte": fte, "territory": territory}
     defaults = {"name": "name", "fte": "fte", "territory": "territory"}
     for key, col in optional.items():  # a default column may be absent; a named one not
@@ -413,7 +578,7 @@ def read_reps(
     require_columns(frame, {"id": id, "zip": zip} | optional, source)
     ids = unique_ids(frame, id, source)
     if zip is not None:
-        frame, _ = _place_by_zip(frame, zip, source, ids, "error", noun="reps")
+        frame, _, _ = _place_by_zip(frame, zip, source, ids, "error", noun="reps")
         lat, lon, x, y, crs = "_zip_lat", "_zip_lon", None, None, None
     ftes = (numeric_column(frame, optional["fte"], source) if optional["fte"]
             else pd.Series(1.0, index=frame.index))

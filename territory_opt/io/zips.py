@@ -10,10 +10,12 @@ import numpy as np
 
 from territory_opt.errors import InputError
 
-__all__ = ["ZIP_REASONS", "geocode_zip", "normalise_zip", "zip_centroids"]
+__all__ = ["ZIP_REASONS", "geocode_zip", "normalise_zip", "zip_centroids", "zip_states"]
 
 ZIP_REASONS = {"blank": "no ZIP code", "malformed": "not a US ZIP code (5 digits, or ZIP+4)",
-               "unknown": "ZIP code not in the zipcodes database (retired, or a typo)"}
+               "unknown": "ZIP code not in the zipcodes database (retired, or a typo)",
+               "nowhere": "ZIP code without a location (military APO/FPO or a unique "
+                          "code the database places at 0, 0)"}
 
 
 @functools.lru_cache(maxsize=1)
@@ -27,6 +29,14 @@ def zip_centroids() -> dict[str, tuple[float, float]]:
                          "pip install zipcodes") from None
     return {r["zip_code"]: (float(r["lat"]), float(r["long"])) for r in zipcodes.list_all()
             if r.get("lat") not in (None, "") and r.get("long") not in (None, "")}
+
+
+@functools.lru_cache(maxsize=1)
+def zip_states() -> dict[str, str]:
+    """``{zip: state}`` (two-letter code) for every US ZIP code of ``zipcodes``."""
+    import zipcodes
+
+    return {r["zip_code"]: str(r.get("state") or "") for r in zipcodes.list_all()}
 
 
 def normalise_zip(value: object) -> str | None:
@@ -62,8 +72,9 @@ def geocode_zip(values: Iterable[object]) -> tuple[np.ndarray, np.ndarray, list[
     -------
     lat, lon, reasons
         Degrees (WGS 84; NaN where not placed) and, per value, ``""`` when
-        placed or why not: ``"blank"``, ``"malformed"`` or ``"unknown"`` (keys
-        of :data:`ZIP_REASONS`).
+        placed or why not: ``"blank"``, ``"malformed"``, ``"unknown"`` or
+        ``"nowhere"`` (a code the database places at 0, 0; keys of
+        :data:`ZIP_REASONS`).
     """
     table = zip_centroids()
     lat, lon, reasons = [], [], []
@@ -72,8 +83,10 @@ def geocode_zip(values: Iterable[object]) -> tuple[np.ndarray, np.ndarray, list[
             or str(value).strip() == ""
         code = None if blank else normalise_zip(value)
         where = table.get(code) if code else None
+        nowhere = where is not None and where[0] == 0 and where[1] == 0
+        where = None if nowhere else where
         lat.append(where[0] if where else np.nan)
         lon.append(where[1] if where else np.nan)
-        reasons.append("" if where else "blank" if blank else
-                       "malformed" if code is None else "unknown")
+        reasons.append("" if where else "blank" if blank else "malformed" if code is None
+                       else "nowhere" if nowhere else "unknown")
     return np.array(lat, dtype=float), np.array(lon, dtype=float), reasons

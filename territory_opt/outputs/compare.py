@@ -20,7 +20,7 @@ from territory_opt.errors import InputError
 from territory_opt.outputs.tables import scenario_summary
 from territory_opt.solution import DEFAULT_REACH_KM, Solution
 
-__all__ = ["change_map", "compare_runs", "compare_solutions"]
+__all__ = ["change_map", "compare_runs", "compare_solutions", "format_figures"]
 
 # (manifest summary key, row label)
 FIGURES = [("status", "status"), ("objective", "objective"), ("bound", "lower bound"),
@@ -29,7 +29,17 @@ FIGURES = [("status", "status"), ("objective", "objective"), ("bound", "lower bo
            ("worst_deviation_workload", "worst workload deviation"),
            ("worst_deviation_potential", "worst potential deviation"),
            ("workload_cv", "workload CV"), ("workload_gini", "workload Gini"),
-           ("total_travel_km", "total travel km")]
+           ("total_travel_km", "total travel km"),
+           ("moved_accounts", "moved from current owners"),
+           ("moved_share", "share moved from current owners")]
+# how each figure prints (as `territory-opt run` prints it)
+FORMATS = {"objective": "{:,.2f}", "lower bound": "{:,.2f}", "gap": "{:.4%}",
+           "territories": "{:,.0f}", "accounts": "{:,.0f}", "coverage ratio": "{:.1%}",
+           "account coverage": "{:.1%}", "worst workload deviation": "{:.1%}",
+           "worst potential deviation": "{:.1%}", "workload CV": "{:.3f}",
+           "workload Gini": "{:.3f}", "total travel km": "{:,.0f}",
+           "moved from current owners": "{:,.0f}",
+           "share moved from current owners": "{:.1%}"}
 
 
 def _load(folder: str | Path) -> dict[str, Any]:
@@ -103,6 +113,22 @@ def _side_by_side(names: list[str], summaries: list[dict[str, Any]],
     return figures.reset_index(), owners
 
 
+def format_figures(figures: pd.DataFrame) -> pd.DataFrame:
+    """The figures of :func:`compare_runs` as text for people: percentages for
+    shares, thousands separators, blanks where a run has no value."""
+    def cell(label: str, value: Any) -> str:
+        if value is None or value == "" or (isinstance(value, float) and value != value):
+            return ""
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return FORMATS.get(label, "{:,.0f}" if label.startswith("accounts moved")
+                               else "{:,.4g}").format(value)
+        return str(value)
+    out = figures.copy().astype(object)
+    for col in out.columns[1:]:
+        out[col] = [cell(label, v) for label, v in zip(out["figure"], out[col], strict=True)]
+    return out
+
+
 def change_map(folder_a: str | Path, folder_b: str | Path) -> str:
     """A self-contained HTML map of what moves from run A to run B.
 
@@ -112,7 +138,16 @@ def change_map(folder_a: str | Path, folder_b: str | Path) -> str:
     """
     import folium
 
-    from territory_opt.outputs.maps import escaped, inline_assets, offline_map, territory_colours
+    from branca.element import Element
+
+    from territory_opt.outputs.maps import (
+        MAP_CSS,
+        escaped,
+        inline_assets,
+        legend,
+        offline_map,
+        territory_colours,
+    )
 
     a, b = _load(folder_a), _load(folder_b)
     terr = gpd.read_file(b["path"] / "territories.gpkg", layer="territories")
@@ -143,5 +178,12 @@ def change_map(folder_a: str | Path, folder_b: str | Path) -> str:
             tooltip=folium.GeoJsonTooltip(["unit_id", "accounts", "old_reps", "new_rep"],
                                           aliases=["Unit", "Accounts moving", "From",
                                                    "To"])).add_to(m)
+    m.get_root().header.add_child(Element(f"<style>{MAP_CSS}</style>"))
+    m.get_root().html.add_child(Element(legend(
+        terr.assign(colour=terr["territory"].map(colour_of),
+                    rep_name=terr["rep_name"] if "rep_name" in terr else terr["rep_id"]),
+        title=f"Territories of {b['name']}",
+        note=f"Shaded: units whose accounts change owner from {a['name']} "
+             f"({len(moved)} accounts), in the new territory's colour")))
     folium.LayerControl(collapsed=False).add_to(m)
     return inline_assets(m.get_root().render())

@@ -21,12 +21,14 @@ SHAPEFILE_FIELDS = {"territory": "territory", "rep_id": "rep_id", "rep_name": "r
 
 
 def build_output_files(solution: Solution, manifest: dict[str, Any], *, title: str,
-                       reach_km: float, accounts: Any = None,
-                       deals: Any = None) -> dict[str, Any]:
+                       reach_km: float, accounts: Any = None, deals: Any = None,
+                       quality: pd.DataFrame | None = None) -> dict[str, Any]:
     """Every output file of a run, by name (written by :func:`territory_opt.io.write_outputs`).
 
     ``accounts`` (as read) gives the map its account positions and names;
-    ``deals`` adds the sales columns to the report.
+    ``deals`` adds the sales columns to the report; ``quality`` (the findings of
+    :func:`territory_opt.quality.check_accounts`) goes into ``quality.csv`` and
+    the report.
     """
     from territory_opt.outputs.maps import map_html, static_map
 
@@ -46,14 +48,17 @@ def build_output_files(solution: Solution, manifest: dict[str, Any], *, title: s
     summary_sheet = pd.DataFrame({"figure": list(summary), "value": [
         "" if v is None else v for v in summary.values()]})
     title = f"Territory plan: {title}"
+    if quality is None:
+        quality = pd.DataFrame(columns=["check", "account_id", "message"])
     return {
         "assignments.csv": assignments,
         "crm_assignments.csv": crm,
         "report.csv": table,
         "coverage.csv": coverage,
         "white_space.csv": white,
+        "quality.csv": quality,
         "report.html": report_html(solution, table, summary, title=title, white=white,
-                                   coverage=coverage),
+                                   coverage=coverage, quality=quality),
         "report.xlsx": {"Summary": summary_sheet, "Territories": table, "Coverage": coverage,
                         "White space": white, "Assignments": assignments},
         "territories.gpkg": {"territories": terr, "units": units},

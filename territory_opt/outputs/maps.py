@@ -14,6 +14,7 @@ Every string that comes from data is HTML-escaped before it reaches the page.
 from __future__ import annotations
 
 import colorsys
+import hashlib
 import html
 import io as _io
 import re
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import folium
 import geopandas as gpd
 import networkx as nx
+import numpy as np
 import pandas as pd
 from branca.element import Element
 from folium.map import Layer
@@ -33,8 +35,15 @@ from territory_opt.outputs.report import plain_text
 if TYPE_CHECKING:
     from territory_opt.solution import Solution
 
+__all__ = ["MAP_CSS", "PALETTE", "account_points", "escaped", "inline_assets", "legend",
+           "map_html", "offline_map", "static_map", "territory_colours", "territory_map"]
+
+# 20 colours: matplotlib's tab10, then ten more that stay apart from them
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
-           "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+           "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939",
+           "#8c6d31", "#843c39", "#7b4173", "#ffbb78", "#98df8a", "#ff9896",
+           "#c5b0d5", "#9edae5"]
+MIN_CONTRAST = 120.0  # touching territories' colours at least this far apart (redmean)
 SIMPLIFY_M = 100.0
 CLUSTER_ABOVE = 3000  # accounts; more are grouped on a screen grid
 CLUSTER_CELL_PX = 60
@@ -84,7 +93,7 @@ function territoryOptAccounts(map, points, opt) {
 }
 """
 
-_CSS = """
+MAP_CSS = """
 .topt-cluster div { width: 100%; height: 100%; border-radius: 50%; display: flex;
   align-items: center; justify-content: center; font: bold 11px sans-serif;
   background: rgba(40, 40, 40, 0.75); color: #fff; border: 2px solid #fff; }
@@ -92,36 +101,69 @@ _CSS = """
   background: rgba(255, 255, 255, 0.92); padding: 6px 9px; border-radius: 4px;
   font: 12px sans-serif; max-height: 60%; overflow-y: auto;
   box-shadow: 0 1px 4px rgba(0, 0, 0, 0.4); }
+.topt-base { font: bold 11px sans-serif; padding: 1px 4px; }
 .topt-legend i { display: inline-block; width: 12px; height: 12px; margin-right: 6px;
   vertical-align: middle; border: 1px solid #333; }
 """
 
 
 def territory_colours(territories: gpd.GeoDataFrame) -> list[str]:
-    """A colour per territory; touching territories get different colours."""
+    """A colour per territory, the same for a rep in every run and scenario, and
+    clearly different for touching territories.
+
+    Each rep (its ``rep_id``; the territory label without reps) prefers the
+    palette colour its id hashes to. In order of their ids, reps take that
+    colour, or the next one that no rep has taken (while the palette suffices)
+    and that stands apart (``MIN_CONTRAST``) from the colours of the touching
+    territories coloured before. So a rep's colour changes only where a
+    neighbour would look too alike.
+    """
+    keys = [str(r) if str(r) else str(t) for r, t in zip(
+        territories["rep_id"] if "rep_id" in territories else territories["territory"],
+        territories["territory"], strict=True)]
+    n, k = len(PALETTE), len(territories)
     graph = nx.Graph()
-    graph.add_nodes_from(range(len(territories)))
+    graph.add_nodes_from(range(k))
     geoms = territories.geometry.buffer(1.0).to_numpy()  # close slivers between cells
     tree = territories.sindex
     for i, geom in enumerate(geoms):
         for j in tree.query(geom, predicate="intersects"):
             if j > i:
                 graph.add_edge(i, int(j))
-    # greedy, most-connected first, each taking the least-used colour its
-    # neighbours leave free: neighbours differ, and the palette is spread out
-    used = [0] * len(PALETTE)
+    contrast = _contrast()
     colour: dict[int, int] = {}
-    for node in sorted(graph, key=lambda v: (-graph.degree(v), v)):
-        taken = {colour[v] for v in graph[node] if v in colour}
-        free = [c for c in range(len(PALETTE)) if c not in taken]
-        if not free:  # ten neighbours or more: a colour of its own
-            colour[node] = len(PALETTE) + node
-            continue
-        pick = min(free, key=lambda c: (used[c], c))
+    taken: set[int] = set()
+    for node in sorted(range(k), key=lambda v: (keys[v], v)):
+        near = [colour[v] for v in graph[node] if v in colour and colour[v] < n]
+        want = _preferred(keys[node])
+        allowed = [(want + d) % n for d in range(n) if k > n or (want + d) % n not in taken]
+        apart = [c for c in allowed if all(contrast[c, o] >= MIN_CONTRAST for o in near)]
+        if apart:
+            pick = apart[0]
+        else:  # too many neighbours: the most distinct colour, or one of its own
+            pick = max(allowed, key=lambda c: min((contrast[c, o] for o in near),
+                                                  default=np.inf), default=-1)
+            if pick < 0 or any(contrast[pick, o] == 0 for o in near):
+                pick = n + node
         colour[node] = pick
-        used[pick] += 1
-    return [PALETTE[colour[i]] if colour[i] < len(PALETTE) else _extra_colour(colour[i])
-            for i in range(len(territories))]
+        taken.add(pick)
+    return [PALETTE[colour[i]] if colour[i] < n else _extra_colour(colour[i])
+            for i in range(k)]
+
+
+def _contrast() -> np.ndarray:
+    """Pairwise distances of the palette's colours ("redmean", a cheap perceptual
+    approximation of the RGB distance)."""
+    rgb = np.array([[int(h[i:i + 2], 16) for i in (1, 3, 5)] for h in PALETTE], dtype=float)
+    mean_r = (rgb[:, None, 0] + rgb[None, :, 0]) / 2
+    d = rgb[:, None, :] - rgb[None, :, :]
+    return np.sqrt((2 + mean_r / 256) * d[..., 0] ** 2 + 4 * d[..., 1] ** 2
+                   + (2 + (255 - mean_r) / 256) * d[..., 2] ** 2)
+
+
+def _preferred(key: str) -> int:
+    """A rep's own palette colour: from a hash of its id, the same in every run."""
+    return int(hashlib.sha1(key.encode("utf-8")).hexdigest(), 16) % len(PALETTE)
 
 
 def _extra_colour(index: int) -> str:
@@ -195,13 +237,15 @@ var {{ this.get_name() }} = territoryOptAccounts({{ this._parent.get_name() }},
                         "stroke": "#222", "weight": weight}
 
 
-def _legend(terr: pd.DataFrame) -> str:
+def legend(terr: pd.DataFrame, *, title: str = "Territories", note: str = "") -> str:
+    """The map's legend: each territory's colour, label and rep (escaped)."""
     rows = "".join(
         f'<div><i style="background:{colour}"></i>{html.escape(str(t))}: '
         f"{html.escape(str(rep))}</div>"
         for t, rep, colour in zip(terr["territory"], terr["rep_name"], terr["colour"],
                                   strict=True))
-    return f'<div class="topt-legend"><b>Territories</b>{rows}</div>'
+    note = f"<div>{html.escape(note)}</div>" if note else ""
+    return f'<div class="topt-legend"><b>{html.escape(title)}</b>{rows}{note}</div>'
 
 
 def offline_map(frame: gpd.GeoDataFrame) -> folium.Map:
@@ -299,14 +343,19 @@ def territory_map(solution: Solution, *, m: folium.Map | None = None,
                                                            solution.territory_info["y"]),
                                crs=p.units.crs).to_crs("EPSG:4326")
     for row, point in zip(solution.territory_info.itertuples(), base_xy.geometry, strict=True):
-        label = html.escape(f"{row.rep_name} ({row.rep_id}), territory {row.territory}")
-        folium.CircleMarker([point.y, point.x], radius=6, color="#000", weight=2,
-                            fill=True, fill_color="#fff", fill_opacity=1.0,
-                            tooltip=label).add_to(bases)
+        if not (np.isfinite(point.x) and np.isfinite(point.y)):
+            continue  # model centres without reps: no base
+        # the rep's name always shown beside the base (the legend gives the territory)
+        marker = folium.CircleMarker([point.y, point.x], radius=6, color="#000", weight=2,
+                                     fill=True, fill_color="#fff", fill_opacity=1.0)
+        marker.add_child(folium.Tooltip(html.escape(f"{row.rep_name} ({row.territory})"),
+                                        permanent=True, direction="right",
+                                        class_name="topt-base"))
+        marker.add_to(bases)
     bases.add_to(m)
     if new_map:
-        m.get_root().header.add_child(Element(f"<style>{_CSS}</style>"))
-        m.get_root().html.add_child(Element(_legend(terr)))
+        m.get_root().header.add_child(Element(f"<style>{MAP_CSS}</style>"))
+        m.get_root().html.add_child(Element(legend(terr)))
         folium.LayerControl(collapsed=False).add_to(m)
     return m
 
@@ -361,6 +410,12 @@ def static_map(solution: Solution, *, fmt: str = "png", accounts: gpd.GeoDataFra
                        edgecolors="none")
         tt = solution.territory_info
         ax.scatter(tt["x"], tt["y"], s=40, c="white", edgecolors="black", zorder=3)
+        for x, y, rep in zip(tt["x"], tt["y"], tt["rep_name"], strict=True):
+            if np.isfinite(x) and np.isfinite(y) and str(rep):
+                ax.annotate(plain_text(rep), (x, y), xytext=(5, 3), textcoords="offset points",
+                            fontsize=7, zorder=4,
+                            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none",
+                                  "alpha": 0.8})
         handles = [Patch(facecolor=c, edgecolor="#333", label=plain_text(f"{t}: {r}"))
                    for t, r, c in zip(terr["territory"], terr["rep_name"], colours, strict=True)]
         ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5),

@@ -25,14 +25,23 @@ def plain_text(value: object) -> str:
     return str(value).replace("$", r"\$")
 
 
-def _fmt_cell(value: Any) -> str:
-    if isinstance(value, (int, np.integer)):
-        return f"{value:,}"
-    if isinstance(value, (float, np.floating)):
-        if np.isnan(value):
-            return ""
-        return f"{value:,.1f}"
-    return str(value)
+COUNTS = {"units", "accounts", "accounts_covered", "open_deals", "won_deals",
+          "moved_in", "moved_out"}
+
+
+def _fmt_cell(value: Any, column: str = "") -> str:
+    """A table cell as people read it: shares as percentages, counts as whole
+    numbers, other amounts with one decimal and thousands separators."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+            value, (int, float, np.integer, np.floating)):
+        return str(value)
+    if np.isnan(value):
+        return ""
+    if column.endswith("_coverage") or column.endswith("_share"):
+        return f"{value:.1%}"
+    if column in COUNTS or isinstance(value, (int, np.integer)):
+        return f"{value:,.0f}"
+    return f"{value:,.1f}"
 
 
 def balance_chart(solution: Solution) -> bytes:
@@ -85,18 +94,20 @@ def _html_table(table: pd.DataFrame, bad: set[tuple[int, str]] = frozenset()) ->
     for pos, (_, row) in enumerate(table.iterrows()):
         cells = "".join(
             ('<td class="bad">' if (pos, c) in bad else "<td>")
-            + f"{esc(_fmt_cell(row[c]))}</td>" for c in table.columns)
+            + f"{esc(_fmt_cell(row[c], str(c)))}</td>" for c in table.columns)
         total = ' class="total"' if str(row.iloc[0]) == "TOTAL" else ""
         body.append(f"<tr{total}>{cells}</tr>")
-    return f"<table><thead><tr>{thead}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return (f'<div class="wide"><table><thead><tr>{thead}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table></div>")
 
 
 def report_html(solution: Solution, table: pd.DataFrame, summary: dict[str, Any], *,
                 title: str, white: pd.DataFrame | None = None,
-                coverage: pd.DataFrame | None = None) -> str:
+                coverage: pd.DataFrame | None = None,
+                quality: pd.DataFrame | None = None) -> str:
     """A self-contained HTML page (no external asset): headline figures, the
-    balance chart (embedded SVG), the territory table (cells out of band in
-    red), coverage and white space.
+    findings of the data-quality gate, the balance chart (embedded SVG), the
+    territory table (cells out of band in red), coverage and white space.
 
     Every value from the data is HTML-escaped; the chart is an image, so no
     text of it can run as markup.
@@ -122,6 +133,13 @@ def report_html(solution: Solution, table: pd.DataFrame, summary: dict[str, Any]
         ("Total travel", (f"{summary['total_travel_km']:,.0f} km (sum over accounts of the "
                          "distance from their rep's base)")),
     ]
+    if summary.get("placed_by_zip"):
+        head.append(("Placed by ZIP code", f"{summary['placed_by_zip']:,} accounts (no "
+                     "coordinates in the file)"))
+    if summary.get("moved_accounts") is not None:
+        head.append(("Moved accounts", f"{summary['moved_accounts']:,} "
+                     f"({summary['moved_share']:.1%}) change rep against the current "
+                     "alignment"))
     rows_head = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in head)
     bad: set[tuple[int, str]] = set()
     for metric in bands:
@@ -129,7 +147,13 @@ def report_html(solution: Solution, table: pd.DataFrame, summary: dict[str, Any]
         held = metrics.bands_held(solution.sums(metric), lower, upper)
         bad |= {(int(t), f"{metric}_pct") for t in np.flatnonzero(~held)}
     chart = base64.b64encode(balance_chart(solution)).decode("ascii")
-    sections = [(f"<h2>Balance</h2><img alt=\"% of target per territory, band shaded\" "
+    sections = []
+    if quality is not None and len(quality):
+        findings = "".join(f"<li>{esc(m)}</li>" for m in dict.fromkeys(quality["message"]))
+        sections.append(f"<h2>Data quality</h2><p>{len(quality):,} findings in the input "
+                        "(all in quality.csv); the plan uses the data as given.</p>"
+                        f'<ul class="quality">{findings}</ul>')
+    sections += [(f"<h2>Balance</h2><img alt=\"% of target per territory, band shaded\" "
                 f"src=\"data:image/svg+xml;base64,{chart}\">"),
                 "<h2>Territories</h2><p>Amounts, targets (the total shared by rep FTE) and % "
                 "of target; distances in km from the rep's base (mean weighted by accounts); "
@@ -147,7 +171,10 @@ def report_html(solution: Solution, table: pd.DataFrame, summary: dict[str, Any]
 <html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
-table {{ border-collapse: collapse; margin-bottom: 2em; font-size: 0.9em; }}
+table {{ border-collapse: collapse; font-size: 0.85em; }}
+div.wide {{ overflow-x: auto; max-width: 100%; margin-bottom: 2em; }}
+ul.quality li {{ margin-bottom: 0.4em; }}
+table.head {{ margin-bottom: 2em; }}
 th, td {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }}
 th {{ background: #f0f0f0; }}
 table.head th, table.head td {{ text-align: left; }}

@@ -129,8 +129,9 @@ def white_space(solution: Solution, *, reach_km: float, top: int = 25) -> pd.Dat
 
     A unit is white space when it lies beyond ``reach_km`` of its rep's base
     (``reason`` "beyond reach") or holds market potential but no account ("no
-    accounts"). Columns: unit_id, territory, rep_id, potential, accounts,
-    distance_km, reason; at most ``top`` rows.
+    accounts"). Columns: unit_id, name (when the units have names, e.g.
+    counties), territory, rep_id, potential, accounts, distance_km, reason; at
+    most ``top`` rows.
     """
     p = solution.problem
     units = solution.units()
@@ -141,7 +142,9 @@ def white_space(solution: Solution, *, reach_km: float, top: int = 25) -> pd.Dat
     reason = np.where(far & empty, "beyond reach, no accounts",
                       np.where(far, "beyond reach", "no accounts"))
     table = pd.DataFrame({
-        "unit_id": units["unit_id"].astype(str), "territory": units["territory"],
+        "unit_id": units["unit_id"].astype(str),
+        **({"name": units["name"].astype(str)} if "name" in units else {}),
+        "territory": units["territory"],
         "rep_id": units["rep_id"], "potential": pot, "accounts": acc.round().astype(int),
         "distance_km": units["distance_km"].round(1), "reason": reason})[keep]
     return table.sort_values(["potential", "unit_id"], ascending=[False, True],
@@ -212,4 +215,9 @@ def scenario_summary(solution: Solution, *, reach_km: float) -> dict[str, Any]:
     for metric in report_metrics(solution):
         summary[f"worst_deviation_{metric}"] = metrics.worst_deviation(
             solution.sums(metric), p.targets(metric))
+    if p.current:  # realignment: accounts that change rep, and their share
+        moved = solution.moves()
+        known = int((moved["old_rep_id"] != "").sum())
+        summary["moved_accounts"] = int(moved["moved"].sum())
+        summary["moved_share"] = summary["moved_accounts"] / max(known, 1)
     return summary

@@ -21,11 +21,13 @@ import pandas as pd
 
 from territory_opt import io
 from territory_opt.errors import InfeasibleError, InputError, TerritoryOptWarning
+from territory_opt.geo import describe_crs
 from territory_opt.graph import adjacency, graph_from_edges
 from territory_opt.outputs.files import build_output_files
 from territory_opt.outputs.tables import scenario_summary
 from territory_opt.problem import TerritoryProblem, conflicts
 from territory_opt.progress import bar
+from territory_opt.quality import check_accounts
 from territory_opt.scenario.schema import (
     ContiguitySpec,
     DistanceSpec,
@@ -36,11 +38,11 @@ from territory_opt.scenario.schema import (
 )
 from territory_opt.solution import Solution
 from territory_opt.solvers import solve
-from territory_opt.units import build_units
+from territory_opt.units import build_units, unit_method
 
 __all__ = ["INFEASIBLE", "LoadedInputs", "RunResult", "ScenarioCheck", "build_problem",
-           "check_scenario", "input_readers", "inputs_from", "load_inputs", "run_scenario",
-           "scenario_units"]
+           "check_scenario", "input_readers", "inputs_from", "load_inputs", "quality_messages",
+           "run_scenario", "scenario_units"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,10 +59,12 @@ class RunResult:
     out_dir: Path | None
     manifest: dict[str, Any]
     seconds: dict[str, float] = field(default_factory=dict)
+    quality: pd.DataFrame | None = None  # findings of the data-quality gate
 
 
 def _points_kwargs(spec: PointsSpec) -> dict[str, Any]:
-    return {k: getattr(spec, k) for k in ("lat", "lon", "x", "y", "crs", "layer", "sheet")}
+    return {k: getattr(spec, k) for k in ("lat", "lon", "x", "y", "crs", "layer", "sheet",
+                                          "encoding", "sep", "decimal")}
 
 
 def _versions() -> dict[str, str]:
@@ -87,6 +91,8 @@ class LoadedInputs:
     inputs: list[tuple[str, Path]]
     deals: Any = None
     unplaced: list[dict[str, Any]] | None = None  # accounts left out by ZIP geocoding
+    placed_by_zip: int = 0  # accounts placed at their ZIP code (no coordinates)
+    quality: pd.DataFrame | None = None  # findings of the data-quality gate
 
 
 def input_readers(scenario: Scenario) -> list[tuple[str, Path | None, Callable[[], Any]]]:
@@ -99,11 +105,11 @@ def input_readers(scenario: Scenario) -> list[tuple[str, Path | None, Callable[[
         readers.append((role, file, lambda: read(file)))
 
     add("accounts", acc.path, lambda f: io.read_accounts(
-        f, id=acc.id, workload=acc.workload, zip=acc.zip, unplaced=acc.unplaced,
+        f, id=acc.id, workload=acc.workload, zip=acc.zip, unplaced=acc.unplaced, name=acc.name,
         **_points_kwargs(acc)))
     if (pot := scenario.potential) is not None:
         add("potential", pot.path, lambda f: io.read_potential(
-            f, value=pot.value, id=pot.id, **_points_kwargs(pot)))
+            f, value=pot.value, id=pot.id, name=pot.name, **_points_kwargs(pot)))
     if (reps := scenario.reps) is not None:
         add("reps", reps.path, lambda f: io.read_reps(
             f, id=reps.id, name=reps.name, fte=reps.fte, territory=reps.territory,
@@ -138,6 +144,7 @@ def inputs_from(scenario: Scenario, readers: list[tuple[str, Path | None, Any]],
     """:class:`LoadedInputs` from what ``readers`` (:func:`input_readers`) read, by role."""
     accounts = read["accounts"]
     unplaced = accounts.attrs.pop("unplaced", None)
+    placed_by_zip = int(accounts.attrs.pop("placed_by_zip", 0))
     locks = read.get("locks") or (dict(scenario.locks) if isinstance(scenario.locks, dict)
                                   else {})
     distance = read.get("distance", scenario.objective.distance)
@@ -145,7 +152,21 @@ def inputs_from(scenario: Scenario, readers: list[tuple[str, Path | None, Any]],
     return LoadedInputs(accounts=accounts, potential=read.get("potential"),
                         reps=read.get("reps"), distance=distance, edges=read.get("edges"),
                         locks=locks, current=read.get("alignment") or {}, inputs=inputs,
-                        deals=read.get("deals"), unplaced=unplaced)
+                        deals=read.get("deals"), unplaced=unplaced,
+                        placed_by_zip=placed_by_zip,
+                        quality=_quality(scenario, accounts, read.get("potential")))
+
+
+def _quality(scenario: Scenario, accounts: Any, potential: Any) -> pd.DataFrame:
+    """The data-quality gate on the scenario's accounts (:mod:`territory_opt.quality`)."""
+    acc = scenario.accounts
+    return check_accounts(accounts, potential=potential, zip=acc.zip, state=acc.state,
+                          name="name" if acc.name else None, address=acc.address)
+
+
+def quality_messages(table: pd.DataFrame) -> list[str]:
+    """One line per finding of the gate (its accounts named in the message)."""
+    return list(dict.fromkeys(table["message"])) if table is not None else []
 
 
 def scenario_units(scenario: Scenario, loaded: LoadedInputs) -> Any:
@@ -242,11 +263,14 @@ def check_scenario(scenario: Scenario | str | Path, *,
             check.facts = {"accounts": len(loaded.accounts), "units": problem.n_units,
                            "territories": problem.n_territories,
                            "workload": float(problem.values("workload").sum()),
-                           "crs": problem.units.crs.name}
+                           "crs": describe_crs(problem.units.crs)}
             if loaded.unplaced is not None:
                 check.facts["unplaced_accounts"] = len(loaded.unplaced)
+            check.facts["placed_by_zip"] = loaded.placed_by_zip
     check.warnings = [str(w.message) for w in caught
                       if issubclass(w.category, TerritoryOptWarning)]
+    if problem is not None:
+        check.warnings += quality_messages(loaded.quality)
     folder = Path(out) if out is not None else scenario.output_dir()
     if not io.is_replaceable(folder.absolute()):
         check.problems.append(f"output folder '{folder}' holds files that are not a "
@@ -305,24 +329,33 @@ def _run(scenario: Scenario, path: Path | None, *, out: str | Path | None,
         (on_stage or (lambda n: logger.info("stage: %s", n)))(name)
 
     seconds: dict[str, float] = {}
-    t0 = time.perf_counter()
-    stage("load")
-    loaded = load_inputs(scenario)
-    seconds["load"] = time.perf_counter() - t0
+    # every warning of the run also goes into the report and quality.csv
+    with warnings.catch_warnings(record=True) as caught:
+        t0 = time.perf_counter()
+        stage("load")
+        loaded = load_inputs(scenario)
+        seconds["load"] = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
-    stage("units")
-    problem = build_problem(scenario, loaded)
-    units = problem.units
-    seconds["units"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        stage("units")
+        problem = build_problem(scenario, loaded)
+        units = problem.units
+        seconds["units"] = time.perf_counter() - t0
 
-    stage("solve")
-    sol_spec = scenario.solver
-    solution = solve(problem, solver=sol_spec.name,
-                     time_limit=time_limit if time_limit is not None else sol_spec.time_limit,
-                     gap=sol_spec.gap, threads=sol_spec.threads,
-                     random_state=sol_spec.random_state, reduce=sol_spec.reduce,
-                     diagnose=sol_spec.diagnose)
+        stage("solve")
+        sol_spec = scenario.solver
+        solution = solve(problem, method=sol_spec.method, solver=sol_spec.name,
+                         time_limit=time_limit if time_limit is not None
+                         else sol_spec.time_limit, gap=sol_spec.gap, threads=sol_spec.threads,
+                         random_state=sol_spec.random_state, reduce=sol_spec.reduce,
+                         diagnose=sol_spec.diagnose)
+    for w in caught:  # shown as ever (the command line prints them)
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, registry={})
+    noted = [{"check": "warning", "account_id": "", "message": str(w.message)}
+             for w in caught if issubclass(w.category, TerritoryOptWarning)]
+    quality = loaded.quality
+    if noted:
+        quality = pd.DataFrame([*quality.to_dict("records"), *noted], columns=quality.columns)
     seconds["build"] = solution.seconds["check"] + solution.seconds["build"]
     seconds["solve"] = sum(v for k, v in solution.seconds.items() if k not in ("check", "build"))
 
@@ -332,6 +365,11 @@ def _run(scenario: Scenario, path: Path | None, *, out: str | Path | None,
     summary = scenario_summary(solution, reach_km=reach)
     if loaded.unplaced is not None:
         summary["unplaced_accounts"] = len(loaded.unplaced)
+    if scenario.accounts.zip is not None:
+        summary["placed_by_zip"] = loaded.placed_by_zip
+    summary["units_method"] = (unit_method(loaded.accounts, loaded.potential)
+                               if scenario.units.method == "auto" else scenario.units.method)
+    summary["quality_findings"] = len(quality_messages(quality))
     manifest = {
         "territory_opt": _versions()["territory-opt"],
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -355,7 +393,8 @@ def _run(scenario: Scenario, path: Path | None, *, out: str | Path | None,
     if write:
         out_dir = Path(out) if out is not None else scenario.output_dir()
         files = build_output_files(solution, manifest, title=scenario.name, reach_km=reach,
-                                   accounts=loaded.accounts, deals=loaded.deals)
+                                   accounts=loaded.accounts, deals=loaded.deals,
+                                   quality=quality)
         if loaded.unplaced is not None:
             files["unplaced_accounts.csv"] = pd.DataFrame(
                 loaded.unplaced, columns=["line", "account_id", "zip", "reason"])
@@ -367,4 +406,4 @@ def _run(scenario: Scenario, path: Path | None, *, out: str | Path | None,
         seconds["outputs"] = time.perf_counter() - t0
     stages.update(1)
     return RunResult(scenario=scenario, solution=solution, out_dir=out_dir,
-                     manifest=manifest, seconds=seconds)
+                     manifest=manifest, seconds=seconds, quality=quality)

@@ -33,6 +33,9 @@ class PointsSpec(_Spec):
     crs: str | int | None = None
     layer: str | None = None
     sheet: str | int | None = None
+    encoding: str | None = None  # CSV: recognised when not given
+    sep: str | None = None
+    decimal: str | None = None
 
 
 class AccountsSpec(PointsSpec):
@@ -41,11 +44,15 @@ class AccountsSpec(PointsSpec):
     sums: list[str] = Field(default_factory=list)
     zip: str | None = None
     unplaced: Literal["error", "drop"] = "error"
+    name: str | None = None  # shown on maps, checked for duplicates
+    address: str | None = None  # checked for duplicates (with the name)
+    state: str | None = None  # checked against the ZIP code
 
 
 class PotentialSpec(PointsSpec):
     value: str = "population"
     id: str | None = None
+    name: str | None = None  # e.g. the county's name, shown in reports
 
 
 class RepsSpec(PointsSpec):
@@ -90,6 +97,7 @@ class ContiguitySpec(_Spec):
 
 
 class SolverSpec(_Spec):
+    method: Literal["auto", "mip", "lagrange"] = "auto"  # see territory_opt.solve
     name: str = "HiGHS"
     time_limit: float | None = Field(default=120.0, gt=0)
     gap: float = Field(default=1e-4, ge=0, lt=1)

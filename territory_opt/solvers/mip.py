@@ -12,6 +12,7 @@ rounds. The solver is chosen by name (HiGHS by default, through the one adapter
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -284,9 +285,14 @@ def elastic_slacks(problem: TerritoryProblem, lp: pulp.LpProblem) -> list[str]:
             continue
         amount = float(var.varValue)
         if var.name == "slack_max_moved":
+            if problem.move_measure == "accounts":  # whole accounts move
+                amount = float(math.ceil(amount - 1e-6))
             share = amount / max(problem.move_total, 1e-9)
-            lines.append(f"the realignment cap must allow {amount:,.1f} more "
-                         f"{problem.move_measure} moved ({share:.1%} of all)")
+            more = (f"{amount:,.0f} more account{'' if amount == 1 else 's'}"
+                    if problem.move_measure == "accounts" else f"{amount:,.1f} more workload")
+            lines.append(f"the realignment cap must allow {more} to move ({share:.1%} of "
+                         f"all; max_moved at least "
+                         f"{problem.max_moved + share:.3f})")  # type: ignore[operator]
             continue
         side, m, c = var.name.split("_")[1:4]
         metric = bands[int(m)]
