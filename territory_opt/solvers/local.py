@@ -39,15 +39,24 @@ def make_contiguous(problem: TerritoryProblem, territory: np.ndarray, cost: np.n
        moves, if its old territory stays connected.
     3. Local search: any boundary unit moves to a neighbouring territory when
        that lowers the cost, keeps the bands and keeps its old territory
-       connected; sweeps until none does (or the deadline).
+       connected; two units of neighbouring territories swap when that lowers
+       the cost and keeps both in their bands and connected; sweeps until
+       neither improves (or the deadline).
 
     ``territory`` is each unit's position among the ``k`` territories,
     ``cost`` the ``(n, k)`` cost matrix and ``roots`` each territory's root
     unit. Returns the new positions and counts of the moves of each step.
     """
     plan = Plan(problem, territory, cost=cost, roots=roots, fixed=list(pinned or {}))
-    counts = {"orphans": _rejoin_pieces(plan), "balance": _balance(plan, deadline)}
-    counts["improve"] = _improve(plan, deadline)
+    counts = {"orphans": _rejoin_pieces(plan), "balance": _balance(plan, deadline),
+              "improve": 0, "swaps": 0}
+    while True:  # single moves, then swaps, while either improves
+        moved = _improve(plan, deadline)
+        swapped = _swaps(plan, deadline)
+        counts["improve"] += moved
+        counts["swaps"] += swapped
+        if not swapped or (deadline is not None and time.perf_counter() > deadline):
+            break
     bad = np.flatnonzero(plan.violation() > 1e-9)
     logger.info("contiguity repair moves %s; %d territories outside the bands", counts, len(bad))
     if len(bad):
@@ -250,6 +259,63 @@ def _improve(plan: Plan, deadline: float | None) -> int:
             if deadline is not None and time.perf_counter() > deadline:
                 return moves
     return moves
+
+
+def _swaps(plan: Plan, deadline: float | None) -> int:
+    """Swap moves: unit i of territory t and unit j of a neighbouring territory s
+    trade places when that lowers the cost, both territories stay within their
+    bands and stay connected (tight bands leave single moves little room; a
+    swap of two similar units keeps the sums). Sweeps until no swap improves."""
+    swaps = 0
+    improved = True
+    while improved:
+        improved = False
+        border: dict[tuple[int, int], list[int]] = {}
+        for i in range(plan.n):
+            if not plan.fixed[i]:
+                for s in plan.other_labels(i):
+                    border.setdefault((int(plan.label[i]), s), []).append(i)
+        for (t, s), out in border.items():
+            if t > s or (s, t) not in border:
+                continue
+            back = border[(s, t)]
+            ia, ja = np.array(out), np.array(back)
+            if not len(ia) or not len(ja):
+                continue
+            gain = (plan.cost[ia, t][:, None] + plan.cost[ja, s][None, :]
+                    - plan.cost[ia, s][:, None] - plan.cost[ja, t][None, :])
+            for flat in np.argsort(-gain, axis=None):
+                r, q = divmod(int(flat), len(ja))
+                if gain[r, q] <= 1e-9:
+                    break
+                i, j = int(ia[r]), int(ja[q])
+                if plan.label[i] != t or plan.label[j] != s:
+                    continue  # moved by an earlier swap of this sweep
+                if _swap_keeps_rules(plan, i, j):
+                    plan.move(i, s)
+                    plan.move(j, t)
+                    swaps += 1
+                    improved = True
+                    break
+            if deadline is not None and time.perf_counter() > deadline:
+                return swaps
+    return swaps
+
+
+def _swap_keeps_rules(plan: Plan, i: int, j: int) -> bool:
+    """Whether units i (of t) and j (of s) may trade places: bands, then both
+    territories connected (and holding their roots) after the trade."""
+    t, s = int(plan.label[i]), int(plan.label[j])
+    d = plan.a[:, j] - plan.a[:, i]
+    if len(d) and (plan.violation_of(t, plan.sums[:, t] + d) > 1e-12
+                   or plan.violation_of(s, plan.sums[:, s] - d) > 1e-12):
+        return False
+    for own, gone, come in ((t, i, j), (s, j, i)):
+        members = (plan.members[own] - {gone}) | {come}
+        start = int(plan.roots[own]) if plan.roots is not None else min(members)
+        if len(plan.flood(start, lambda v, m=members: v in m)) != len(members):
+            return False
+    return True
 
 
 def locate_allocate(problem: TerritoryProblem, centres: np.ndarray,
