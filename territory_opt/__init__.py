@@ -19,6 +19,7 @@ from territory_opt.errors import (
     TerritoryOptWarning,
 )
 from territory_opt.graph import adjacency, graph_from_edges
+from territory_opt.headcount import size_headcount
 from territory_opt.io import (
     read_accounts,
     read_alignment,
@@ -29,7 +30,8 @@ from territory_opt.io import (
     read_reps,
     write_outputs,
 )
-from territory_opt.headcount import size_headcount
+from territory_opt.outputs import compare_runs, compare_solutions
+from territory_opt.problem import TerritoryProblem, check_feasibility
 from territory_opt.scenario import (
     Scenario,
     check_scenario,
@@ -37,8 +39,6 @@ from territory_opt.scenario import (
     run_scenario,
     scenario_from_dict,
 )
-from territory_opt.outputs import compare_runs, compare_solutions
-from territory_opt.problem import TerritoryProblem, check_feasibility
 from territory_opt.solution import Solution
 from territory_opt.solvers import solve
 from territory_opt.sweep import sweep
@@ -53,7 +53,8 @@ __all__ = [
     "InfeasibleError", "InputError", "Scenario", "Solution", "SolverError",
     "TerritoryOptError", "TerritoryOptWarning", "TerritoryProblem", "__version__",
     "adjacency", "build_units", "check_feasibility", "graph_from_edges",
-    "read_alignment", "read_deals", "read_distance_matrix", "georgia_paths", "load_georgia", "load_scenario",
+    "read_alignment", "read_deals", "read_distance_matrix", "georgia_paths", "load_georgia",
+    "load_scenario",
     "read_accounts", "read_locks", "read_potential", "read_reps", "run_scenario",
     "scenario_from_dict", "size_headcount", "solve", "write_outputs", "check_scenario",
     "compare_runs", "compare_solutions", "sweep",

@@ -186,8 +186,9 @@ def check_overlap(first: gpd.GeoDataFrame, second: gpd.GeoDataFrame, first_name:
                                              (second_name, first_name, b, a)):
         if _bounds_overlap(bounds[[1, 0, 3, 2]], other):
             raise InputError(f"the {name} lie far from the {other_name}, but would lie on them "
-                             "with latitude and longitude swapped: set lat: lon and lon: lat for the "
-                             f"{name} in the scenario (lat='lon', lon='lat' in Python)")
+                             "with latitude and longitude swapped: set lat: lon and lon: lat "
+                             f"for the {name} in the scenario (lat='lon', lon='lat' in "
+                             "Python)")
     raise InputError(
         f"the {first_name} and the {second_name} do not overlap ({first_name}: lon "
         f"{a[0]:.2f} to {a[2]:.2f}, lat {a[1]:.2f} to {a[3]:.2f}; {second_name}: lon "

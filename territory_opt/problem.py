@@ -676,7 +676,8 @@ def conflicts(problem: TerritoryProblem) -> Iterator[str]:
         if upper.sum() < total - 1e-9 or lower.sum() > total + 1e-9:
             yield (
                 f"{what}: the {k} territories can hold {format_amount(lower.sum())} to "
-                f"{format_amount(upper.sum())} in all, but the units total {format_amount(total)}; widen the "
+                f"{format_amount(upper.sum())} in all, but the units total "
+                f"{format_amount(total)}; widen the "
                 "band or change the number of territories")
         free_max = upper.max()
         heavy = [i for i in np.flatnonzero(a > free_max + 1e-9) if i not in problem.locked]
@@ -691,15 +692,17 @@ def conflicts(problem: TerritoryProblem) -> Iterator[str]:
         for t in range(k):
             if locked_sum[t] > upper[t] + 1e-9:
                 yield (
-                    f"{names[t]}: its locked units carry {metric} {format_amount(locked_sum[t])}, more "
+                    f"{names[t]}: its locked units carry {metric} "
+                    f"{format_amount(locked_sum[t])}, more "
                     f"than {what} allows it (at most {format_amount(upper[t])}); unlock some or "
                     "widen the band")
         for t in range(k):
             reachable = total - (locked_sum.sum() - locked_sum[t])
             if reachable < lower[t] - 1e-9:
                 yield (
-                    f"{names[t]}: needs at least {format_amount(lower[t])} {metric} for {what}, but "
-                    f"only {format_amount(reachable)} is not locked to other territories; unlock some "
+                    f"{names[t]}: needs at least {format_amount(lower[t])} {metric} for {what}, "
+                    f"but only {format_amount(reachable)} is not locked to other territories; "
+                    "unlock some "
                     "or widen the band")
     if problem.contiguity:
         yield from _piece_conflicts(problem)

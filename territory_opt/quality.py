@@ -170,7 +170,8 @@ def _zip_distance(lonlat: gpd.GeoDataFrame, codes: pd.Series, ids: pd.Series,
     off = off[np.argsort(-km[off])]
     span = f"{km[off[0]]:,.0f}" if len(off) == 1 else \
         f"{km[off[-1]]:,.0f} to {km[off[0]]:,.0f}"
-    message = (f"{_named(ids.iloc[off], 'lie')} {span} km from the centre of their own ZIP code (column "
+    message = (f"{_named(ids.iloc[off], 'lie')} {span} km from the centre of their own ZIP "
+               f"code (column "
                f"{column!r}): one of the two is wrong; fix it, or drop the coordinates to "
                "place them by ZIP code")
     return _rows("zip", ids.iloc[off], message)

@@ -69,7 +69,8 @@ def test_bad_input_prints_a_message_without_traceback(tiny):
 def test_infeasible_exits_three(tiny, capsys):
     tiny.write_text(TINY.replace("workload: 0.0", "workload: 0.0, accounts: 0.0")
                     .replace("accounts: {path: accounts.csv}",
-                             "accounts: {path: accounts.csv}\nlocks: {A0: R1, A5: R1, A4: R1, A3: R1}"))
+                             "accounts: {path: accounts.csv}\n"
+                             "locks: {A0: R1, A5: R1, A4: R1, A3: R1}"))
     assert main(["run", str(tiny), "--out", str(tiny.parent / "o")]) == 3
     assert "locked units carry" in capsys.readouterr().err
     assert not (tiny.parent / "o").exists()

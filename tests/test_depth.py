@@ -234,3 +234,16 @@ def test_fixed_centre_contiguity_on_polygons():
     assert sorted(sol.sums("workload")) == [6, 6]
     from territory_opt.problem import is_connected_plan
     assert is_connected_plan(p, sol.unit_centres())
+
+
+def test_a_unit_no_connected_territory_can_reach_is_named():
+    # A1 (workload 5) lies between the two roots; with it, either territory carries 6,
+    # above the band's 5.25: contiguity leaves A1 nowhere to go
+    import networkx as nx
+
+    p = grid_problem([(0, 0), (1, 0), (2, 0)], [(0, 0), (2, 0)], workload=[1, 5, 1],
+                     balance={"workload": 0.5}, contiguity=True,
+                     graph=nx.path_graph(["A0", "A1", "A2"]))
+    with pytest.raises(topt.InfeasibleError, match=r"contiguity: unit 'A1' can join no "
+                                                   r"territory: every path .*drop contiguity"):
+        topt.solve(p)

@@ -120,6 +120,11 @@ def test_solve_picks_the_path_by_size(georgia_zips, monkeypatch):
     assert choose_method(problem) == "lagrange"
     assert topt.solve(problem, gap=1e-3).options["method"] == "lagrange"
     assert topt.solve(problem, gap=1e-3, method="large").options["method"] == "lagrange"
+    monkeypatch.setattr(lagrange, "LARGE_PAIRS", 10**9)
+    assert choose_method(problem.with_options(contiguity=True)) == "mip"
+    monkeypatch.setattr(lagrange, "CONTIGUOUS_UNITS", problem.n_units - 1)
+    assert choose_method(problem.with_options(contiguity=True)) == "lagrange"
+    assert choose_method(problem) == "mip"
     with pytest.raises(topt.InputError, match="method must be"):
         topt.solve(problem, method="fast")
 

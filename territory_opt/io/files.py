@@ -29,7 +29,8 @@ from territory_opt.geo import parse_crs
 from territory_opt.io.columns import guess_column
 from territory_opt.io.zips import ZIP_REASONS, geocode_zip
 
-__all__ = ["PARQUET_SUFFIXES", "TABLE_SUFFIXES", "VECTOR_SUFFIXES", "read_accounts", "read_alignment", "read_deals", "read_distance_matrix", "read_edges",
+__all__ = ["PARQUET_SUFFIXES", "TABLE_SUFFIXES", "VECTOR_SUFFIXES", "read_accounts",
+           "read_alignment", "read_deals", "read_distance_matrix", "read_edges",
            "read_locks", "read_potential", "read_reps", "read_table"]
 
 logger = logging.getLogger(__name__)
@@ -53,7 +54,8 @@ def _name(source: Source) -> str:
 def _row_labels(source: Source, positions: Sequence[int]) -> str:
     """Human row numbers: the line of a CSV (header is line 1), else 1-based rows."""
     shown = list(positions)[:MAX_ROWS_LISTED]
-    is_sheet = not isinstance(source, pd.DataFrame) and Path(source).suffix.lower() in TABLE_SUFFIXES
+    is_sheet = not isinstance(source, pd.DataFrame) \
+        and Path(source).suffix.lower() in TABLE_SUFFIXES
     offset = 2 if is_sheet else 1
     text = ", ".join(str(p + offset) for p in shown)
     more = f" and {len(positions) - len(shown)} more" if len(positions) > len(shown) else ""
@@ -308,8 +310,8 @@ def to_points(frame: pd.DataFrame, source: Source, *, lat: str | None, lon: str 
         if gdf.crs is None:
             if user_crs is None:
                 raise InputError(f"{_name(source)} has no CRS (for a Shapefile: no .prj "
-                                 "file); set crs: 'EPSG:<code>' in the scenario (crs=... in Python) "
-                                 "for the one it is in")
+                                 "file); set crs: 'EPSG:<code>' in the scenario (crs=... in "
+                                 "Python) for the one it is in")
             gdf = gdf.set_crs(user_crs)
         elif user_crs is not None and not gdf.crs.equals(user_crs):
             raise InputError(f"{_name(source)} declares CRS {gdf.crs.to_string()} but "

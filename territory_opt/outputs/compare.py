@@ -117,7 +117,7 @@ def format_figures(figures: pd.DataFrame) -> pd.DataFrame:
     """The figures of :func:`compare_runs` as text for people: percentages for
     shares, thousands separators, blanks where a run has no value."""
     def cell(label: str, value: Any) -> str:
-        if value is None or value == "" or (isinstance(value, float) and value != value):
+        if value is None or value == "" or (isinstance(value, float) and pd.isna(value)):
             return ""
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return FORMATS.get(label, "{:,.0f}" if label.startswith("accounts moved")
@@ -137,7 +137,6 @@ def change_map(folder_a: str | Path, folder_b: str | Path) -> str:
     and the number of accounts that move.
     """
     import folium
-
     from branca.element import Element
 
     from territory_opt.outputs.maps import (

@@ -1,4 +1,5 @@
-"""Every output file of a run, built in memory (written by :func:`territory_opt.io.write_outputs`)."""
+"""Every output file of a run, built in memory (then written by
+:func:`territory_opt.io.write_outputs`)."""
 
 from __future__ import annotations
 

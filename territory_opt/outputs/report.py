@@ -37,7 +37,7 @@ def _fmt_cell(value: Any, column: str = "") -> str:
         return str(value)
     if np.isnan(value):
         return ""
-    if column.endswith("_coverage") or column.endswith("_share"):
+    if column.endswith(("_coverage", "_share")):
         return f"{value:.1%}"
     if column in COUNTS or isinstance(value, (int, np.integer)):
         return f"{value:,.0f}"

@@ -39,7 +39,12 @@ ALIASES = {"exact": "mip", "large": "lagrange"}
 
 def choose_method(problem: TerritoryProblem) -> str:
     """The method ``method="auto"`` picks: the Lagrangian path above a million
-    unit-centre pairs (units x territories, or units^2 with model centres)."""
+    unit-centre pairs (units x territories, or units^2 with model centres), or with
+    contiguity above ``lagrange.CONTIGUOUS_UNITS`` units (the MIP's flow model finds
+    no plan there in minutes: 5,622 ZIP codes x 40, none in 289 s, where the
+    Lagrangian path's repair gives a 1.03 % gap in 16 s)."""
+    if problem.contiguity and problem.n_units > lagrange.CONTIGUOUS_UNITS:
+        return "lagrange"
     return "lagrange" if problem.n_units * problem.n_columns > lagrange.LARGE_PAIRS else "mip"
 
 

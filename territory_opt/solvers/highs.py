@@ -13,10 +13,8 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 import highspy
-
 import numpy as np
 
 __all__ = ["INF", "STATUSES", "add_columns", "add_rows", "new_model", "outcome", "run",

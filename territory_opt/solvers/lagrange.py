@@ -52,11 +52,12 @@ from territory_opt.solvers import highs
 from territory_opt.solvers.local import locate_allocate, make_contiguous
 from territory_opt.solvers.options import SolveOptions
 
-__all__ = ["LARGE_PAIRS", "Allocation", "Allocator", "solve_lagrange"]
+__all__ = ["CONTIGUOUS_UNITS", "LARGE_PAIRS", "Allocation", "Allocator", "solve_lagrange"]
 
 logger = logging.getLogger(__name__)
 
 LARGE_PAIRS = 1_000_000  # unit x centre-column pairs above which method='auto' takes this path
+CONTIGUOUS_UNITS = 2_000  # units above which method='auto' takes it with contiguity
 CANDIDATES_PER_UNIT = 12  # cheapest territories per unit in each stage of the dual ascent
 CANDIDATES_PER_TERRITORY = 3  # and each territory's cheapest units, in average territories
 TEMPERATURES = (1e-1, 1e-2, 1e-3)  # of the mean cheapest cost per unit
@@ -210,7 +211,7 @@ class Allocator:
                  pinned: dict[int, int], threads: int | None, seed: int, msg: bool) -> None:
         self.problem = problem
         self.n, self.k = problem.n_units, len(centre_cols)
-        n, k = self.n, self.k
+        n = self.n
         self.cols = np.asarray(centre_cols, dtype=int)
         cost = problem.cost_block(np.arange(n), self.cols)
         if pinned:

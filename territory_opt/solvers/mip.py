@@ -219,6 +219,11 @@ def _assignment_rows(problem: TerritoryProblem, lp: pulp.LpProblem,
         by_unit[i].append(v)
         by_col.setdefault(c, []).append((i, v))
     for i, row in enumerate(by_unit):
+        if not row and problem.contiguity:
+            raise InfeasibleError(
+                f"contiguity: unit {problem.unit_ids[i]!r} can join no territory: every path "
+                "from a territory's root to it carries more than a band allows (each unit on "
+                "the path belongs to the territory); widen the band or drop contiguity")
         if not row:
             raise InfeasibleError(f"unit {problem.unit_ids[i]!r} fits in no territory: with "
                                   "every possible centre it breaks a band; widen the band")
