@@ -30,3 +30,14 @@ def test_a_swap_fixes_what_no_single_move_can():
     assert counts["improve"] == 0 and counts["swaps"] == 1
     assert p.objective_of(labels) < start
     assert plan_faults(p, labels) == []
+
+
+def test_a_swap_restores_a_band_no_move_or_chain_can():
+    # workloads 2, 3 / 2, 1: the top row carries 5 and the bottom row 3 of a target 4
+    # each; moving A1 or A2 alone makes it worse, trading A1 (3) for A2 (2) balances
+    graph = nx.Graph([("A0", "A1"), ("A0", "A2"), ("A1", "A3"), ("A2", "A3")])
+    p = grid_problem(BLOCK, [(-1.0, 0.4), (2.0, 0.6)], workload=[2, 3, 2, 1], graph=graph,
+                     contiguity=True, balance={"workload": 0.0})
+    labels, counts = make_contiguous(p, np.array([0, 0, 1, 1]), p.costs, p.roots)
+    assert labels.tolist() == [0, 1, 0, 1] and counts["balance"] == 2
+    assert plan_faults(p, labels) == []

@@ -116,7 +116,8 @@ def _pieces(plan: Plan, orphans: set[int]) -> list[set[int]]:
 
 def _balance(plan: Plan, deadline: float | None) -> int:
     """Restore the bands: the cheapest move that lowers the violation, else a chain of
-    moves along the shortest path of neighbouring territories to one with room."""
+    moves along the shortest path of neighbouring territories to one with room, else
+    a swap with a neighbouring territory that lowers the violation."""
     moves = 0
     stuck: set[int] = set()
     while moves < MAX_BALANCE_MOVES:
@@ -127,16 +128,42 @@ def _balance(plan: Plan, deadline: float | None) -> int:
             return moves
         if deadline is not None and time.perf_counter() > deadline:
             return moves
-        done = _direct_move(plan, t)
-        if not done:
-            done = _push(plan, t)
-
+        done = _direct_move(plan, t) or _push(plan, t) or _balancing_swap(plan, t)
         if done:
             moves += done
             stuck.clear()
         else:
             stuck.add(t)
     return moves
+
+
+def _balancing_swap(plan: Plan, t: int) -> int:
+    """Territory t trades a boundary unit with a neighbouring territory's: the swap
+    that lowers the two territories' violation at the least cost per unit removed,
+    keeping both connected (where no single move or chain can: a heavy unit out, a
+    light one in)."""
+    options = []
+    before = {s: plan.violation_of(s, plan.sums[:, s]) for s in _neighbour_territories(plan, t)}
+    base_t = plan.violation_of(t, plan.sums[:, t])
+    for i in _boundary(plan, t):
+        for s in plan.other_labels(i):
+            for j in _boundary(plan, s):
+                if t not in plan.other_labels(j):
+                    continue
+                d = plan.a[:, j] - plan.a[:, i]
+                after = (plan.violation_of(t, plan.sums[:, t] + d)
+                         + plan.violation_of(s, plan.sums[:, s] - d))
+                gain = base_t + before[s] - after
+                if gain > 1e-12:
+                    cost = (plan.cost[i, s] + plan.cost[j, t] - plan.cost[i, t]
+                            - plan.cost[j, s])
+                    options.append((cost / gain, i, j, s))
+    for _, i, j, s in sorted(options):
+        if _connected_after_swap(plan, i, j):
+            plan.move(i, s)
+            plan.move(j, t)
+            return 2
+    return 0
 
 
 def _direct_move(plan: Plan, t: int) -> int:
@@ -310,6 +337,12 @@ def _swap_keeps_rules(plan: Plan, i: int, j: int) -> bool:
     if len(d) and (plan.violation_of(t, plan.sums[:, t] + d) > 1e-12
                    or plan.violation_of(s, plan.sums[:, s] - d) > 1e-12):
         return False
+    return _connected_after_swap(plan, i, j)
+
+
+def _connected_after_swap(plan: Plan, i: int, j: int) -> bool:
+    """Whether both territories stay connected (from their roots) when i and j trade."""
+    t, s = int(plan.label[i]), int(plan.label[j])
     for own, gone, come in ((t, i, j), (s, j, i)):
         members = (plan.members[own] - {gone}) | {come}
         start = int(plan.roots[own]) if plan.roots is not None else min(members)
