@@ -143,11 +143,16 @@ def _read_excel(path: Path, source: Source, sheet: str | int | None,
                              f" sheet {sheet} does not exist (sheets count from 0)")
         frame = pd.read_excel(book, sheet_name=sheet if sheet is not None else 0, dtype=dtype)
         frame.attrs["sheet"] = names[sheet] if isinstance(sheet, int) else (sheet or names[0])
-        frame.attrs["other_sheets"] = {
-            n: [str(c) for c in pd.read_excel(book, sheet_name=n, nrows=0).columns]
-            for n in names
-            if n != frame.attrs["sheet"]}
     return frame
+
+
+def _sheet_with(source: Source, sheet: str, column: str) -> str | None:
+    """Another sheet of the workbook ``source`` that has ``column`` (read only when a
+    column is missing: the headers alone)."""
+    with pd.ExcelFile(Path(source)) as book:  # type: ignore[arg-type]
+        return next((str(n) for n in book.sheet_names if str(n) != sheet and column in
+                     [str(c) for c in pd.read_excel(book, sheet_name=n, nrows=0).columns]),
+                    None)
 
 
 def read_table(source: Source, *, layer: str | None = None, sheet: str | int | None = None,
@@ -239,11 +244,10 @@ def require_columns(frame: pd.DataFrame, columns: Mapping[str, str | None],
         where = ""
         if "sheet" in frame.attrs:
             where = f" (sheet {frame.attrs['sheet']!r})"
-            holding = [n for n, cols in frame.attrs.get("other_sheets", {}).items()
-                       if column in cols]
-            if holding:
-                hint += (f"Sheet {holding[0]!r} has that column: set sheet: "
-                         f"{holding[0]!r} in the scenario (sheet=... in Python). ")
+            holding = _sheet_with(source, frame.attrs["sheet"], str(column))
+            if holding is not None:
+                hint += (f"Sheet {holding!r} has that column: set sheet: "
+                         f"{holding!r} in the scenario (sheet=... in Python). ")
         raise InputError(
             f"{_name(source)}{where} has no column {column!r} (for {keyword}:); columns "
             f"are: {', '.join(present)}. {hint}Set {keyword}: <column name> in the "

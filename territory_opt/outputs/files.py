@@ -9,6 +9,7 @@ import pandas as pd
 
 from territory_opt.outputs.report import report_html
 from territory_opt.outputs.tables import coverage_table, summary_table, white_space
+from territory_opt.quality import COLUMNS
 from territory_opt.solution import Solution
 
 __all__ = ["SHAPEFILE_FIELDS", "build_output_files"]
@@ -50,7 +51,7 @@ def build_output_files(solution: Solution, manifest: dict[str, Any], *, title: s
         "" if v is None else v for v in summary.values()]})
     title = f"Territory plan: {title}"
     if quality is None:
-        quality = pd.DataFrame(columns=["check", "account_id", "message"])
+        quality = pd.DataFrame(columns=COLUMNS)
     return {
         "assignments.csv": assignments,
         "crm_assignments.csv": crm,
