@@ -50,18 +50,23 @@ def read_sjc(path: Path) -> dict:
             "dist": dist, "optimum": OPTIMA_SJC[path.stem]}
 
 
-def solve(instance: dict, time_limit: float) -> tuple[topt.Solution, float]:
+def problem(instance: dict) -> topt.TerritoryProblem:
+    """The instance as a territory problem: customers as units, demand as workload."""
     ids = [f"c{i + 1}" for i in range(len(instance["demand"]))]
     accounts = topt.read_accounts(gpd.GeoDataFrame(
         {"account_id": ids, "workload": instance["demand"]},
         geometry=gpd.points_from_xy(instance["xy"][:, 0], instance["xy"][:, 1]), crs=CRS))
     units = topt.build_units(accounts, method="accounts", crs=CRS)
-    problem = topt.TerritoryProblem(
+    return topt.TerritoryProblem(
         units, k=instance["p"], centres="model", weight="accounts", power=1,
         balance={"workload": {"max": instance["capacity"]}},
         distance=pd.DataFrame(instance["dist"], index=ids, columns=ids))
+
+
+def solve(instance: dict, time_limit: float) -> tuple[topt.Solution, float]:
+    problem_ = problem(instance)
     t0 = time.perf_counter()
-    solution = topt.solve(problem, gap=1e-6, time_limit=time_limit)
+    solution = topt.solve(problem_, gap=1e-6, time_limit=time_limit)
     return solution, time.perf_counter() - t0
 
 

@@ -98,7 +98,9 @@ def test_model_centres_give_a_balanced_plan(georgia_zips):
     problem = topt.TerritoryProblem(units, k=6, centres="model", balance={"workload": 0.05})
     big = topt.solve(problem, method="lagrange", threads=1)
     _check_plan(problem, big)
-    assert big.status == "feasible" and big.bound is None and big.gap is None
+    # the Lagrangian bound of the assignment rows certifies the plan
+    assert big.bound is not None and big.bound <= big.objective
+    assert big.options["lagrangian_steps"] > 0
     assert len(np.unique(big.unit_centres())) == 6
     for t, c in enumerate(big.centres):  # each centre lies in its own territory
         assert big.assignment[c] == t

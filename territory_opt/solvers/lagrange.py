@@ -28,9 +28,10 @@ the LP alone). This path relaxes the bands instead, whose dual has only
    stays valid (contiguity only removes plans).
 5. **Model-chosen centres**: location-allocation
    (:func:`territory_opt.solvers.local.locate_allocate`) from a
-   workload-weighted k-means, each allocation being steps 1-3. There is no
-   certified bound for model centres yet: the result is ``feasible`` with
-   ``bound=None``.
+   workload-weighted k-means, each allocation being steps 1-3; then, up to
+   ``DUAL_UNITS`` units, the Lagrangian bound of the assignment rows
+   (:mod:`territory_opt.solvers.centres`), with more plans from its centres
+   (:func:`model_centres_dual`). Above, the result has ``bound=None``.
 
 Small problems are solved by the MIP (:mod:`territory_opt.solvers.mip`).
 """
@@ -49,10 +50,12 @@ from territory_opt.plan import Bands
 from territory_opt.problem import TerritoryProblem, check_feasibility
 from territory_opt.solution import Solution, relative_gap
 from territory_opt.solvers import highs
+from territory_opt.solvers.centres import DualBound, dual_bound
 from territory_opt.solvers.local import locate_allocate, make_contiguous
 from territory_opt.solvers.options import SolveOptions
 
-__all__ = ["CONTIGUOUS_UNITS", "LARGE_PAIRS", "Allocation", "Allocator", "solve_lagrange"]
+__all__ = ["CONTIGUOUS_UNITS", "LARGE_PAIRS", "Allocation", "Allocator", "allocate_centres",
+           "improve_centres", "kmeans_centres", "solve_lagrange"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +69,10 @@ AGGREGATE_GROUPS = 1000
 DUAL_BOX = 1e3  # dual prices beyond this many times (largest cost / median amount) are moot
 DUAL_ITERATIONS = 150
 LOCATE_ROUNDS = 4  # location-allocation rounds at most
+PLAN_SECONDS = 1.0  # per plan the Lagrangian bound of model centres builds from its centres
+PLAN_ROUNDS = 3  # location-allocation rounds per such plan
+DUAL_UNITS = 3000  # model centres: units up to which this path computes the bound
+DUAL_SHARE = 0.5  # of the time limit, for that bound and its plans
 HUGE = 1e30  # the cost of a pair that is not allowed
 RESTRICTED_COLUMNS = 3  # columns per unit (least reduced cost) in the restricted LP
 ROUNDING_UNITS = 1000
@@ -167,6 +174,8 @@ class _SmoothedDual:
         from scipy.optimize import minimize
 
         size, nm = self.size, self.nm
+        if not len(z0):  # no band and no cap: nothing to price
+            return z0
         starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
         use_cap = self.cap is not None and m is not None
 
@@ -575,13 +584,53 @@ class Allocator:
         return territory
 
 
-def _model_centres(problem: TerritoryProblem, *, deadline: float | None,
+def allocate_centres(problem: TerritoryProblem, centres: np.ndarray, *,
+                     deadline: float | None, threads: int | None = None, seed: int = 0,
+                     msg: bool = False) -> tuple[Allocator, Allocation] | None:
+    """The balanced assignment of every unit to the given centre units (each
+    centre pinned to its own territory) by an :class:`Allocator`; None when
+    these centres cannot hold the bands."""
+    cols = np.asarray(centres, dtype=int)
+    allocator = Allocator(problem, cols, pinned={int(c): t for t, c in enumerate(cols)},
+                          threads=threads, seed=seed, msg=msg)
+    try:
+        return allocator, allocator.solve(deadline)
+    except (InfeasibleError, SolverError) as exc:
+        logger.info("no allocation to these %d centres: %s", len(cols), exc)
+        return None
+
+
+def improve_centres(problem: TerritoryProblem, centres: np.ndarray, *,
+                    deadline: float | None, rounds: int = LOCATE_ROUNDS,
+                    threads: int | None = None, seed: int = 0, msg: bool = False
+                    ) -> tuple[np.ndarray, Allocator, Allocation, int] | None:
+    """Location-allocation (:func:`locate_allocate`) from ``centres``, each
+    allocation by :func:`allocate_centres`, while the plan improves. Returns the
+    best centres, their allocator and allocation, and the number of rounds; None
+    when not even the first allocation holds the bands."""
+    tried: dict[tuple[int, ...], tuple[Allocator, Allocation]] = {}
+
+    def allocate(cols: np.ndarray) -> np.ndarray | None:
+        got = allocate_centres(problem, cols, deadline=deadline, threads=threads, seed=seed,
+                               msg=msg)
+        if got is None:
+            return None
+        tried[tuple(cols.tolist())] = got
+        return got[1].territory
+
+    found = locate_allocate(problem, np.asarray(centres, dtype=int), allocate, rounds=rounds,
+                            deadline=deadline, until_worse=True)
+    if found is None:
+        return None
+    cols, _, done = found
+    return cols, *tried[tuple(cols.tolist())], done
+
+
+def kmeans_centres(problem: TerritoryProblem, *, deadline: float | None,
                    threads: int | None, seed: int, msg: bool
                    ) -> tuple[np.ndarray, Allocator, Allocation, int]:
-    """Model-chosen centres: :func:`locate_allocate` from the units nearest a
-    workload-weighted k-means, each allocation by an :class:`Allocator`, while
-    the plan improves. Returns the centres, their allocator and allocation, and
-    the number of rounds."""
+    """Model-chosen centres: :func:`improve_centres` from the units nearest a
+    workload-weighted k-means."""
     from scipy.spatial import cKDTree
     from sklearn.cluster import KMeans
 
@@ -595,19 +644,42 @@ def _model_centres(problem: TerritoryProblem, *, deadline: float | None,
     for row in np.atleast_2d(near):
         free = [int(j) for j in row if int(j) not in set(centres)]
         centres.append(free[0] if free else int(np.setdiff1d(np.arange(len(xy)), centres)[0]))
-    tried: dict[tuple[int, ...], tuple[Allocator, Allocation]] = {}
+    found = improve_centres(problem, np.array(centres), deadline=deadline, threads=threads,
+                            seed=seed, msg=msg)
+    if found is None:
+        # the allocator raises for these centres: let it say why
+        Allocator(problem, np.array(centres), pinned={c: t for t, c in enumerate(centres)},
+                  threads=threads, seed=seed, msg=msg).solve(deadline)
+        raise SolverError("no allocation to the k-means centres holds the bands")
+    return found
 
-    def allocate(cols: np.ndarray) -> np.ndarray:
-        allocator = Allocator(problem, cols, pinned={int(c): t for t, c in enumerate(cols)},
-                              threads=threads, seed=seed, msg=msg)
-        tried[tuple(cols.tolist())] = allocator, allocator.solve(deadline)
-        return tried[tuple(cols.tolist())][1].territory
 
-    found = locate_allocate(problem, np.array(centres), allocate, rounds=LOCATE_ROUNDS,
-                            deadline=deadline, until_worse=True)
-    assert found is not None  # the allocator raises rather than fail
-    cols, _, rounds = found
-    return cols, *tried[tuple(cols.tolist())], rounds
+def model_centres_dual(problem: TerritoryProblem, options: SolveOptions,
+                       share: float = DUAL_SHARE) -> DualBound:
+    """Model centres: a plan by location-allocation from k-means centres
+    (:func:`kmeans_centres`), then the Lagrangian bound of the assignment rows
+    with more plans from its centres (:func:`~territory_opt.solvers.centres.dual_bound`),
+    within ``share`` of the time limit."""
+    limit = options.time_limit
+    now = time.perf_counter()
+    deadline = None if limit is None else now + share * limit
+    kw: dict[str, Any] = {"threads": options.threads, "seed": options.random_state}
+    plan, upper = None, np.inf
+    try:
+        cols, _, alloc, _ = kmeans_centres(problem, deadline=deadline, msg=False, **kw)
+        plan = cols[alloc.territory]
+        upper = problem.objective_of(plan)
+    except (InfeasibleError, SolverError) as exc:  # the bound may still say more
+        logger.info("no plan from k-means centres: %s", exc)
+
+    def make_plan(centres: np.ndarray) -> np.ndarray | None:
+        stop = time.perf_counter() + PLAN_SECONDS
+        found = improve_centres(problem, centres, deadline=stop if deadline is None
+                                else min(stop, deadline), rounds=PLAN_ROUNDS, **kw)
+        return None if found is None else found[0][found[2].territory]
+
+    return dual_bound(problem, deadline=deadline, make_plan=make_plan, upper=upper, plan=plan,
+                      target_gap=options.gap)
 
 
 def solve_lagrange(problem: TerritoryProblem, options: SolveOptions) -> Solution:
@@ -634,21 +706,34 @@ def solve_lagrange(problem: TerritoryProblem, options: SolveOptions) -> Solution
         allocator = Allocator(problem, centre_cols, pinned=pinned, threads=threads,
                               seed=seed, msg=msg)
         alloc = allocator.solve(deadline)
+        territory, cost = alloc.territory, allocator.cost
         bound: float | None = alloc.bound
         roots = problem.roots
+    elif problem.n_units <= DUAL_UNITS:
+        dual = model_centres_dual(problem, options)
+        if dual.plan is None:
+            raise SolverError("no plan within the bands from the Lagrangian bound's centres in "
+                              "the time limit; give it more time (--time-limit) or widen the "
+                              "bands")
+        centre_cols, territory = np.unique(dual.plan, return_inverse=True)
+        bound = dual.bound
+        roots = centre_cols
+        pinned = {int(c): t for t, c in enumerate(centre_cols)}
+        cost = problem.cost_block(np.arange(problem.n_units), centre_cols)
+        info |= {"lagrangian_bound": dual.bound, "lagrangian_steps": dual.iterations}
     else:
-        centre_cols, allocator, alloc, rounds = _model_centres(
+        centre_cols, allocator, alloc, rounds = kmeans_centres(
             problem, deadline=deadline, threads=threads, seed=seed, msg=msg)
+        territory, cost = alloc.territory, allocator.cost
         pinned = {int(c): t for t, c in enumerate(centre_cols)}
         bound = None  # the allocation bound holds for these centres only
         roots = centre_cols
         info["locate_rounds"] = rounds
     seconds["solve"] = time.perf_counter() - t0
-    territory = alloc.territory
     if problem.contiguity:
         t0 = time.perf_counter()
-        territory, moved = make_contiguous(problem, territory, allocator.cost, roots,
-                                           pinned=pinned, deadline=deadline)
+        territory, moved = make_contiguous(problem, territory, cost, roots, pinned=pinned,
+                                           deadline=deadline)
         seconds["repair"] = time.perf_counter() - t0
         info["contiguity_moves"] = moved
     unit_centres = centre_cols[territory]

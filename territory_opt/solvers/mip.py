@@ -5,7 +5,9 @@
 rows, centres, bands, contiguity flows and the realignment cap. :func:`solve_mip`
 solves it exactly: LP bound, an incumbent near the LP, reduced-cost fixing, then
 the reduced MIP; contiguity by flows in the model or separator cuts added in
-rounds. The solver is chosen by name (HiGHS by default, through the one adapter
+rounds. With model-chosen centres, the Lagrangian bound of the assignment rows
+(:mod:`territory_opt.solvers.centres`) comes first: its plan is the incumbent,
+and the pairs it closes never enter the model. The solver is chosen by name (HiGHS by default, through the one adapter
 :mod:`territory_opt.solvers.highs`). Only this module imports PuLP.
 """
 
@@ -23,7 +25,6 @@ import pulp
 
 from territory_opt.errors import InfeasibleError, InputError, SolverError
 from territory_opt.problem import (
-    Band,
     TerritoryProblem,
     check_feasibility,
     format_amount,
@@ -31,8 +32,10 @@ from territory_opt.problem import (
     max_units_per_territory,
     reachable_units,
 )
-from territory_opt.solution import Solution
+from territory_opt.solution import Solution, relative_gap
 from territory_opt.solvers import highs
+from territory_opt.solvers.centres import DualBound, allowed_pairs, dual_bound
+from territory_opt.solvers.lagrange import model_centres_dual
 from territory_opt.solvers.local import locate_allocate
 from territory_opt.solvers.options import SolveOptions
 
@@ -45,6 +48,8 @@ INCUMBENT_SHARE = 0.2  # of the time limit, for the incumbent search of reduce=T
 INCUMBENT_SECONDS = 10.0  # the incumbent search's budget when there is no time limit
 FEASIBILITY_SHARE = 0.5  # of the time limit, to decide whether a connected plan exists
 DIAGNOSIS_SECONDS = 30.0  # the elastic re-solve that explains an infeasible model
+DUAL_FIRST_UNITS = 200  # model centres: above, the Lagrangian bound and its plans come first
+MIP_PAIRS = 300_000  # pairs left open by the Lagrangian bound above which the MIP is skipped
 
 Variables = dict[tuple[int, int], pulp.LpVariable]
 
@@ -120,7 +125,8 @@ def _solve_lp(lp: pulp.LpProblem, engine: Any, solver: str) -> tuple[str, float 
 
 
 def build_model(problem: TerritoryProblem, *, elastic: bool = False,
-                feasibility: bool = False) -> tuple[pulp.LpProblem, Variables]:
+                feasibility: bool = False,
+                closed: np.ndarray | None = None) -> tuple[pulp.LpProblem, Variables]:
     """The PuLP model of ``problem`` (formulation in :class:`TerritoryProblem`).
 
     Returns the model and its variables ``x[(i, c)]``: unit i with centre column
@@ -137,9 +143,13 @@ def build_model(problem: TerritoryProblem, *, elastic: bool = False,
     variables (named ``slack_...``), and the objective becomes their sum, each
     divided by its band's scale: the smallest relative change of the bands that
     makes the problem feasible (see :func:`elastic_slacks`).
+
+    ``closed`` (model centres, ``(n, n)``) leaves out the pairs (unit, centre)
+    that no plan of interest uses (:meth:`~territory_opt.solvers.centres.DualBound.closed_pairs`).
     """
     lp = pulp.LpProblem("territories", pulp.LpMinimize)
-    x = _assignment_variables(problem, lp, elastic=elastic, feasibility=feasibility)
+    x = _assignment_variables(problem, lp, elastic=elastic, feasibility=feasibility,
+                              closed=closed)
     if not elastic:
         cost = problem.costs
         lp += pulp.LpAffineExpression([(v, float(cost[i, c])) for (i, c), v in x.items()])
@@ -156,7 +166,7 @@ def build_model(problem: TerritoryProblem, *, elastic: bool = False,
 
 
 def _assignment_variables(problem: TerritoryProblem, lp: pulp.LpProblem, *, elastic: bool,
-                          feasibility: bool) -> Variables:
+                          feasibility: bool, closed: np.ndarray | None = None) -> Variables:
     """``x[i, c]`` for every pair the bands, locks and contiguity allow."""
     n, k = problem.n_units, problem.n_territories
     x: Variables = {}
@@ -173,14 +183,11 @@ def _assignment_variables(problem: TerritoryProblem, lp: pulp.LpProblem, *, elas
                 x[i, t] = lp.add_variable(f"x_{i}_{t}", lowBound=1 if i in fixed else 0,
                                           upBound=1, cat=pulp.LpBinary)
         return x
-    bands: dict[str, Band] = problem.bands  # type: ignore[attr-defined]
-    centre_ok = np.ones(n, dtype=bool)
-    pair_ok = np.ones((n, n), dtype=bool)
-    for m in ([] if elastic else bands):  # two that exceed a band never meet
-        a, u = problem.values(m), problem.bounds(m)[1][0]
-        centre_ok &= a <= u + 1e-9
-        pair_ok &= (a[:, None] + a[None, :]) <= u + 1e-9
-    np.fill_diagonal(pair_ok, True)
+    # two that exceed a band never meet (unless the bands are what may give)
+    pair_ok = np.ones((n, n), dtype=bool) if elastic else allowed_pairs(problem)
+    if closed is not None:
+        pair_ok &= ~closed
+    centre_ok = np.diagonal(pair_ok).copy()
     rank = np.empty(n, dtype=int)  # root = the member that comes first
     rank[np.argsort(-problem.values(problem.weight), kind="stable")] = np.arange(n)
     for j in np.flatnonzero(centre_ok):
@@ -432,8 +439,26 @@ def solve_mip(problem: TerritoryProblem, options: SolveOptions) -> Solution:
     check_feasibility(problem)
     _ = problem.costs
     seconds["check"] = time.perf_counter() - clock
+    dual = None
+    if problem.centres == "model" and options.reduce and not problem.contiguity \
+            and problem.n_units > DUAL_FIRST_UNITS:
+        t0 = time.perf_counter()
+        dual = model_centres_dual(problem, options)
+        seconds["presolve"] += time.perf_counter() - t0
+    closed = dual.closed_pairs() if dual is not None and dual.plan is not None else None
+    if closed is not None and (relative_gap(dual.upper, dual.bound) <= options.gap  # type: ignore[union-attr]
+                               or (~closed).sum() > MIP_PAIRS):
+        # proven by the bound, or the model left is too large to improve on the plan
+        assert dual is not None and dual.plan is not None
+        gap_closed = relative_gap(dual.upper, dual.bound) <= options.gap
+        logger.info("Lagrangian plan taken: %s", "gap closed" if gap_closed else
+                    f"{int((~closed).sum())} pairs left open")
+        return Solution.from_unit_centres(
+            problem, dual.plan, status="optimal" if gap_closed else "feasible",
+            bound=min(dual.bound, dual.upper), solver=options.solver, seconds=seconds,
+            options=options.record("mip") | _dual_info(dual, closed))
     t0 = time.perf_counter()
-    lp, x = build_model(problem)
+    lp, x = build_model(problem, closed=closed)
     seconds["build"] = time.perf_counter() - t0
     logger.info("model: %d variables, %d constraints", len(x), len(lp.constraints()))
     runner = _Runner(lp, options, clock)
@@ -484,8 +509,9 @@ def solve_mip(problem: TerritoryProblem, options: SolveOptions) -> Solution:
             seed = found
     rounds, n_cuts = 0, 0
     while True:
-        unit_centres, status, bound, info = _solve_round(problem, runner, x, seconds,
-                                                         lp_status, seed)
+        unit_centres, status, bound, info = _solve_round(
+            problem, runner, x, seconds, lp_status, seed,
+            known=None if dual is None or closed is None else dual.plan)
         seed = None
         lp_status = None  # later rounds add cuts: their LP differs
         if status == "infeasible":
@@ -507,29 +533,43 @@ def solve_mip(problem: TerritoryProblem, options: SolveOptions) -> Solution:
             lp += cut
         rounds, n_cuts = rounds + 1, n_cuts + len(cuts)
         logger.info("contiguity round %d: %d cuts added", rounds, len(cuts))
-    if plain_bound is not None:
-        objective = problem.objective_of(unit_centres)
-        bound = plain_bound if bound is None else max(bound, min(plain_bound, objective))
+    for known in (plain_bound, None if dual is None else dual.bound):
+        if known is not None:
+            objective = problem.objective_of(unit_centres)
+            bound = known if bound is None else max(bound, min(known, objective))
+            if status == "feasible" and relative_gap(objective, bound) <= options.gap:
+                status = "optimal"
     if bound is None:
         logger.info("%s reports no lower bound: bound and gap are unknown", options.solver)
     return Solution.from_unit_centres(
         problem, unit_centres, status=status, bound=bound, solver=options.solver,
         seconds=seconds,
         options=options.record("mip") | {"contiguity_rounds": rounds, "contiguity_cuts": n_cuts,
-                                         "plain_bound": plain_bound} | info)
+                                         "plain_bound": plain_bound} | info
+        | _dual_info(dual, closed))
+
+
+def _dual_info(dual: DualBound | None, closed: np.ndarray | None) -> dict[str, Any]:
+    if dual is None:
+        return {}
+    return {"lagrangian_bound": dual.bound, "lagrangian_steps": dual.iterations,
+            "lagrangian_closed": None if closed is None else int(closed.sum())}
 
 
 def _solve_round(problem: TerritoryProblem, runner: _Runner, x: Variables,
                  seconds: dict[str, float], lp_status: str | None = None,
-                 seed: np.ndarray | None = None,
+                 seed: np.ndarray | None = None, known: np.ndarray | None = None,
                  ) -> tuple[np.ndarray | None, str, float | None, dict[str, Any]]:
     """Solve the current model once: (each unit's centre column, status, bound, info).
 
     ``lp_status`` is the status of the model's LP relaxation when it was just
     solved (its values and reduced costs are still on ``x``), so it is reused.
-    ``seed`` is a known plan of the model, an incumbent if no better is found.
+    ``seed`` is a known plan of the model, an incumbent if no better is found;
+    ``known`` a good plan that the model was reduced around (the Lagrangian
+    bound's): the incumbent, without the LP's heuristics.
     """
-    incumbent: np.ndarray | None = None
+    incumbent = known
+    info: dict[str, Any] = {}
     lp_bound: float | None = None
     fixed: list[pulp.LpVariable] = []
     t0 = time.perf_counter()
@@ -544,7 +584,7 @@ def _solve_round(problem: TerritoryProblem, runner: _Runner, x: Variables,
             dj = {key: v.dj or 0.0 for key, v in x.items()}
             budget = INCUMBENT_SHARE * (time_limit if time_limit is not None
                                         else INCUMBENT_SECONDS / INCUMBENT_SHARE)
-            if problem.centres == "model":
+            if problem.centres == "model" and incumbent is None:
                 incumbent = _locate_allocate_incumbent(problem, runner, x, values, budget / 2)
             if incumbent is None:
                 incumbent = _round_lp(problem, runner, x, values, dj, budget)
@@ -557,6 +597,16 @@ def _solve_round(problem: TerritoryProblem, runner: _Runner, x: Variables,
                 fixed = _fix_by_reduced_costs(problem, x, values, dj, lp_bound, upper)
                 logger.info("LP bound %.6g, incumbent %.6g, %d of %d variables fixed",
                             lp_bound, upper, len(fixed), len(x))
+                if problem.centres == "model" and not problem.contiguity and known is None:
+                    dual = dual_bound(problem, deadline=None, make_plan=lambda _: None,
+                                      upper=upper, plan=incumbent,
+                                      target_gap=runner.options.gap)
+                    closed = dual.closed_pairs()
+                    for (i, c), v in x.items():
+                        if closed[i, c] and v.upBound != 0:
+                            v.upBound = 0
+                            fixed.append(v)
+                    info = _dual_info(dual, closed)
     seconds["presolve"] += time.perf_counter() - t0
     t0 = time.perf_counter()
     start = None if incumbent is None else {x[i, c].name: 1.0 for i, c in enumerate(incumbent)}
@@ -577,11 +627,15 @@ def _solve_round(problem: TerritoryProblem, runner: _Runner, x: Variables,
             status, bound, unit_centres = "feasible", lp_bound, incumbent
         elif bound is not None:
             bound = min(bound, upper)
+        if info.get("lagrangian_bound") is not None and status != "optimal":
+            bound = max(bound if bound is not None else -np.inf,
+                        min(info["lagrangian_bound"], upper))
         if unit_centres is None or upper < problem.objective_of(unit_centres):
             unit_centres = incumbent
     if status == "no_solution":
         unit_centres = None
-    return unit_centres, status, bound, {"lp_bound": lp_bound, "fixed_variables": len(fixed)}
+    return unit_centres, status, bound, {"lp_bound": lp_bound,
+                                         "fixed_variables": len(fixed)} | info
 
 
 def _fix_by_reduced_costs(problem: TerritoryProblem, x: Variables,

@@ -1,0 +1,102 @@
+"""Model-chosen centres past a few hundred units: a plan, a certified bound, a proof.
+
+Instances of the published districting kind (Hess: workload x distance squared,
+centres chosen among the units, a tight band), built from the bundled ZIP data
+(``territory_opt.datasets.us_zip_units``: real locations, seeded synthetic
+workload): every ZIP code of a state is a unit.
+
+Each instance runs twice, each run in its own process: with ``--time-limit 10``
+(is there a plan in 10 s?) and with the full ``--time-limit`` (proof, or the
+certified gap). ``--baseline DIR`` adds the same runs of another checkout of the
+code (e.g. a ``git worktree`` of an earlier commit), measured in the same
+session, and a column with the ratio of seconds.
+
+Usage: python benchmarks/model_centres.py [--instances SC-2 SC-4 ...]
+           [--time-limit S] [--baseline DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+# state, territories; band +-1 % of workload
+INSTANCES = ("SC-2", "SC-4", "SC-7", "TN-4", "AL-6", "GA-8", "GA-14")
+TOLERANCE = 0.01
+
+
+def problem(name: str):
+    import territory_opt as topt
+    from territory_opt.datasets import us_zip_units
+
+    state, k = name.split("-")
+    units = us_zip_units(states=[state], seed=0)
+    return topt.TerritoryProblem(units, k=int(k), centres="model", power=2,
+                                 balance={"workload": TOLERANCE})
+
+
+def child(name: str, time_limit: float) -> dict:
+    """One run, in this process: the figures as a dict."""
+    import territory_opt as topt
+
+    p = problem(name)
+    t0 = time.perf_counter()
+    try:
+        sol = topt.solve(p, time_limit=time_limit)
+    except topt.TerritoryOptError as exc:
+        return {"n": p.n_units, "seconds": time.perf_counter() - t0, "error": str(exc)[:60]}
+    return {"n": p.n_units, "seconds": time.perf_counter() - t0, "status": sol.status,
+            "objective": sol.objective, "gap": sol.gap, "method": sol.options["method"]}
+
+
+def run(name: str, time_limit: float, code: str | None) -> dict:
+    env = dict(os.environ)
+    if code:
+        env["PYTHONPATH"] = code
+    out = subprocess.run([sys.executable, __file__, "--child", name, "--time-limit",
+                          str(time_limit)], capture_output=True, text=True, env=env)
+    try:
+        return json.loads(out.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        return {"seconds": float("nan"), "error": out.stderr.strip()[-60:]}
+
+
+def cell(r: dict) -> str:
+    if "error" in r:
+        return f"{r['seconds']:7.1f}  no plan"
+    gap = "-" if r["gap"] is None else f"{r['gap']:.3%}"
+    return f"{r['seconds']:7.1f} {r['objective']:14,.0f} {gap:>8} {r['status']:>8}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--instances", nargs="+", default=list(INSTANCES))
+    parser.add_argument("--time-limit", type=float, default=120.0)
+    parser.add_argument("--baseline", help="another checkout of the code, run alike")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child, args.time_limit)))
+        return
+    codes = [("this", None)] + ([("baseline", args.baseline)] if args.baseline else [])
+    print(f"{'instance':9} {'n':>5} {'code':9} {'limit':>5}  {'seconds':>7} {'objective':>14} "
+          f"{'gap':>8} {'status':>8}  {'x baseline':>10}")
+    for name in args.instances:
+        runs: dict[tuple[str, float], dict] = {}
+        for label, code in codes:
+            for limit in (10.0, args.time_limit):
+                r = runs[label, limit] = run(name, limit, code)
+                ratio = ""
+                if label == "baseline" and "error" not in runs["this", limit] \
+                        and "error" not in r:
+                    ratio = f"{runs['this', limit]['seconds'] / r['seconds']:9.2f}x"
+                print(f"{name:9} {r.get('n', ''):>5} {label:9} {limit:5.0f}  {cell(r)}  {ratio}",
+                      flush=True)
+
+
+if __name__ == "__main__":
+    main()
