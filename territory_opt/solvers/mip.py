@@ -50,6 +50,7 @@ FEASIBILITY_SHARE = 0.5  # of the time limit, to decide whether a connected plan
 DIAGNOSIS_SECONDS = 30.0  # the elastic re-solve that explains an infeasible model
 DUAL_FIRST_UNITS = 200  # model centres: above, the Lagrangian bound and its plans come first
 MIP_PAIRS = 300_000  # pairs left open by the Lagrangian bound above which the MIP is skipped
+PAIRS_PER_SECOND = 5_000  # and above this many per second left of the time limit
 
 Variables = dict[tuple[int, int], pulp.LpVariable]
 
@@ -446,8 +447,11 @@ def solve_mip(problem: TerritoryProblem, options: SolveOptions) -> Solution:
         dual = model_centres_dual(problem, options)
         seconds["presolve"] += time.perf_counter() - t0
     closed = dual.closed_pairs() if dual is not None and dual.plan is not None else None
+    left = None if options.time_limit is None else \
+        options.time_limit - (time.perf_counter() - clock)
+    most = MIP_PAIRS if left is None else min(MIP_PAIRS, PAIRS_PER_SECOND * max(left, 0.0))
     if closed is not None and (relative_gap(dual.upper, dual.bound) <= options.gap  # type: ignore[union-attr]
-                               or (~closed).sum() > MIP_PAIRS):
+                               or (~closed).sum() > most):
         # proven by the bound, or the model left is too large to improve on the plan
         assert dual is not None and dual.plan is not None
         gap_closed = relative_gap(dual.upper, dual.bound) <= options.gap
