@@ -16,7 +16,7 @@ from unittest import mock
 import numpy as np
 import pytest
 from conftest import CRS, make_accounts
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 import territory_opt as topt
@@ -160,6 +160,9 @@ PATHS = {"mip": {}, "mip-bound-first": {"DUAL_FIRST_UNITS": 0},
 @pytest.mark.parametrize("path", sorted(PATHS))
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(inst=model_instances())
+@example(inst={"cells": [(0, 1), (0, 3), (2, 1), (3, 2), (2, 3), (0, 0)],  # HiGHS took its
+               "workload": [4.0, 1.37, 5.74, 2.0, 6.37, 1.74],  # start plan as optimal
+               "k": 2, "balance": {}, "power": 2})
 def test_model_centres_against_brute_force(path, inst):
     problem = build(inst)
     best = min((problem.objective_of(p) for p in plans(problem)), default=None)

@@ -617,6 +617,14 @@ def _solve_round(problem: TerritoryProblem, runner: _Runner, x: Variables,
     try:
         status, bound = runner.run(mip=True, start=start)
         unit_centres = _read_plan(problem, x) if status in ("optimal", "feasible") else None
+        if status == "optimal" and start is not None and bound is not None and relative_gap(
+                problem.objective_of(unit_centres), bound) > runner.options.gap + 1e-6:
+            # HiGHS 1.16 can take a start plan as optimal in its presolved space while
+            # losing the objective offset (seen on a 6-unit model); ask again without it
+            logger.warning("HiGHS called the start plan optimal at a gap; solving again "
+                           "without it")
+            status, bound = runner.run(mip=True)
+            unit_centres = _read_plan(problem, x) if status in ("optimal", "feasible") else None
     finally:
         for v in fixed:  # the next round (with cuts) starts from the whole model again
             v.lowBound, v.upBound = 0, 1
