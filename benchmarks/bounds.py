@@ -24,16 +24,16 @@ import pandas as pd
 import pulp
 
 sys.path.insert(0, str(Path(__file__).parent))
-from capacitated_pmedian import OPTIMA_PMEDCAP1, read_pmedcap  # noqa: E402
-from capacitated_pmedian import problem as pmedian_problem  # noqa: E402
-from districting import write_instance  # noqa: E402
+from capacitated_pmedian import OPTIMA_PMEDCAP1, read_pmedcap
+from capacitated_pmedian import problem as pmedian_problem
+from districting import write_instance
 
-import territory_opt as topt  # noqa: E402
-from territory_opt.scenario.run import build_problem, load_inputs  # noqa: E402
-from territory_opt.scenario.schema import load_scenario  # noqa: E402
-from territory_opt.solvers.lagrange import model_centres_dual  # noqa: E402
-from territory_opt.solvers.mip import build_model, make_solver  # noqa: E402
-from territory_opt.solvers.options import SolveOptions  # noqa: E402
+import territory_opt as topt
+from territory_opt.scenario.run import build_problem, load_inputs
+from territory_opt.scenario.schema import load_scenario
+from territory_opt.solvers.lagrange import model_centres_dual
+from territory_opt.solvers.mip import build_model, make_solver
+from territory_opt.solvers.options import SolveOptions
 
 
 def lp_bound(problem: topt.TerritoryProblem) -> tuple[float, float]:

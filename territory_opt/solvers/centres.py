@@ -367,7 +367,6 @@ class DualBound:
     pair the best bound on plans that use it."""
 
     bound: float
-    prices: np.ndarray
     pair_bound: np.ndarray  # (n, n), the maximum over the steps
     plan: np.ndarray | None  # each unit's centre unit
     upper: float  # its cost (inf without a plan)
@@ -439,4 +438,4 @@ def dual_bound(problem: TerritoryProblem, *, deadline: float | None,
     if np.isfinite(best_bound):  # every knapsack at the best prices, for the pair bounds
         np.maximum(pair_bound, dual.evaluate(best_prices, full=True).pair_bound, out=pair_bound)
     logger.info("Lagrangian bound %.8g after %d steps (plan %.8g)", best_bound, it, upper)
-    return DualBound(best_bound, best_prices, pair_bound, plan, upper, it)
+    return DualBound(best_bound, pair_bound, plan, upper, it)

@@ -586,33 +586,38 @@ class Allocator:
 
 def allocate_centres(problem: TerritoryProblem, centres: np.ndarray, *,
                      deadline: float | None, threads: int | None = None, seed: int = 0,
-                     msg: bool = False) -> tuple[Allocator, Allocation] | None:
+                     msg: bool = False, strict: bool = False
+                     ) -> tuple[Allocator, Allocation] | None:
     """The balanced assignment of every unit to the given centre units (each
     centre pinned to its own territory) by an :class:`Allocator`; None when
-    these centres cannot hold the bands."""
+    these centres cannot hold the bands (``strict``: the allocator's error)."""
     cols = np.asarray(centres, dtype=int)
     allocator = Allocator(problem, cols, pinned={int(c): t for t, c in enumerate(cols)},
                           threads=threads, seed=seed, msg=msg)
     try:
         return allocator, allocator.solve(deadline)
     except (InfeasibleError, SolverError) as exc:
+        if strict:
+            raise
         logger.info("no allocation to these %d centres: %s", len(cols), exc)
         return None
 
 
 def improve_centres(problem: TerritoryProblem, centres: np.ndarray, *,
                     deadline: float | None, rounds: int = LOCATE_ROUNDS,
-                    threads: int | None = None, seed: int = 0, msg: bool = False
+                    threads: int | None = None, seed: int = 0, msg: bool = False,
+                    strict: bool = False
                     ) -> tuple[np.ndarray, Allocator, Allocation, int] | None:
     """Location-allocation (:func:`locate_allocate`) from ``centres``, each
     allocation by :func:`allocate_centres`, while the plan improves. Returns the
     best centres, their allocator and allocation, and the number of rounds; None
-    when not even the first allocation holds the bands."""
+    when not even the first allocation holds the bands (``strict``: its error;
+    a later one that fails ends the search)."""
     tried: dict[tuple[int, ...], tuple[Allocator, Allocation]] = {}
 
     def allocate(cols: np.ndarray) -> np.ndarray | None:
         got = allocate_centres(problem, cols, deadline=deadline, threads=threads, seed=seed,
-                               msg=msg)
+                               msg=msg, strict=strict and not tried)
         if got is None:
             return None
         tried[tuple(cols.tolist())] = got
@@ -645,12 +650,8 @@ def kmeans_centres(problem: TerritoryProblem, *, deadline: float | None,
         free = [int(j) for j in row if int(j) not in set(centres)]
         centres.append(free[0] if free else int(np.setdiff1d(np.arange(len(xy)), centres)[0]))
     found = improve_centres(problem, np.array(centres), deadline=deadline, threads=threads,
-                            seed=seed, msg=msg)
-    if found is None:
-        # the allocator raises for these centres: let it say why
-        Allocator(problem, np.array(centres), pinned={c: t for t, c in enumerate(centres)},
-                  threads=threads, seed=seed, msg=msg).solve(deadline)
-        raise SolverError("no allocation to the k-means centres holds the bands")
+                            seed=seed, msg=msg, strict=True)
+    assert found is not None  # strict: the allocator raises rather than fail
     return found
 
 
