@@ -46,6 +46,15 @@ REPS = [
 ]
 NAME_SUFFIX = ["Medical Supply", "Clinic", "Pharmacy", "Health Partners", "Care Center",
                "Family Practice", "Dental Group", "Wellness"]
+# The account's segment follows its (synthetic) business type.
+SEGMENT_OF_SUFFIX = {"Care Center": "hospital", "Pharmacy": "pharmacy",
+                     "Medical Supply": "pharmacy"}  # every other type: "practice"
+# Two hospital specialists (synthetic people at real city centres); the twelve reps
+# above serve practices and pharmacies in reps_specialists.csv.
+SPECIALISTS = [
+    ("R13", "Morgan Reyes", "Atlanta", 33.7490, -84.3880, 0.85, "hospital"),
+    ("R14", "Noel Okafor", "Macon", 32.8407, -83.6324, 0.85, "hospital"),
+]
 
 
 def counties_source() -> Path:
@@ -99,13 +108,21 @@ def build_accounts(counties: gpd.GeoDataFrame, seed: int = SEED) -> pd.DataFrame
     suffix = rng.choice(NAME_SUFFIX, len(zips))
     zips["name"] = [f"{c.title()} {s}" for c, s in zip(zips["city"], suffix)]
     zips["account_id"] = ["A" + z for z in zips["zip"]]
+    zips["segment"] = [SEGMENT_OF_SUFFIX.get(s, "practice") for s in suffix]
     cols = ["account_id", "name", "zip", "city", "county", "fips", "lat", "lon",
-            "workload", "revenue"]
+            "workload", "revenue", "segment"]
     return zips[cols]
 
 
 def build_reps() -> pd.DataFrame:
     return pd.DataFrame(REPS, columns=["rep_id", "name", "city", "lat", "lon", "fte"])
+
+
+def build_specialist_reps() -> pd.DataFrame:
+    """The twelve reps for practices and pharmacies, and two hospital specialists."""
+    core = build_reps().assign(segments="practice; pharmacy")
+    return pd.concat([core, pd.DataFrame(SPECIALISTS, columns=list(core.columns))],
+                     ignore_index=True)
 
 
 OPEN_STAGES = ("Qualify", "Propose", "Negotiate")
@@ -189,6 +206,7 @@ def main(argv: list[str] | None = None) -> None:
     accounts = build_accounts(counties)
     accounts.to_csv(args.out / "accounts.csv", index=False)
     build_reps().to_csv(args.out / "reps.csv", index=False)
+    build_specialist_reps().to_csv(args.out / "reps_specialists.csv", index=False)
     build_deals(accounts).to_csv(args.out / "deals.csv", index=False)
     build_alignment(accounts).to_csv(args.out / "alignment.csv", index=False)
     build_crm_export(accounts).to_csv(args.out / "crm_export.csv", index=False)

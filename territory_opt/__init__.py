@@ -21,6 +21,7 @@ from territory_opt.errors import (
 from territory_opt.graph import adjacency, graph_from_edges
 from territory_opt.headcount import size_headcount
 from territory_opt.io import (
+    capacity_column,
     read_accounts,
     read_alignment,
     read_deals,
@@ -52,7 +53,7 @@ except PackageNotFoundError:  # running from a source tree without installing
 __all__ = [
     "InfeasibleError", "InputError", "Scenario", "Solution", "SolverError",
     "TerritoryOptError", "TerritoryOptWarning", "TerritoryProblem", "__version__",
-    "adjacency", "build_units", "check_feasibility", "graph_from_edges",
+    "adjacency", "build_units", "capacity_column", "check_feasibility", "graph_from_edges",
     "read_alignment", "read_deals", "read_distance_matrix", "georgia_paths", "load_georgia",
     "load_scenario",
     "read_accounts", "read_locks", "read_potential", "read_reps", "run_scenario",

@@ -14,8 +14,12 @@ import traceback
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from territory_opt.errors import InfeasibleError, InputError, SolverError, TerritoryOptError
+
+if TYPE_CHECKING:
+    from territory_opt.scenario.run import RunResult
 
 __all__ = ["main"]
 
@@ -204,7 +208,6 @@ def _compare(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from territory_opt.progress import progress_enabled
     from territory_opt.scenario import run_scenario
-    from territory_opt.scenario.run import quality_messages
 
     bars = progress_enabled(_progress(args))
 
@@ -215,37 +218,45 @@ def _run(args: argparse.Namespace) -> int:
     result = run_scenario(args.scenario, out=args.out, time_limit=args.time_limit,
                           on_stage=stage, progress=bars)
     if not args.quiet:
-        sol = result.solution
-        s = result.manifest["summary"]
-        gap = "unknown" if sol.gap is None else f"{sol.gap:.4%}"
-        bound = "unknown" if sol.bound is None else f"{sol.bound:,.2f}"
-        print(f"{result.scenario.name}: {sol.status}, objective {sol.objective:,.2f}, "
-              f"bound {bound}, gap {gap}")
-        chosen = ", chosen by units: auto" if result.scenario.units.method == "auto" else ""
-        coverage = (f"coverage ratio {s['coverage_ratio']:.1%}"
-                    if s["coverage_ratio"] == s["coverage_ratio"]  # no potential: NaN
-                    else f"account coverage {s['account_coverage']:.1%}")
-        print(f"  {s['accounts']} accounts in {s['units']} units ({s['units_method']}"
-              f"{chosen}), {s['territories']} territories; {coverage} within "
-              f"{s['reach_km']:g} km; worst workload deviation "
-              f"{s['worst_deviation_workload']:.1%}")
-        if s.get("moved_accounts") is not None:
-            print(f"  {s['moved_accounts']:,} accounts change rep ({s['moved_share']:.1%} of "
-                  "the current alignment): see crm_assignments.csv and the map")
-        if s.get("placed_by_zip"):
-            print(f"  {s['placed_by_zip']:,} accounts placed by ZIP code (no coordinates)")
-        if s.get("unplaced_accounts"):
-            print(f"  {s['unplaced_accounts']} accounts could not be placed by ZIP code: "
-                  "see unplaced_accounts.csv")
-        gate = result.quality[result.quality["check"] != "warning"]  # the rest: shown
-        for message in quality_messages(gate):
-            print(f"warning: {message}", file=sys.stderr)
-        if s.get("quality_findings"):
-            print(f"  {s['quality_findings']} data-quality warnings: see quality.csv and "
-                  "the report")
+        for run in result.teams.values() or [result]:
+            _print_run(run)
         print("  " + ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()))
         print(f"  outputs: {result.out_dir}")
     return 0
+
+
+def _print_run(result: RunResult) -> None:
+    """The outcome of a run (or of one team's) in a few lines."""
+    from territory_opt.scenario.run import quality_messages
+
+    sol = result.solution
+    s = result.manifest["summary"]
+    gap = "unknown" if sol.gap is None else f"{sol.gap:.4%}"
+    bound = "unknown" if sol.bound is None else f"{sol.bound:,.2f}"
+    print(f"{result.scenario.name}: {sol.status}, objective {sol.objective:,.2f}, "
+          f"bound {bound}, gap {gap}")
+    chosen = ", chosen by units: auto" if result.scenario.units.method == "auto" else ""
+    coverage = (f"coverage ratio {s['coverage_ratio']:.1%}"
+                if s["coverage_ratio"] == s["coverage_ratio"]  # no potential: NaN
+                else f"account coverage {s['account_coverage']:.1%}")
+    print(f"  {s['accounts']} accounts in {s['units']} units ({s['units_method']}"
+          f"{chosen}), {s['territories']} territories; {coverage} within "
+          f"{s['reach_km']:g} km; worst workload deviation "
+          f"{s['worst_deviation_workload']:.1%}")
+    if s.get("moved_accounts") is not None:
+        print(f"  {s['moved_accounts']:,} accounts change rep ({s['moved_share']:.1%} of "
+              "the current alignment): see crm_assignments.csv and the map")
+    if s.get("placed_by_zip"):
+        print(f"  {s['placed_by_zip']:,} accounts placed by ZIP code (no coordinates)")
+    if s.get("unplaced_accounts"):
+        print(f"  {s['unplaced_accounts']} accounts could not be placed by ZIP code: "
+              "see unplaced_accounts.csv")
+    gate = result.quality[result.quality["check"] != "warning"]  # the rest: shown
+    for message in quality_messages(gate):
+        print(f"warning: {message}", file=sys.stderr)
+    if s.get("quality_findings"):
+        print(f"  {s['quality_findings']} data-quality warnings: see quality.csv and "
+              "the report")
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -261,14 +272,20 @@ def _validate(args: argparse.Namespace) -> int:
             print(f"  {i}. {problem}", file=sys.stderr)
         return 3 if check.infeasible else 2
     if not args.quiet:
-        f = check.facts
-        extra = (f"; {f['unplaced_accounts']} accounts left out (no ZIP match)"
-                 if f.get("unplaced_accounts") else "")
-        extra += (f"; {f['placed_by_zip']} placed by ZIP code" if f.get("placed_by_zip")
-                  else "")
-        print(f"{args.scenario}: OK: {f['accounts']} accounts in {f['units']} units, "
-              f"{f['territories']} territories, workload {f['workload']:,.1f}, "
-              f"CRS {f['crs']}{extra}")
+        for team, f in (check.facts["teams"].items() if "teams" in check.facts
+                        else [(None, check.facts)]):
+            extra = (f"; {f['unplaced_accounts']} accounts left out (no ZIP match)"
+                     if f.get("unplaced_accounts") else "")
+            extra += (f"; {f['placed_by_zip']} placed by ZIP code" if f.get("placed_by_zip")
+                      else "")
+            who = f"{args.scenario}" + (f", team {team}" if team else "")
+            print(f"{who}: OK: {f['accounts']} accounts in {f['units']} units, "
+                  f"{f['territories']} territories, workload {f['workload']:,.1f}, "
+                  f"CRS {f['crs']}{extra}")
+            if f.get("segments"):
+                print("  segments: " + "; ".join(
+                    f"{name} {v['accounts']} accounts, {v['reps']} reps"
+                    for name, v in f["segments"].items()))
     return 0
 
 

@@ -44,8 +44,11 @@ def worst_deviation(sums: np.ndarray, targets: np.ndarray) -> float:
 
 def bands_held(sums: np.ndarray, lower: np.ndarray, upper: np.ndarray,
                rel_tol: float = 1e-6) -> np.ndarray:
-    """Whether each territory's sum lies in its band (with a solver tolerance)."""
-    slack = rel_tol * np.maximum(np.abs(upper), 1.0)
+    """Whether each territory's sum lies in its band (with a solver tolerance, relative
+    to the band's finite end: an open upper end must not open the lower one)."""
+    ref = np.where(np.isfinite(upper), np.abs(upper),
+                   np.where(np.isfinite(lower), np.abs(lower), 1.0))
+    slack = rel_tol * np.maximum(ref, 1.0)
     return (sums >= lower - slack) & (sums <= upper + slack)
 
 

@@ -100,6 +100,7 @@ class Plan:
         csr = nx.to_scipy_sparse_array(problem.adjacency, nodelist=range(self.n), format="csr")
         self.indptr, self.indices = csr.indptr, csr.indices
         self.label = np.array(labels, dtype=int)
+        self.allowed = problem.eligible  # (units, territories) or None: every pair
         self.cost = cost
         self.roots = None if roots is None else np.asarray(roots, dtype=int)
         self.fixed = np.zeros(self.n, dtype=bool)
@@ -178,6 +179,14 @@ class Plan:
         return len(self.reached(t, without=i)) == len(self.members[t]) - 1
 
     def other_labels(self, i: int) -> set[int]:
-        """The territories, other than its own, that unit i touches."""
+        """The territories, other than its own, that unit i touches and may join (its
+        segment among their reps'): where every search may move it."""
         own = int(self.label[i])
-        return {int(self.label[v]) for v in self.neighbours(i)} - {own}
+        out = {int(self.label[v]) for v in self.neighbours(i)} - {own}
+        if self.allowed is not None:
+            out = {t for t in out if self.allowed[i, t]}
+        return out
+
+    def may_join(self, i: int, t: int) -> bool:
+        """Whether unit i may be in territory t (its segment among the rep's)."""
+        return self.allowed is None or bool(self.allowed[i, t])

@@ -13,7 +13,9 @@ The formulation is in the class docstring; the solvers are in
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from functools import cached_property
@@ -35,7 +37,7 @@ from territory_opt.geo import (
 
 __all__ = ["Band", "TerritoryProblem", "check_feasibility", "conflicts", "format_amount",
            "is_connected_plan", "max_units_per_territory", "parse_band", "plan_faults",
-           "reachable_units"]
+           "reachable_units", "split_metric"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,13 +55,27 @@ class Band:
     tolerance: float | None = None
     lower: float | None = None
     upper: float | None = None
+    column: str = ""  # the unit column summed (the metric itself unless restricted)
+    segment: str | None = None  # only units of this segment count (``workload[hospital]``)
 
     def describe(self) -> str:
         if self.tolerance is not None:
-            return f"the {self.metric} band (+-{self.tolerance:.0%} of target)"
+            among = "" if self.segment is None else f" among the reps serving {self.segment!r}"
+            return f"the {self.metric} band (+-{self.tolerance:.0%} of target{among})"
         lo = "-" if self.lower is None else format_amount(self.lower)
         hi = "-" if self.upper is None else format_amount(self.upper)
         return f"the {self.metric} band [{lo}, {hi}]"
+
+
+SEGMENT_METRIC = re.compile(r"^\s*(?P<column>[^\[\]]+?)\s*\[\s*(?P<segment>[^\[\]]+?)\s*\]\s*$")
+
+
+def split_metric(metric: str) -> tuple[str, str | None]:
+    """``"workload[hospital]"`` -> ``("workload", "hospital")``; a plain column -> (it, None)."""
+    match = SEGMENT_METRIC.match(metric)
+    if match is None:
+        return metric, None
+    return match["column"], match["segment"]
 
 
 def parse_band(metric: str, spec: object) -> Band:
@@ -264,15 +280,22 @@ class TerritoryProblem:
                              f"use one of: {', '.join(self._numeric_columns())}")
         if not self.balance:
             logger.warning("no balance band: territories may be very uneven")
+        self._check_segments()
         bands = {}
         for metric, spec in self.balance.items():
-            if metric not in self.units.columns:
+            column, segment = ((metric, None) if metric in self.units.columns
+                               else split_metric(metric))
+            if column not in self.units.columns:
                 raise InputError(
                     f"balance metric {metric!r} is not a unit column; use one of: "
                     f"{', '.join(self._numeric_columns())} (other account columns must be "
-                    "summed into units with build_units(..., sums=[...]))")
-            bands[metric] = parse_band(metric, spec)
-            if bands[metric].tolerance is not None and self.units[metric].sum() <= 0:
+                    "summed into units with build_units(..., sums=[...])), or a column "
+                    "restricted to a segment, e.g. 'workload[hospital]'")
+            if segment is not None:
+                self._check_segment_name(segment, f"balance metric {metric!r}")
+            bands[metric] = dataclasses.replace(parse_band(metric, spec), column=column,
+                                                segment=segment)
+            if bands[metric].tolerance is not None and self._amounts(column, segment).sum() <= 0:
                 raise InputError(
                     f"balance {metric!r}: the {metric} of all units adds up to 0, so every "
                     f"target is 0; check the column read as {metric} (every value blank or "
@@ -300,6 +323,34 @@ class TerritoryProblem:
         _ = self.moves
         if not isinstance(self.distance, str):
             _ = self.distances  # and a bad distance matrix
+
+    def _check_segments(self) -> None:
+        """Reps' segments need units with a segment, fixed centres and known names."""
+        served = self.served
+        if served is None:
+            return
+        if self.centres != "fixed":
+            raise InputError("reps restricted to segments need fixed centres (one territory "
+                             "per rep); use centres='fixed', or drop the reps' segments")
+        if "segment" not in self.units:
+            raise InputError("the reps list the segments they serve, but the units have no "
+                             "segment; read the accounts with segment='<column>' (accounts: "
+                             "segment: in the scenario) and build the units from them")
+        for rep, names in zip(self.territories["rep_id"], served, strict=True):
+            for name in names:
+                self._check_segment_name(name, f"rep {rep!r}")
+
+    def _check_segment_name(self, name: str, where: str) -> None:
+        if "segment" not in self.units:
+            raise InputError(f"{where} names segment {name!r}, but the units have no "
+                             "segment; read the accounts with segment='<column>' (accounts: "
+                             "segment: in the scenario)")
+        known = sorted({str(v) for v in self.units["segment"]} - {""})
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise InputError(f"{where} names segment {name!r}, which no account has; "
+                             f"{hint}the segments are: {', '.join(map(repr, known))}")
 
     def _numeric_columns(self) -> list[str]:
         return [c for c in self.units.columns
@@ -337,6 +388,35 @@ class TerritoryProblem:
             "x": base.geometry.x.to_numpy() if self.centres == "fixed" else np.nan,
             "y": base.geometry.y.to_numpy() if self.centres == "fixed" else np.nan,
         })
+
+    @cached_property
+    def served(self) -> list[tuple[str, ...]] | None:
+        """Each territory's segments (its rep's; empty: every segment), or None when
+        no rep is restricted."""
+        if self.reps is None or "segments" not in self.reps:
+            return None
+        served = [tuple(str(v) for v in s) if isinstance(s, (tuple, list)) else ()
+                  for s in self.reps["segments"]]
+        return served if any(served) else None
+
+    def serves(self, segment: str) -> np.ndarray:
+        """``(n_territories,)``: whether each territory's rep may serve ``segment``."""
+        if self.served is None:
+            return np.ones(self.n_territories, dtype=bool)
+        return np.array([not s or segment in s for s in self.served])
+
+    @cached_property
+    def eligible(self) -> np.ndarray | None:
+        """``(n_units, n_territories)``: whether unit i's segment is among territory t's
+        (a unit of no segment, ``""``, goes anywhere); None when no rep is restricted."""
+        if self.served is None:
+            return None
+        seg = self.units["segment"].astype(str).to_numpy()
+        out = np.ones((self.n_units, self.n_territories), dtype=bool)
+        for t, names in enumerate(self.served):
+            if names:
+                out[:, t] = np.isin(seg, list(names)) | (seg == "")
+        return out
 
     @property
     def n_columns(self) -> int:
@@ -509,13 +589,26 @@ class TerritoryProblem:
         return float(self.pair_costs(np.arange(self.n_units), np.asarray(columns)).sum())
 
     def values(self, metric: str) -> np.ndarray:
-        """Each unit's amount of ``metric``."""
-        return self.units[metric].to_numpy(dtype=float)
+        """Each unit's amount of ``metric``: a unit column, or one restricted to a
+        segment (``workload[hospital]``: the workload of the hospital units, 0 elsewhere)."""
+        if metric in self.units.columns:
+            return self.units[metric].to_numpy(dtype=float)
+        return self._amounts(*split_metric(metric))
+
+    def _amounts(self, column: str, segment: str | None) -> np.ndarray:
+        a = self.units[column].to_numpy(dtype=float)
+        if segment is None:
+            return a
+        return np.where(self.units["segment"].astype(str).to_numpy() == segment, a, 0.0)
 
     def targets(self, metric: str) -> np.ndarray:
-        """Each territory's target of ``metric``: the total shared by FTE."""
+        """Each territory's target of ``metric``: the total shared by FTE (for a metric
+        restricted to a segment, among the territories whose reps serve it)."""
         fte = self.territories["fte"].to_numpy()
-        return self.values(metric).sum() * fte / fte.sum()
+        segment = None if metric in self.units.columns else split_metric(metric)[1]
+        if segment is not None:
+            fte = fte * self.serves(segment)
+        return self.values(metric).sum() * fte / max(fte.sum(), 1e-300)
 
     def bounds(self, metric: str) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper band of ``metric`` for each territory."""
@@ -527,6 +620,8 @@ class TerritoryProblem:
         lower = np.full(k, 0.0 if band.lower is None else band.lower)
         if band.lower is None and (self.values(metric) < 0).any():
             lower = np.full(k, -np.inf)
+        if band.segment is not None:  # a minimum binds only the reps serving the segment
+            lower = np.where(self.serves(band.segment), lower, np.minimum(lower, 0.0))
         upper = np.full(k, np.inf if band.upper is None else band.upper)
         return lower, upper
 
@@ -544,11 +639,13 @@ class TerritoryProblem:
         if self.centres != "fixed" or not self.contiguity:
             return None
         d = self.distances
+        if self.eligible is not None:  # a root is a unit the territory may hold
+            d = np.where(self.eligible, d, np.inf)
         roots = np.empty(self.n_territories, dtype=int)
         taken = {i for i in self.locked}
         for t in np.argsort(d.min(axis=0), kind="stable"):
             free = [i for i in np.argsort(d[:, t], kind="stable")
-                    if i not in taken or self.locked.get(i) == t]
+                    if np.isfinite(d[i, t]) and (i not in taken or self.locked.get(i) == t)]
             if not free:  # the greedy choice ran out (locks): match all territories at once
                 return self._matched_roots(d)
             roots[t] = free[0]
@@ -560,7 +657,8 @@ class TerritoryProblem:
         territory's own locked unit first (it holds that unit anyway)."""
         from scipy.optimize import linear_sum_assignment
 
-        allowed = np.ones(d.shape, dtype=bool)
+        allowed = np.isfinite(d)
+        d = np.where(allowed, d, 0.0)
         cost = d.copy()
         for i, t in self.locked.items():
             allowed[i] = False
@@ -571,7 +669,10 @@ class TerritoryProblem:
         if not allowed[terrs, units].all():
             raise InfeasibleError(
                 "contiguity: every territory needs a unit of its own to grow from, but the "
-                "locks leave too few free units; lock fewer units or drop contiguity")
+                "locks" + (" and the reps' segments" if self.eligible is not None else "")
+                + " leave too few free units; lock fewer units"
+                + (", let reps serve more segments" if self.eligible is not None else "")
+                + " or drop contiguity")
         roots = np.empty(self.n_territories, dtype=int)
         roots[units] = terrs
         return roots
@@ -601,6 +702,13 @@ class TerritoryProblem:
                 raise InputError(f"lock names {key!r}, which is neither an account id nor a "
                                  "unit id; fix the id or remove the lock")
             t = rep_pos[rep]
+            if self.eligible is not None and not self.eligible[pos, t]:
+                segment = self.units["segment"].iloc[pos]
+                raise InputError(
+                    f"lock of {key!r} to rep {rep!r}: it is in segment {segment!r}, which "
+                    f"the rep does not serve (segments: "
+                    f"{', '.join(self.served[t])}); lock it to a rep "  # type: ignore[index]
+                    "who serves it, or add the segment to the rep's segments")
             if out.get(pos, t) != t:
                 raise InputError(
                     f"locks conflict: {why[pos]} and {key!r} are in the same unit "
@@ -639,6 +747,8 @@ DERIVED_FROM: dict[str, set[str]] = {
     "adjacency": {"units", "graph"},
     "roots": _PLACES | {"distance", "contiguity", "locks"},
     "locked": _PLACES | {"locks"},
+    "served": _PLACES,
+    "eligible": _PLACES,
 }
 
 
@@ -668,6 +778,19 @@ def conflicts(problem: TerritoryProblem) -> Iterator[str]:
     locked_units = np.array(sorted(problem.locked), dtype=int)
     locked_to = np.array([problem.locked[i] for i in locked_units], dtype=int)
     bands: dict[str, Band] = problem.bands  # type: ignore[attr-defined]
+    elig = problem.eligible
+    segments = ([] if elig is None else
+                sorted({str(v) for v in problem.units["segment"]} - {""}))
+    for segment in segments:
+        if not problem.serves(segment).any():
+            count = int((problem.units["segment"].astype(str) == segment).sum())
+            yield (f"segment {segment!r}: {count} units but no rep serves it; add "
+                   f"{segment!r} to some reps' segments (or leave their segments blank: "
+                   "every segment)")
+    for t in range(k) if elig is not None else ():
+        if not elig[:, t].any():
+            yield (f"{names[t]} serves only {', '.join(map(repr, problem.served[t]))}"  # type: ignore[index]
+                   ", and no unit is in those segments; fix its segments or remove the rep")
     for metric, band in bands.items():
         a = problem.values(metric)
         lower, upper = problem.bounds(metric)
@@ -704,8 +827,84 @@ def conflicts(problem: TerritoryProblem) -> Iterator[str]:
                     f"but only {format_amount(reachable)} is not locked to other territories; "
                     "unlock some "
                     "or widen the band")
+            elif elig is not None and not elig[:, t].all():
+                others = np.zeros(problem.n_units, dtype=bool)
+                others[locked_units[locked_to != t]] = True
+                own = float(a[elig[:, t] & ~others].sum())
+                if own < lower[t] - 1e-9:
+                    yield (
+                        f"{names[t]} serves only "
+                        f"{', '.join(map(repr, problem.served[t]))}: it needs at least "  # type: ignore[index]
+                        f"{format_amount(lower[t])} {metric} for {what}, but the units of "
+                        f"those segments hold {format_amount(own)}; widen the band, give "
+                        "the rep more segments, or a smaller FTE")
+        for segment in segments:
+            yield from _segment_capacity(problem, segment, metric, a, upper, what)
+        yield from _segment_floor(problem, metric, a, lower, what)
     if problem.contiguity:
         yield from _piece_conflicts(problem)
+        if elig is not None:
+            yield from _segment_pieces(problem)
+
+
+def _segment_capacity(problem: TerritoryProblem, segment: str, metric: str, a: np.ndarray,
+                      upper: np.ndarray, what: str) -> Iterator[str]:
+    """The units only the reps serving ``segment`` may take must fit in their bands."""
+    serving = problem.serves(segment)
+    elig = problem.eligible
+    assert elig is not None
+    captive = ~(elig & ~serving[None, :]).any(axis=1)
+    total = float(a[captive].sum())
+    room = float(upper[serving].sum())
+    if not serving.any() or total <= room + 1e-9:
+        return
+    reps = problem.territories["rep_id"].to_numpy()[serving]
+    each = float(upper[serving].mean())
+    need = int(np.ceil(total / each - 1e-9)) if each > 0 else len(reps) + 1
+    yield (f"segment {segment!r}: {metric} {format_amount(total)} can go only to the reps "
+           f"serving it, and needs at least {need} of them at {what} (about "
+           f"{format_amount(each)} each); {len(reps)} serve it ({', '.join(reps[:8])}); let "
+           f"more reps serve {segment!r} or widen the band")
+
+
+def _segment_pieces(problem: TerritoryProblem) -> Iterator[str]:
+    """With contiguity and segments: every unit must be reachable from the root of a
+    territory that may hold it, through units that territory's rep serves."""
+    graphs = _territory_graphs(problem)
+    held = np.zeros(problem.n_units, dtype=bool)
+    for t, graph in enumerate(graphs):
+        held[list(nx.node_connected_component(graph, problem.root_of(t)))] = True
+    if held.all():
+        return
+    seg = problem.units["segment"].astype(str).to_numpy()
+    for segment in sorted(set(seg[~held])):
+        cut = np.flatnonzero(~held & (seg == segment))
+        reps = problem.territories["rep_id"].to_numpy()[problem.serves(segment)]
+        yield (f"contiguity: {len(cut)} units of segment {segment!r} (e.g. "
+               f"{problem.unit_ids[cut[0]]!r}) lie apart from the territories of the reps "
+               f"serving it ({', '.join(reps[:8])}): between them lie only units of "
+               "segments those reps do not serve; put those reps in a team of their own "
+               "(teams: in the scenario), whose territories are drawn on a map of that "
+               "team's accounts, or let more reps serve the segment, or drop contiguity")
+
+
+def _segment_floor(problem: TerritoryProblem, metric: str, a: np.ndarray, lower: np.ndarray,
+                   what: str) -> Iterator[str]:
+    """Reps serving only some segments must reach their lower bands together from
+    the units of those segments."""
+    if problem.served is None:
+        return
+    seg = problem.units["segment"].astype(str).to_numpy()
+    for names in sorted({s for s in problem.served if s}):
+        group = np.array([bool(s) and set(s) <= set(names) for s in problem.served])
+        need = float(lower[group].sum())
+        have = float(a[np.isin(seg, list(names)) | (seg == "")].sum())
+        if group.sum() > 1 and need > have + 1e-9:
+            reps = problem.territories["rep_id"].to_numpy()[group]
+            yield (f"the reps serving only {', '.join(map(repr, names))} ({', '.join(reps[:8])}) "
+                   f"need at least {format_amount(need)} {metric} together for {what}, but "
+                   f"the units of those segments hold {format_amount(have)}; give them "
+                   "smaller FTEs or more segments, or widen the band")
 
 
 def _piece_conflicts(problem: TerritoryProblem) -> Iterator[str]:
@@ -751,12 +950,14 @@ def reachable_units(problem: TerritoryProblem) -> dict[int, set[int]]:
 
     Every unit on a path from the root to unit i lies in the territory, so the
     cheapest such path (adding up a metric's non-negative amounts, ends
-    included) must fit under the metric's upper band.
+    included) must fit under the metric's upper band. With reps restricted to
+    segments, the path runs through units the rep may serve.
     """
-    graph = problem.adjacency
     n = problem.n_units
     roots = [problem.root_of(c) for c in range(problem.n_columns)]
-    reach = {c: set(range(n)) for c in range(len(roots))}
+    graphs = _territory_graphs(problem)
+    reach = {c: set(nx.node_connected_component(graphs[c], root)) if problem.eligible is not None
+             else set(range(n)) for c, root in enumerate(roots)}
     for metric in problem.bands:  # type: ignore[attr-defined]
         a = problem.values(metric)
         upper = problem.bounds(metric)[1]
@@ -767,9 +968,26 @@ def reachable_units(problem: TerritoryProblem) -> dict[int, set[int]]:
             if not np.isfinite(cap):
                 continue
             lengths = nx.single_source_dijkstra_path_length(
-                graph, root, cutoff=cap - a[root] + 1e-9, weight=lambda u, v, d: a[v])
+                graphs[c], root, cutoff=cap - a[root] + 1e-9, weight=lambda u, v, d: a[v])
             reach[c] &= {int(i) for i in lengths}
     return reach
+
+
+def _territory_graphs(problem: TerritoryProblem) -> list[nx.Graph]:
+    """Per centre column, the graph a connected territory grows in: the units' graph,
+    restricted to the units its rep may serve."""
+    graph = problem.adjacency
+    elig = problem.eligible
+    if elig is None:
+        return [graph] * problem.n_columns
+    by_class: dict[bytes, nx.Graph] = {}
+    out = []
+    for t in range(problem.n_territories):
+        key = np.packbits(elig[:, t]).tobytes()
+        if key not in by_class:
+            by_class[key] = graph.subgraph(np.flatnonzero(elig[:, t]).tolist())
+        out.append(by_class[key])
+    return out
 
 
 def max_units_per_territory(problem: TerritoryProblem) -> int:
@@ -822,6 +1040,10 @@ def plan_faults(problem: TerritoryProblem, unit_centres: np.ndarray) -> list[str
         faults += [f"the {metric} band of territory {t}" for t in outside]
     faults += [f"the lock of unit {problem.unit_ids[i]!r}" for i, t in problem.locked.items()
                if unit_centres[i] != t]
+    if problem.eligible is not None:
+        wrong = np.flatnonzero(~problem.eligible[np.arange(problem.n_units), unit_centres])
+        faults += [f"unit {problem.unit_ids[i]!r} with a rep who does not serve its segment"
+                   for i in wrong]
     if problem.contiguity and not is_connected_plan(problem, unit_centres):
         faults.append("contiguity")
     return faults

@@ -158,7 +158,8 @@ class Solution:
 
     @cached_property
     def _owners(self) -> pd.DataFrame:
-        """``account_id, unit_id, territory, rep_id`` per account, by account id."""
+        """``account_id, unit_id, territory, rep_id`` (and ``segment``) per account, by
+        account id."""
         units = self.problem.units
         terr = self.territory_info
         if "account_ids" not in units:
@@ -171,11 +172,13 @@ class Solution:
             "territory": terr["territory"].to_numpy()[self.assignment[pos]],
             "rep_id": terr["rep_id"].to_numpy()[self.assignment[pos]],
         })
+        if "segment" in units:
+            table["segment"] = units["segment"].to_numpy()[pos]
         return table.sort_values("account_id", kind="stable").reset_index(drop=True)
 
     def assignments(self) -> pd.DataFrame:
-        """One row per account: ``account_id, unit_id, territory, rep_id``, and with
-        a current alignment ``old_rep_id, moved`` (see :meth:`moves`).
+        """One row per account: ``account_id, unit_id, territory, rep_id``, ``segment``
+        when the accounts have one, and with a current alignment ``old_rep_id, moved`` (see :meth:`moves`).
 
         Sorted by account id, so that equal plans give identical files.
         """

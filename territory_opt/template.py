@@ -112,7 +112,9 @@ def scenario_template(path: str | Path, *, accounts: str | Path | None = None,
                 ("name", guess_column([c for c in columns if c != acc_id], "account_name"),
                  "shown on the map; checked for duplicates"),
                 ("address", guess_column(columns, "address"), "checked for duplicates"),
-                ("state", guess_column(columns, "state"), "checked against the ZIP code")):
+                ("state", guess_column(columns, "state"), "checked against the ZIP code"),
+                ("segment", guess_column(columns, "segment"), "the account's segment: "
+                 "only reps serving it get it (reps: segments:)")):
             if column:
                 lines.append(_line(key, column, comment))
     if potential is not None:
@@ -145,6 +147,10 @@ def scenario_template(path: str | Path, *, accounts: str | Path | None = None,
         lines += [_line("name", rep_name, "shown on the map and report"),
                   _line("fte", fte, "targets scale with FTE" if fte else
                         "no FTE column: everyone full time")]
+        served = guess_column(columns, "segments")
+        if served:
+            lines.append(_line("segments", served, "segments each rep serves (a; b), "
+                               "blank: all"))
         _points(lines, columns, file, "reps")
     else:
         lines += [("centres: model" + " " * 27 + "# no reps file: the model chooses each "

@@ -51,6 +51,7 @@ def build_units(
     sums: Sequence[str] = (),
     crs: object | None = None,
     random_state: int = 0,
+    segment: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Build planning units from accounts and an optional potential layer.
 
@@ -76,6 +77,12 @@ def build_units(
         Metric CRS for the units; chosen from the data's extent when None.
     random_state
         Seed of the clustering.
+    segment
+        Account column of segments (``read_accounts(..., segment=...)`` reads it as
+        ``segment``): units then never mix segments (clusters are split by
+        segment; a polygon with several becomes one unit per segment, id
+        ``polygon|segment``, sharing its shape and its potential in proportion to
+        workload) and carry theirs in a ``segment`` column.
 
     Returns
     -------
@@ -86,10 +93,16 @@ def build_units(
         ids of its accounts), ``account_workloads`` (their workloads, in the
         same order) and geometry, in the metric CRS.
     """
-    for col in ("account_id", "workload"):
+    for col in ("account_id", "workload", *([segment] if segment else [])):
         if col not in accounts.columns:
             raise InputError(f"accounts have no column {col!r}; read them with "
                              "territory_opt.read_accounts()")
+    if segment is not None:  # the one column the unit builders split by
+        accounts = accounts.drop(columns=["segment"] if segment != "segment" else []) \
+            .rename(columns={segment: "segment"})
+        accounts = accounts.assign(segment=accounts["segment"].astype(str))
+    else:
+        accounts = accounts.drop(columns=["segment"], errors="ignore")
     for col in sums:
         if col not in accounts.columns:
             raise InputError(f"accounts have no column {col!r} to sum per unit; columns "
@@ -125,8 +138,16 @@ def build_units(
         if not 1 <= k:
             raise InputError(f"n_units must be at least 1, got {k}")
         labels = _cluster_labels(acc, min(k, len(acc)), random_state)
+        if "segment" in acc.columns:  # a cluster of several segments: one unit per segment
+            labels = _split_by_segment(labels, acc["segment"].to_numpy())
         ids = np.array([f"C{i + 1:04d}" for i in range(labels.max() + 1)])
     return _point_units(acc, labels, ids, pot if has_polygons else None, list(sums))
+
+
+def _split_by_segment(labels: np.ndarray, segment: np.ndarray) -> np.ndarray:
+    """Labels of (label, segment) pairs, numbered in order of first account."""
+    pairs = pd.Series(list(zip(labels.tolist(), segment.tolist(), strict=True)))
+    return pd.factorize(pairs)[0]
 
 
 def _is_polygons(potential: gpd.GeoDataFrame | None) -> bool:
@@ -267,8 +288,11 @@ def _point_units(acc: gpd.GeoDataFrame, labels: np.ndarray, ids: np.ndarray,
     geoms = _polygonal(_voronoi_cells(where, _study_area(acc, pot)))
     members = acc.groupby(labels)["account_id"].agg(tuple)
     member_work = acc.groupby(labels)["workload"].agg(tuple)
+    segment = ({"segment": acc.groupby(labels)["segment"].first().loc[agg.index].to_numpy()}
+               if "segment" in acc.columns else {})
     units = gpd.GeoDataFrame({
         "unit_id": ids[agg.index.to_numpy()],
+        **segment,
         "accounts": n.to_numpy(),
         "workload": agg["workload"].to_numpy(),
         "potential": agg["potential"].to_numpy(),
@@ -295,6 +319,8 @@ def _polygon_units(acc: gpd.GeoDataFrame, pot: gpd.GeoDataFrame,
         near = near[~near.index.duplicated()]
         hit.loc[near.index, "index_right"] = near["index_right"]
     poly_of = hit["index_right"].astype(int).to_numpy()
+    if "segment" in acc.columns:
+        return _segment_polygon_units(acc, pot, poly_of, sums)
     frame = pd.DataFrame({"poly": poly_of, "workload": acc["workload"].to_numpy(dtype=float)}
                          | {c: acc[c].to_numpy(dtype=float) for c in sums})
     agg = frame.groupby("poly")[["workload", *sums]].sum().reindex(range(len(pot)),
@@ -316,4 +342,54 @@ def _polygon_units(acc: gpd.GeoDataFrame, pot: gpd.GeoDataFrame,
     if "name" in pot.columns:  # e.g. the county's name, for reports
         units.insert(1, "name", pot["name"].astype(str).to_numpy())
     return units
+
+
+def _segment_polygon_units(acc: gpd.GeoDataFrame, pot: gpd.GeoDataFrame, poly_of: np.ndarray,
+                           sums: list[str]) -> gpd.GeoDataFrame:
+    """Polygon units split by segment: one unit per polygon and segment of its
+    accounts (id ``polygon|segment`` where a polygon has several), sharing the
+    polygon's shape; its potential shared in proportion to workload (to accounts
+    where there is none). A polygon without accounts stays one unit, of no
+    segment (any rep may take it)."""
+    seg = acc["segment"].to_numpy()
+    frame = pd.DataFrame({"poly": poly_of, "segment": seg,
+                          "workload": acc["workload"].to_numpy(dtype=float),
+                          "account_id": acc["account_id"].to_numpy()}
+                         | {c: acc[c].to_numpy(dtype=float) for c in sums})
+    grouped = frame.groupby(["poly", "segment"], sort=True)
+    agg = grouped[["workload", *sums]].sum()
+    count = grouped.size()
+    poly = np.concatenate([agg.index.get_level_values(0).to_numpy(dtype=int),
+                           np.setdiff1d(np.arange(len(pot)), poly_of)])
+    n_seg = len(agg)
+    segment = np.concatenate([agg.index.get_level_values(1).to_numpy(dtype=object),
+                              np.full(len(poly) - n_seg, "", dtype=object)])
+    work = np.concatenate([agg["workload"].to_numpy(), np.zeros(len(poly) - n_seg)])
+    accounts = np.concatenate([count.to_numpy(), np.zeros(len(poly) - n_seg, dtype=int)])
+    per_poly = np.bincount(poly, weights=work, minlength=len(pot))
+    n_poly = np.bincount(poly, weights=accounts, minlength=len(pot))
+    share = np.where(per_poly[poly] > 0, work / np.where(per_poly[poly] > 0, per_poly[poly], 1),
+                     np.where(n_poly[poly] > 0, accounts / np.maximum(n_poly[poly], 1), 1.0))
+    several = np.bincount(poly, minlength=len(pot))[poly] > 1
+    base_id = pot["potential_id"].astype(str).to_numpy()[poly]
+    members = grouped["account_id"].agg(tuple).to_numpy().tolist()
+    member_work = grouped["workload"].agg(tuple).to_numpy().tolist()
+    empty = len(poly) - n_seg
+    centroid = pot.geometry.centroid
+    units = gpd.GeoDataFrame({
+        "unit_id": np.where(several, [f"{b}|{g}" for b, g in zip(base_id, segment,
+                                                                  strict=True)], base_id),
+        "segment": segment,
+        "accounts": accounts,
+        "workload": work,
+        "potential": pot["potential"].to_numpy(dtype=float)[poly] * share,
+        **{c: np.concatenate([agg[c].to_numpy(), np.zeros(empty)]) for c in sums},
+        "x": centroid.x.to_numpy()[poly], "y": centroid.y.to_numpy()[poly],
+        "account_ids": members + [()] * empty,
+        "account_workloads": member_work + [()] * empty,
+    }, geometry=pot.geometry.to_numpy()[poly], crs=pot.crs)
+    if "name" in pot.columns:
+        units.insert(1, "name", pot["name"].astype(str).to_numpy()[poly])
+    order = np.lexsort((segment.astype(str), poly))  # the polygons' order, then segment
+    return units.iloc[order].reset_index(drop=True)
 

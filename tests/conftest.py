@@ -21,27 +21,33 @@ X0, Y0 = 500_000.0, 3_700_000.0
 
 
 def make_accounts(xy_km: Sequence[tuple[float, float]], workload: Sequence[float] | None = None,
-                  ids: Sequence[str] | None = None) -> gpd.GeoDataFrame:
+                  ids: Sequence[str] | None = None,
+                  segment: Sequence[str] | None = None) -> gpd.GeoDataFrame:
     """Accounts at ``xy_km`` (km offsets), ids A0, A1, ... unless given."""
     n = len(xy_km)
     frame = pd.DataFrame({
         "account_id": list(ids) if ids is not None else [f"A{i}" for i in range(n)],
         "workload": list(workload) if workload is not None else [1.0] * n,
-    })
+    } | ({"segment": list(segment)} if segment is not None else {}))
     geometry = gpd.points_from_xy([X0 + 1000 * x for x, _ in xy_km],
                                   [Y0 + 1000 * y for _, y in xy_km])
-    return topt.read_accounts(gpd.GeoDataFrame(frame, geometry=geometry, crs=CRS))
+    return topt.read_accounts(gpd.GeoDataFrame(frame, geometry=geometry, crs=CRS),
+                              segment="segment" if segment is not None else None)
 
 
 def make_reps(xy_km: Sequence[tuple[float, float]],
-              fte: Sequence[float] | None = None) -> gpd.GeoDataFrame:
-    """Reps R0, R1, ... with home bases at ``xy_km`` (km offsets)."""
+              fte: Sequence[float] | None = None,
+              segments: Sequence[str] | None = None) -> gpd.GeoDataFrame:
+    """Reps R0, R1, ... with home bases at ``xy_km`` (km offsets); ``segments`` as in
+    a file (``"a; b"``, blank for every segment)."""
     n = len(xy_km)
     frame = pd.DataFrame({"rep_id": [f"R{i}" for i in range(n)],
-                          "fte": list(fte) if fte is not None else [1.0] * n})
+                          "fte": list(fte) if fte is not None else [1.0] * n}
+                         | ({"segments": list(segments)} if segments is not None else {}))
     geometry = gpd.points_from_xy([X0 + 1000 * x for x, _ in xy_km],
                                   [Y0 + 1000 * y for _, y in xy_km])
-    return topt.read_reps(gpd.GeoDataFrame(frame, geometry=geometry, crs=CRS))
+    return topt.read_reps(gpd.GeoDataFrame(frame, geometry=geometry, crs=CRS),
+                          segments="segments" if segments is not None else None)
 
 
 def grid_problem(acc_xy, rep_xy, *, workload=None, fte=None, balance=None,
@@ -104,19 +110,41 @@ def instances(draw):
     }
 
 
+@st.composite
+def segment_instances(draw):
+    """:func:`instances` with a segment per account (a or b), reps serving a, b or
+    both, and sometimes a band restricted to a segment or a capacity rule."""
+    inst = draw(instances())
+    n, k = len(inst["cells"]), len(inst["bases"])
+    inst["segment"] = ["a", "b"] + draw(st.lists(st.sampled_from(["a", "b"]),
+                                                min_size=n - 2, max_size=n - 2))
+    inst["served"] = draw(st.lists(st.sampled_from(["a", "b", "", "a; b"]), min_size=k,
+                                   max_size=k))
+    inst["locks"] = {i: t for i, t in inst["locks"].items()  # ineligible locks are refused
+                     if inst["served"][t] in ("", "a; b") or inst["served"][t] == inst["segment"][i]}
+    inst["extra"] = draw(st.sampled_from([{}, {"workload[a]": 0.5},
+                                          {"accounts[b]": {"max": 2}},
+                                          {"accounts[a]": {"min": 1}}]))
+    return inst
+
+
 def build(inst) -> topt.TerritoryProblem:
     cells = inst["cells"]
-    accounts = make_accounts([(10.0 * x, 10.0 * y) for x, y in cells], inst["workload"])
+    accounts = make_accounts([(10.0 * x, 10.0 * y) for x, y in cells], inst["workload"],
+                             segment=inst.get("segment"))
     ids = list(accounts["account_id"])
     graph = nx.Graph()
     graph.add_nodes_from(ids)  # king moves on the grid; may be disconnected
     for (a, ca), (b, cb) in itertools.combinations(zip(ids, cells, strict=True), 2):
         if max(abs(ca[0] - cb[0]), abs(ca[1] - cb[1])) == 1:
             graph.add_edge(a, b)
-    units = topt.build_units(accounts, method="accounts")
-    reps = make_reps([(10.0 * x, 10.0 * y) for x, y in inst["bases"]], inst["fte"])
+    units = topt.build_units(accounts, method="accounts",
+                             segment="segment" if "segment" in inst else None)
+    reps = make_reps([(10.0 * x, 10.0 * y) for x, y in inst["bases"]], inst["fte"],
+                     segments=inst.get("served"))
     return topt.TerritoryProblem(
-        units, reps=reps, balance={"workload": inst["tolerance"]}, power=inst["power"],
+        units, reps=reps, balance={"workload": inst["tolerance"]} | inst.get("extra", {}),
+        power=inst["power"],
         locks={ids[i]: f"R{t}" for i, t in inst["locks"].items()},
         contiguity=inst["contiguity"], graph=graph if inst["contiguity"] else None)
 
@@ -124,8 +152,8 @@ def build(inst) -> topt.TerritoryProblem:
 def brute_force(problem: topt.TerritoryProblem) -> float | None:
     """The optimum over every assignment, or None when none is feasible."""
     n, k = problem.n_units, problem.n_territories
-    lower, upper = problem.bounds("workload")
-    work = problem.values("workload")
+    bands = [(problem.values(m), *problem.bounds(m)) for m in problem.bands]
+    eligible = problem.eligible
     cost = problem.costs
     locked = problem.locked
     roots = problem.roots
@@ -137,8 +165,10 @@ def brute_force(problem: topt.TerritoryProblem) -> float | None:
             continue
         if roots is not None and any(columns[r] != t for t, r in enumerate(roots)):
             continue
-        sums = np.bincount(columns, weights=work, minlength=k)
-        if not topt.metrics.bands_held(sums, lower, upper).all():
+        if eligible is not None and not eligible[np.arange(n), columns].all():
+            continue
+        if not all(topt.metrics.bands_held(np.bincount(columns, weights=a, minlength=k),
+                                           lower, upper).all() for a, lower, upper in bands):
             continue
         if graph is not None and not all(
                 nx.is_connected(graph.subgraph(np.flatnonzero(columns == t).tolist()))

@@ -66,7 +66,8 @@ def test_other_crs_guesses_do_not_fit():
 def test_committed_files_are_what_the_script_builds(tmp_path):
     make = _make_georgia()
     make.main(["--out", str(tmp_path)])
-    for name in ("accounts.csv", "reps.csv", "deals.csv", "alignment.csv", "crm_export.csv"):
+    for name in ("accounts.csv", "reps.csv", "reps_specialists.csv", "deals.csv",
+                 "alignment.csv", "crm_export.csv"):
         assert (tmp_path / name).read_text() == (DATA / name).read_text(), name
     built = gpd.read_file(tmp_path / "counties.gpkg")
     committed = gpd.read_file(DATA / "counties.gpkg")

@@ -17,7 +17,16 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 
 import territory_opt as topt
-from conftest import CRS, brute_force, build, grid_problem, instances, make_accounts, owners
+from conftest import (
+    CRS,
+    brute_force,
+    build,
+    grid_problem,
+    instances,
+    make_accounts,
+    owners,
+    segment_instances,
+)
 from territory_opt.solvers import METHODS
 
 EXACT = {"mip"}
@@ -38,6 +47,8 @@ def check_plan(problem: topt.TerritoryProblem, sol: topt.Solution) -> None:
         assert topt.metrics.bands_held(sol.sums(metric), lower, upper).all()
     for i, t in problem.locked.items():
         assert sol.assignment[i] == t
+    if problem.eligible is not None:  # no unit with a rep who does not serve its segment
+        assert problem.eligible[np.arange(problem.n_units), sol.assignment].all()
     if problem.contiguity:
         assert topt.problem.is_connected_plan(problem, sol.unit_centres())
     assert sol.objective == pytest.approx(problem.objective_of(sol.unit_centres()))
@@ -97,13 +108,26 @@ def test_unknown_method_is_refused():
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(inst=instances())
 def test_every_method_against_brute_force(name, inst):
+    against_brute_force(name, inst)
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(inst=segment_instances())
+def test_every_method_honours_segments_against_brute_force(name, inst):
+    """Reps serving some segments only, bands restricted to a segment and capacity
+    rules: never an ineligible pair (check_plan), the optimum where exact."""
+    against_brute_force(name, inst)
+
+
+def against_brute_force(name: str, inst: dict) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", topt.TerritoryOptWarning)
         try:
             problem = build(inst)
+            truth = brute_force(problem)  # refused as it resolves the roots, too
         except topt.InfeasibleError:
             return
-        truth = brute_force(problem)
         try:
             sol = topt.solve(problem, method=name, gap=0.0, diagnose=False)
         except topt.InfeasibleError:

@@ -390,6 +390,7 @@ def read_accounts(
     y: str | None = None, crs: object | None = None, layer: str | None = None,
     sheet: str | int | None = None, zip: str | None = None,
     unplaced: Literal["error", "drop"] = "error", name: str | None = None,
+    segment: str | None = None,
     encoding: str | None = None, sep: str | None = None, decimal: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read customer accounts as points.
@@ -419,6 +420,11 @@ def read_accounts(
     name
         Column with the account's name (shown on maps; checked for duplicates);
         read as ``name``.
+    segment
+        Column with the account's segment (e.g. ``hospital``, ``key account``),
+        read as ``segment``: which reps may serve it (see :func:`read_reps`'s
+        ``segments``) and which bands restricted to a segment count it. Every
+        account needs one.
     encoding, sep, decimal
         CSV text encoding, separator and decimal mark, when they are not
         recognised (see :func:`read_table`).
@@ -435,10 +441,14 @@ def read_accounts(
         columns, and point geometry.
     """
     frame = read_table(source, layer=layer, sheet=sheet,
-                       text_columns=[id] + ([zip] if zip else []), encoding=encoding,
-                       sep=sep, decimal=decimal)
-    require_columns(frame, {"id": id, "workload": workload, "zip": zip, "name": name}, source)
+                       text_columns=[id] + ([zip] if zip else []) + ([segment] if segment
+                                                                     else []),
+                       encoding=encoding, sep=sep, decimal=decimal)
+    require_columns(frame, {"id": id, "workload": workload, "zip": zip, "name": name,
+                            "segment": segment}, source)
     ids = unique_ids(frame, id, source)
+    if segment is not None:
+        frame = frame.assign(**{segment: segment_column(frame, segment, source)})
     work = (numeric_column(frame, workload, source) if workload is not None
             else pd.Series(1.0, index=frame.index))
     dropped: list[dict[str, Any]] = []
@@ -462,7 +472,8 @@ def read_accounts(
         raise InputError(f"{_name(source)}: accounts must be points; found "
                          f"{sorted(set(gdf.geometry.geom_type))}")
     gdf = _canonical(gdf, {id: "account_id"} | ({workload: "workload"} if workload else {})
-                     | ({name: "name"} if name else {}))
+                     | ({name: "name"} if name else {})
+                     | ({segment: "segment"} if segment else {}))
     gdf["account_id"] = ids.to_numpy()
     gdf["workload"] = work.to_numpy()
     if name is not None:
@@ -564,7 +575,7 @@ def read_reps(
     lat: str | None = "lat", lon: str | None = "lon", x: str | None = None,
     y: str | None = None, crs: object | None = None, layer: str | None = None,
     sheet: str | int | None = None, zip: str | None = None, encoding: str | None = None,
-    sep: str | None = None, decimal: str | None = None,
+    sep: str | None = None, decimal: str | None = None, segments: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read sales reps: one territory each, with a home base and an FTE.
 
@@ -572,17 +583,23 @@ def read_reps(
     must be above 0), ``territory`` (a label; defaults to T01, T02, ...). The home
     base is ``lat``/``lon``, ``x``/``y`` with ``crs``, the file's own points, or
     with ``zip`` the centroid of the rep's US ZIP code (every rep must be placed).
+    ``segments`` names a column listing the account segments each rep may serve,
+    separated by ``;`` (or ``,``); blank means every segment. Read as
+    ``segments``, a tuple per rep (empty: every segment).
     """
     frame = read_table(source, layer=layer, sheet=sheet,
-                       text_columns=[id] + ([zip] if zip else []), encoding=encoding,
-                       sep=sep, decimal=decimal)
+                       text_columns=[id] + ([zip] if zip else [])
+                       + ([segments] if segments else []),
+                       encoding=encoding, sep=sep, decimal=decimal)
     optional = {"name": name, "fte": fte, "territory": territory}
     defaults = {"name": "name", "fte": "fte", "territory": "territory"}
     for key, col in optional.items():  # a default column may be absent; a named one not
         if col == defaults[key] and col not in frame.columns:
             optional[key] = None
-    require_columns(frame, {"id": id, "zip": zip} | optional, source)
+    require_columns(frame, {"id": id, "zip": zip, "segments": segments} | optional, source)
     ids = unique_ids(frame, id, source)
+    served = (None if segments is None
+              else [_segment_list(v) for v in frame[segments].to_numpy()])
     if zip is not None:
         frame, _, _ = _place_by_zip(frame, zip, source, ids, "error", noun="reps")
         lat, lon, x, y, crs = "_zip_lat", "_zip_lon", None, None, None
@@ -605,9 +622,31 @@ def read_reps(
         gdf["territory"] = unique_ids(frame, optional["territory"], source).to_numpy()
     else:
         gdf["territory"] = [f"T{i + 1:02d}" for i in range(len(gdf))]
+    if served is not None:
+        gdf = gdf.drop(columns=[segments], errors="ignore")
+        gdf["segments"] = pd.Series(served, dtype=object).to_numpy()
     if not (gdf.geometry.geom_type == "Point").all():
         gdf["geometry"] = gdf.geometry.representative_point()
     return gdf.reset_index(drop=True)
+
+
+def segment_column(frame: pd.DataFrame, column: str, source: Source) -> pd.Series:
+    """The segment of every row as stripped text; a blank one is an error naming the rows."""
+    values = frame[column].map(lambda v: "" if pd.isna(v) else _id_text(v).strip())
+    blank = np.flatnonzero((values == "").to_numpy())
+    if len(blank):
+        raise InputError(f"{_name(source)}, column {column!r}: no segment in "
+                         f"{_row_labels(source, blank)}; give every account one (e.g. "
+                         "'general' for those any rep may serve)")
+    return values
+
+
+def _segment_list(value: Any) -> tuple[str, ...]:
+    """A rep's segments from ``"hospital; clinic"`` (blank: every segment, ``()``)."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ()
+    parts = re.split(r"[;,]", _id_text(value))
+    return tuple(dict.fromkeys(p.strip() for p in parts if p.strip()))
 
 
 def _read_account_reps(source: Source, *, id: str, rep: str,

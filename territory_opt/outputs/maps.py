@@ -104,6 +104,9 @@ MAP_CSS = """
 .topt-base { font: bold 11px sans-serif; padding: 1px 4px; }
 .topt-legend i { display: inline-block; width: 12px; height: 12px; margin-right: 6px;
   vertical-align: middle; border: 1px solid #333; }
+.topt-legends { position: absolute; bottom: 28px; right: 10px; z-index: 1000;
+  display: flex; gap: 6px; align-items: flex-end; max-height: 60%; }
+.topt-legends .topt-legend { position: static; max-height: none; }
 """
 
 
@@ -262,10 +265,17 @@ def offline_map(frame: gpd.GeoDataFrame) -> folium.Map:
     return m
 
 
+def coloured_territories(solution: Solution, reach_km: float) -> gpd.GeoDataFrame:
+    """The plan's territories (:meth:`Solution.territories`) with their map colours."""
+    terr = solution.territories(reach_km=reach_km)
+    return terr.assign(colour=territory_colours(terr))
+
+
 def territory_map(solution: Solution, *, m: folium.Map | None = None,
                   reach_km: float = 100.0, accounts: gpd.GeoDataFrame | None = None,
                   tiles: bool = True, show_units: bool = False,
-                  cluster_above: int = CLUSTER_ABOVE) -> folium.Map:
+                  cluster_above: int = CLUSTER_ABOVE, layer_prefix: str = "",
+                  show: bool = True) -> folium.Map:
     """Folium map of a plan: territories, bases, accounts, moves, legend, layers.
 
     Parameters
@@ -286,9 +296,11 @@ def territory_map(solution: Solution, *, m: folium.Map | None = None,
         Also draw the planning units (as a layer, off by default).
     cluster_above
         Group the accounts on a screen grid when there are more than this.
+    layer_prefix, show
+        Put before each layer's name (e.g. a team's), and whether the layers
+        show at first (one team of several: the others behind the layer control).
     """
-    terr = solution.territories(reach_km=reach_km)
-    terr = terr.assign(colour=territory_colours(terr))
+    terr = coloured_territories(solution, reach_km)
     terr["geometry"] = terr.geometry.simplify(SIMPLIFY_M)
     fields = {**TOOLTIP_FIELDS, **{c: a for c, a in POPUP_EXTRA.items() if c in terr}}
     shown = escaped(terr[[*fields, "colour", "geometry"]].to_crs("EPSG:4326"))
@@ -302,12 +314,12 @@ def territory_map(solution: Solution, *, m: folium.Map | None = None,
     if show_units:
         units = escaped(solution.units()[["unit_id", "territory", "geometry"]]
                          .to_crs("EPSG:4326"))
-        folium.GeoJson(units, name="Units", show=False,
+        folium.GeoJson(units, name=f"{layer_prefix}Units", show=False,
                        style_function=lambda f: {"color": "#555", "weight": 0.5,
                                                  "fillOpacity": 0.0},
                        tooltip=folium.GeoJsonTooltip(["unit_id", "territory"])).add_to(m)
     folium.GeoJson(
-        shown, name="Territories",
+        shown, name=f"{layer_prefix}Territories", show=show,
         style_function=lambda f: {"fillColor": f["properties"]["colour"], "color": "#333",
                                   "weight": 1.2, "fillOpacity": 0.55},
         highlight_function=lambda f: {"weight": 3, "fillOpacity": 0.75},
@@ -323,11 +335,11 @@ def territory_map(solution: Solution, *, m: folium.Map | None = None,
             colour=points["territory"].map(colour_of),
             head=[f"<b>{esc(str(lab))}</b><br>{esc(str(a))}"
                   for lab, a in zip(points["label"], points["account_id"], strict=True)])
-        layers = [("Accounts", points, points["territory"].map(
+        layers = [(f"{layer_prefix}Accounts", points, points["territory"].map(
                       lambda t: f": territory {esc(str(t))}"), 0.5)]
         moved = points[points["moved"]]
         if len(moved):
-            layers.append((f"Moved accounts ({len(moved)})", moved, [
+            layers.append((f"{layer_prefix}Moved accounts ({len(moved)})", moved, [
                 f": moved from {esc(str(o))} to {esc(str(n))}"
                 for o, n in zip(moved["old_rep_id"], moved["rep_id"], strict=True)], 2.5))
         for name, frame, tail, weight in layers:
@@ -335,9 +347,9 @@ def territory_map(solution: Solution, *, m: folium.Map | None = None,
                     for lat, lon, colour, head, end in zip(
                         frame["lat"], frame["lon"], frame["colour"], frame["head"], tail,
                         strict=True)]
-            AccountsLayer(name, data, cluster=len(data) > cluster_above, show=True,
+            AccountsLayer(name, data, cluster=len(data) > cluster_above, show=show,
                           weight=weight).add_to(m)
-    bases = folium.FeatureGroup(name="Rep bases")
+    bases = folium.FeatureGroup(name=f"{layer_prefix}Rep bases", show=show)
     p = solution.problem
     base_xy = gpd.GeoDataFrame(geometry=gpd.points_from_xy(solution.territory_info["x"],
                                                            solution.territory_info["y"]),
@@ -358,6 +370,24 @@ def territory_map(solution: Solution, *, m: folium.Map | None = None,
         m.get_root().html.add_child(Element(legend(terr)))
         folium.LayerControl(collapsed=False).add_to(m)
     return m
+
+
+def teams_map(plans: dict[str, tuple[Solution, gpd.GeoDataFrame | None]], *,
+              reach_km: float = 100.0) -> str:
+    """One self-contained page with a group of layers per team (the first team's
+    shown, the others in the layer control) and a legend per team."""
+    frames = [sol.problem.units[["geometry"]].to_crs("EPSG:4326") for sol, _ in plans.values()]
+    m = offline_map(gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs="EPSG:4326"))
+    legends = []
+    for i, (name, (sol, accounts)) in enumerate(plans.items()):
+        territory_map(sol, m=m, reach_km=reach_km, accounts=accounts, tiles=i == 0,
+                      layer_prefix=f"{name}: ", show=i == 0)
+        legends.append(legend(coloured_territories(sol, reach_km), title=f"Team {name}"))
+    m.get_root().header.add_child(Element(f"<style>{MAP_CSS}</style>"))
+    m.get_root().html.add_child(Element(
+        '<div class="topt-legends">' + "".join(legends) + "</div>"))
+    folium.LayerControl(collapsed=False).add_to(m)
+    return inline_assets(m.get_root().render())
 
 
 def inline_assets(page: str) -> str:

@@ -112,7 +112,41 @@ def report_html(solution: Solution, table: pd.DataFrame, summary: dict[str, Any]
     Every value from the data is HTML-escaped; the chart is an image, so no
     text of it can run as markup.
     """
+    return html_page(title, report_sections(solution, table, summary, white=white,
+                                            coverage=coverage, quality=quality))
+
+
+def html_page(title: str, body: str) -> str:
+    """A report page: the title as its heading, then ``body`` (already escaped)."""
     esc = html.escape
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
+table {{ border-collapse: collapse; font-size: 0.85em; }}
+div.wide {{ overflow-x: auto; max-width: 100%; margin-bottom: 2em; }}
+ul.quality li {{ margin-bottom: 0.4em; }}
+table.head {{ margin-bottom: 2em; }}
+th, td {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }}
+th {{ background: #f0f0f0; }}
+table.head th, table.head td {{ text-align: left; }}
+tr.total td {{ font-weight: bold; }}
+td.bad {{ background: #fdd; }}
+img {{ max-width: 100%; }}
+</style></head><body>
+<h1>{esc(title)}</h1>
+{body}
+</body></html>
+"""
+
+
+def report_sections(solution: Solution, table: pd.DataFrame, summary: dict[str, Any], *,
+                    white: pd.DataFrame | None = None, coverage: pd.DataFrame | None = None,
+                    quality: pd.DataFrame | None = None, level: int = 2) -> str:
+    """The body of :func:`report_html`; its headings at ``level`` (h2, or h3 under a
+    team's heading)."""
+    esc = html.escape
+    h = f"h{level}"
     p = solution.problem
     gap = "unknown" if summary["gap"] is None else f"{summary['gap']:.4%}"
     bound = "unknown" if summary["bound"] is None else f"{summary['bound']:,.2f}"
@@ -150,40 +184,21 @@ def report_html(solution: Solution, table: pd.DataFrame, summary: dict[str, Any]
     sections = []
     if quality is not None and len(quality):
         findings = "".join(f"<li>{esc(m)}</li>" for m in dict.fromkeys(quality["message"]))
-        sections.append(f"<h2>Data quality</h2><p>{len(quality):,} findings in the input "
+        sections.append(f"<{h}>Data quality</{h}><p>{len(quality):,} findings in the input "
                         "(all in quality.csv); the plan uses the data as given.</p>"
                         f'<ul class="quality">{findings}</ul>')
-    sections += [(f"<h2>Balance</h2><img alt=\"% of target per territory, band shaded\" "
+    sections += [(f"<{h}>Balance</{h}><img alt=\"% of target per territory, band shaded\" "
                 f"src=\"data:image/svg+xml;base64,{chart}\">"),
-                "<h2>Territories</h2><p>Amounts, targets (the total shared by rep FTE) and % "
+                f"<{h}>Territories</{h}><p>Amounts, targets (the total shared by rep FTE) and % "
                 "of target; distances in km from the rep's base (mean weighted by accounts); "
                 f"coverage_pct: share of the potential within {summary['reach_km']:g} km of "
                 "the base; inertia_km2: workload-weighted mean squared distance from the "
                 "base; polsby_popper: 4&pi;A/P&sup2; of the territory (1 = a disc).</p>"
                 + _html_table(table, bad)]
     if coverage is not None:
-        sections.append("<h2>Coverage</h2>" + _html_table(coverage))
+        sections.append(f"<{h}>Coverage</{h}>" + _html_table(coverage))
     if white is not None:
-        sections.append(f"<h2>White space</h2><p>Units beyond {summary['reach_km']:g} km of "
+        sections.append(f"<{h}>White space</{h}><p>Units beyond {summary['reach_km']:g} km of "
                         "their rep's base, or with potential and no account, most potential "
                         "first.</p>" + (_html_table(white) if len(white) else "<p>None.</p>"))
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
-table {{ border-collapse: collapse; font-size: 0.85em; }}
-div.wide {{ overflow-x: auto; max-width: 100%; margin-bottom: 2em; }}
-ul.quality li {{ margin-bottom: 0.4em; }}
-table.head {{ margin-bottom: 2em; }}
-th, td {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }}
-th {{ background: #f0f0f0; }}
-table.head th, table.head td {{ text-align: left; }}
-tr.total td {{ font-weight: bold; }}
-td.bad {{ background: #fdd; }}
-img {{ max-width: 100%; }}
-</style></head><body>
-<h1>{esc(title)}</h1>
-<table class="head">{rows_head}</table>
-{''.join(sections)}
-</body></html>
-"""
+    return f'<table class="head">{rows_head}</table>\n' + "".join(sections)

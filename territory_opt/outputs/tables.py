@@ -34,7 +34,8 @@ def summary_table(solution: Solution, *, reach_km: float,
                     deals: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per territory plus a ``TOTAL`` row.
 
-    Columns: territory, rep_id, rep_name, fte, units; for each metric (accounts,
+    Columns: territory, rep_id, rep_name, fte, (with reps restricted to segments,
+    ``segments``), units; for each metric (accounts,
     workload, potential and any other balanced one) its amount, target and
     ``_pct`` (% of target); ``mean_km`` (account-weighted mean distance from the
     rep's base), ``max_km``, ``travel_km`` (sum over accounts of the distance
@@ -52,6 +53,8 @@ def summary_table(solution: Solution, *, reach_km: float,
         "rep_name": terr["rep_name"], "fte": terr["fte"],
         "units": np.bincount(a, minlength=k),
     })
+    if p.served is not None:
+        table.insert(4, "segments", ["; ".join(s) if s else "all" for s in p.served])
     for metric in report_metrics(solution):
         sums = solution.sums(metric)
         targets = p.targets(metric)
@@ -75,6 +78,8 @@ def summary_table(solution: Solution, *, reach_km: float,
         table["moved_out"] = table["rep_id"].map(moved["old_rep_id"].value_counts()).fillna(0)
     total: dict[str, Any] = {"territory": "TOTAL", "rep_id": "", "rep_name": "",
                              "fte": terr["fte"].sum(), "units": p.n_units}
+    if p.served is not None:
+        total["segments"] = ""
     for metric in report_metrics(solution):
         total[metric] = table[metric].sum()
         total[f"{metric}_target"] = table[f"{metric}_target"].sum()

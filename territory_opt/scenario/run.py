@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import platform
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -25,7 +26,7 @@ from territory_opt.geo import describe_crs
 from territory_opt.graph import adjacency, graph_from_edges
 from territory_opt.outputs.files import build_output_files
 from territory_opt.outputs.tables import scenario_summary
-from territory_opt.problem import TerritoryProblem, conflicts
+from territory_opt.problem import TerritoryProblem, conflicts, split_metric
 from territory_opt.progress import bar
 from territory_opt.quality import check_accounts
 from territory_opt.scenario.schema import (
@@ -60,6 +61,7 @@ class RunResult:
     manifest: dict[str, Any]
     seconds: dict[str, float] = field(default_factory=dict)
     quality: pd.DataFrame | None = None  # findings of the data-quality gate
+    teams: dict[str, RunResult] = field(default_factory=dict)  # a run per team, by name
 
 
 def _points_kwargs(spec: PointsSpec) -> dict[str, Any]:
@@ -106,14 +108,15 @@ def input_readers(scenario: Scenario) -> list[tuple[str, Path | None, Callable[[
 
     add("accounts", acc.path, lambda f: io.read_accounts(
         f, id=acc.id, workload=acc.workload, zip=acc.zip, unplaced=acc.unplaced, name=acc.name,
-        **_points_kwargs(acc)))
+        segment=acc.segment, **_points_kwargs(acc)))
     if (pot := scenario.potential) is not None:
         add("potential", pot.path, lambda f: io.read_potential(
             f, value=pot.value, id=pot.id, name=pot.name, **_points_kwargs(pot)))
     if (reps := scenario.reps) is not None:
-        add("reps", reps.path, lambda f: io.read_reps(
+        add("reps", reps.path, lambda f: _filtered(io.read_reps(
             f, id=reps.id, name=reps.name, fte=reps.fte, territory=reps.territory,
-            zip=reps.zip, **_points_kwargs(reps)))
+            zip=reps.zip, segments=reps.segments, **_points_kwargs(reps)), reps.where,
+            "reps: where:"))
     if isinstance(dist := scenario.objective.distance, DistanceSpec):
         add("distance", dist.path, lambda f: io.read_distance_matrix(
             f, origin=dist.origin, destination=dist.destination, cost=dist.cost,
@@ -133,6 +136,17 @@ def input_readers(scenario: Scenario) -> list[tuple[str, Path | None, Callable[[
     return readers
 
 
+def _filtered(table: Any, where: str | None, what: str) -> Any:
+    """The rows of ``table`` that the filter ``where`` keeps (all when None)."""
+    if where is None:
+        return table
+    keep = io.where_mask(table, where, what=what)
+    if not keep.any():
+        raise InputError(f"{what} {where!r} keeps none of {len(table)} rows; check the "
+                         "column and the value")
+    return table[keep].reset_index(drop=True)
+
+
 def load_inputs(scenario: Scenario) -> LoadedInputs:
     """Read every input file a scenario names (the ``load`` stage)."""
     readers = input_readers(scenario)
@@ -145,16 +159,58 @@ def inputs_from(scenario: Scenario, readers: list[tuple[str, Path | None, Any]],
     accounts = read["accounts"]
     unplaced = accounts.attrs.pop("unplaced", None)
     placed_by_zip = int(accounts.attrs.pop("placed_by_zip", 0))
+    accounts = account_rules(scenario, accounts)
     locks = read.get("locks") or (dict(scenario.locks) if isinstance(scenario.locks, dict)
                                   else {})
     distance = read.get("distance", scenario.objective.distance)
     inputs = [(role, path) for role, path, _ in readers if path is not None]
+    current = read.get("alignment") or {}
+    if scenario.team_name is not None and read.get("reps") is not None:
+        # one team: the locks and today's owners among its reps (and accounts)
+        team = set(read["reps"]["rep_id"].astype(str)) | set(read["reps"]["territory"])
+        locks = {a: r for a, r in locks.items() if str(r) in team}
+        everyone = set(read["accounts"]["account_id"].astype(str))
+        covered = set(accounts["account_id"].astype(str))
+        for a, r in locks.items():
+            if str(a) in everyone and str(a) not in covered:
+                raise InputError(f"lock of {a!r} to rep {r!r}: team {scenario.team_name!r} "
+                                 f"does not cover that account (accounts where "
+                                 f"{scenario.teams_filter}); lock it to a rep of a team "
+                                 "that covers it")
+        current = {a: r for a, r in current.items() if str(r) in team}
     return LoadedInputs(accounts=accounts, potential=read.get("potential"),
                         reps=read.get("reps"), distance=distance, edges=read.get("edges"),
-                        locks=locks, current=read.get("alignment") or {}, inputs=inputs,
+                        locks=locks, current=current, inputs=inputs,
                         deals=read.get("deals"), unplaced=unplaced,
                         placed_by_zip=placed_by_zip,
                         quality=_quality(scenario, accounts, read.get("potential")))
+
+
+def account_rules(scenario: Scenario, accounts: Any) -> Any:
+    """The accounts the scenario's ``accounts.where`` keeps, with a column per
+    ``capacity`` rule (1, or the summed column, where its filter holds)."""
+    where = scenario.accounts.where
+    for rule in [where] if isinstance(where, str) else where or []:
+        keep = io.where_mask(accounts, rule, what="accounts: where:")
+        if not keep.any():
+            raise InputError(f"accounts: where: {rule!r} keeps no account of "
+                             f"{len(accounts)}; check the column and the value")
+        accounts = accounts[keep].reset_index(drop=True)
+    for name, rule in scenario.capacity.items():
+        if name in scenario.balance:
+            raise InputError(f"capacity {name!r} is also a balance key; give the capacity "
+                             "rule another name")
+        if rule.min is None and rule.max is None:
+            raise InputError(f"capacity {name!r}: give min, max or both (per territory)")
+        accounts = io.capacity_column(accounts, name, rule.where, rule.sum)
+    return accounts
+
+
+def scenario_bands(scenario: Scenario) -> dict[str, Any]:
+    """The balance bands and the capacity rules' absolute bands, by metric."""
+    return dict(scenario.balance) | {
+        name: {k: v for k, v in (("min", rule.min), ("max", rule.max)) if v is not None}
+        for name, rule in scenario.capacity.items()}
 
 
 def _quality(scenario: Scenario, accounts: Any, potential: Any) -> pd.DataFrame:
@@ -171,12 +227,15 @@ def quality_messages(table: pd.DataFrame) -> list[str]:
 
 def scenario_units(scenario: Scenario, loaded: LoadedInputs) -> Any:
     """The scenario's planning units."""
-    sums = sorted({*scenario.accounts.sums, *(m for m in scenario.balance
-                                              if m in loaded.accounts.columns
-                                              and m != "workload")})
+    columns = {split_metric(m)[0] if m not in loaded.accounts.columns else m
+               for m in scenario_bands(scenario)}
+    sums = sorted({*scenario.accounts.sums,
+                   *(c for c in columns if c in loaded.accounts.columns
+                     and c not in ("workload", "potential", "accounts"))})
     return build_units(loaded.accounts, potential=loaded.potential,
                        method=scenario.units.method, n_units=scenario.units.n_units,
-                       sums=sums, crs=scenario.crs, random_state=scenario.units.random_state)
+                       sums=sums, crs=scenario.crs, random_state=scenario.units.random_state,
+                       segment="segment" if scenario.accounts.segment else None)
 
 
 def build_problem(scenario: Scenario, loaded: LoadedInputs) -> TerritoryProblem:
@@ -193,7 +252,7 @@ def build_problem(scenario: Scenario, loaded: LoadedInputs) -> TerritoryProblem:
     real = scenario.realignment
     return TerritoryProblem(
         units, reps=loaded.reps, k=scenario.k, centres=scenario.centres,
-        balance=scenario.balance, weight=scenario.objective.weight,
+        balance=scenario_bands(scenario), weight=scenario.objective.weight,
         power=scenario.objective.power, distance=loaded.distance, locks=loaded.locks,
         contiguity=bool(contiguity), graph=graph, contiguity_method=spec.method,
         current=loaded.current, move_penalty=real.penalty, move_measure=real.measure,
@@ -240,6 +299,28 @@ def check_scenario(scenario: Scenario | str | Path, *,
     except InputError as exc:
         check.problems += getattr(exc, "problems", [str(exc)])
         return check
+    if scenario.teams:  # each team on its own; the facts by team
+        for name in scenario.teams:
+            one = _check_inputs(scenario.team(name))
+            for problem in one.problems:
+                infeasible = problem.startswith(INFEASIBLE)
+                text = problem.removeprefix(INFEASIBLE)
+                check.problems.append(f"{INFEASIBLE if infeasible else ''}team {name!r}: {text}")
+            check.warnings += [f"team {name!r}: {w}" for w in one.warnings]
+            check.facts.setdefault("teams", {})[name] = one.facts
+    else:
+        check = _check_inputs(scenario)
+    folder = Path(out) if out is not None else scenario.output_dir()
+    if not io.is_replaceable(folder.absolute()):
+        check.problems.append(f"output folder '{folder}' holds files that are not a "
+                              "territory_opt run (no manifest.json); choose another `output:` "
+                              "or --out")
+    return check
+
+
+def _check_inputs(scenario: Scenario) -> ScenarioCheck:
+    """:func:`check_scenario` of one scenario (or team), without the output folder."""
+    check = ScenarioCheck()
     read: dict[str, Any] = {}
     readers = input_readers(scenario)
     with warnings.catch_warnings(record=True) as caught:
@@ -251,8 +332,8 @@ def check_scenario(scenario: Scenario | str | Path, *,
                 check.problems.append(f"{role}: {exc}")
         problem = None
         if not check.problems:
-            loaded = inputs_from(scenario, readers, read)
             try:
+                loaded = inputs_from(scenario, readers, read)
                 problem = build_problem(scenario, loaded)
             except InfeasibleError as exc:
                 check.problems.append(f"{INFEASIBLE}{exc}")
@@ -264,6 +345,12 @@ def check_scenario(scenario: Scenario | str | Path, *,
                            "territories": problem.n_territories,
                            "workload": float(problem.values("workload").sum()),
                            "crs": describe_crs(problem.units.crs)}
+            if "segment" in problem.units:  # accounts and serving reps per segment
+                seg = loaded.accounts["segment"].astype(str)
+                check.facts["segments"] = {
+                    name: {"accounts": int((seg == name).sum()),
+                           "reps": int(problem.serves(name).sum())}
+                    for name in sorted(set(seg))}
             if loaded.unplaced is not None:
                 check.facts["unplaced_accounts"] = len(loaded.unplaced)
             check.facts["placed_by_zip"] = loaded.placed_by_zip
@@ -271,11 +358,6 @@ def check_scenario(scenario: Scenario | str | Path, *,
                       if issubclass(w.category, TerritoryOptWarning)]
     if problem is not None:
         check.warnings += quality_messages(loaded.quality)
-    folder = Path(out) if out is not None else scenario.output_dir()
-    if not io.is_replaceable(folder.absolute()):
-        check.problems.append(f"output folder '{folder}' holds files that are not a "
-                              "territory_opt run (no manifest.json); choose another `output:` "
-                              "or --out")
     return check
 
 
@@ -314,7 +396,8 @@ def run_scenario(
     if not isinstance(scenario, Scenario):
         path = Path(scenario)
         scenario = load_scenario(path)
-    with bar(total=4, desc=scenario.name, unit="stage", progress=progress) as stages:
+    with bar(total=4 * max(len(scenario.teams), 1), desc=scenario.name, unit="stage",
+             progress=progress) as stages:
         return _run(scenario, path, out=out, time_limit=time_limit, write=write,
                     on_stage=on_stage, stages=stages)
 
@@ -322,12 +405,36 @@ def run_scenario(
 def _run(scenario: Scenario, path: Path | None, *, out: str | Path | None,
          time_limit: float | None, write: bool, on_stage: Callable[[str], None] | None,
          stages: Any) -> RunResult:
+    first = True
+
     def stage(name: str) -> None:
+        nonlocal first
         stages.set_postfix_str(name, refresh=False)
-        if name != "load":  # the stage before is done
+        if not first:  # the stage before is done
             stages.update(1)
+        first = False
         (on_stage or (lambda n: logger.info("stage: %s", n)))(name)
 
+    if scenario.teams:
+        return _run_teams(scenario, path, out=out, time_limit=time_limit, write=write,
+                          stage=stage, stages=stages)
+    result, loaded = _solve_scenario(scenario, path, time_limit=time_limit, stage=stage)
+    t0 = time.perf_counter()
+    stage("outputs")
+    if write:
+        files = _run_files(result, loaded)
+        result.seconds["outputs"] = time.perf_counter() - t0
+        result.manifest["seconds"] = dict(result.seconds)  # building them, before the write
+        result.out_dir = io.write_outputs(Path(out) if out is not None
+                                          else scenario.output_dir(), files)
+    result.seconds["outputs"] = time.perf_counter() - t0
+    stages.update(1)
+    return result
+
+
+def _solve_scenario(scenario: Scenario, path: Path | None, *, time_limit: float | None,
+                    stage: Callable[[str], None]) -> tuple[RunResult, LoadedInputs]:
+    """Load, build units, solve: the run without its files (its manifest ready)."""
     seconds: dict[str, float] = {}
     # every warning of the run also goes into the report and quality.csv
     with warnings.catch_warnings(record=True) as caught:
@@ -359,8 +466,6 @@ def _run(scenario: Scenario, path: Path | None, *, out: str | Path | None,
     seconds["build"] = solution.seconds["check"] + solution.seconds["build"]
     seconds["solve"] = sum(v for k, v in solution.seconds.items() if k not in ("check", "build"))
 
-    t0 = time.perf_counter()
-    stage("outputs")
     reach = scenario.report.reach_km
     summary = scenario_summary(solution, reach_km=reach)
     if loaded.unplaced is not None:
@@ -389,21 +494,69 @@ def _run(scenario: Scenario, path: Path | None, *, out: str | Path | None,
         "summary": summary,
         "seconds": seconds,
     }
-    out_dir = None
+    return RunResult(scenario=scenario, solution=solution, out_dir=None, manifest=manifest,
+                     seconds=seconds, quality=quality), loaded
+
+
+def _run_files(result: RunResult, loaded: LoadedInputs) -> dict[str, Any]:
+    """Every output file of a solved run (:func:`build_output_files`), by name."""
+    files = build_output_files(result.solution, result.manifest, title=result.scenario.name,
+                               reach_km=result.scenario.report.reach_km,
+                               accounts=loaded.accounts, deals=loaded.deals,
+                               quality=result.quality)
+    if loaded.unplaced is not None:
+        files["unplaced_accounts.csv"] = pd.DataFrame(
+            loaded.unplaced, columns=["line", "account_id", "zip", "reason"])
+    return files
+
+
+def _run_teams(scenario: Scenario, path: Path | None, *, out: str | Path | None,
+               time_limit: float | None, write: bool, stage: Callable[[str], None],
+               stages: Any) -> RunResult:
+    """A scenario with teams: one run per team, each account assigned once per team
+    that covers it; every output of each team in a folder of its own, and the
+    files that join them (see :func:`territory_opt.outputs.teams.team_files`)."""
+    runs: dict[str, tuple[RunResult, LoadedInputs]] = {}
+    for name in scenario.teams:
+        runs[name] = _solve_scenario(scenario.team(name), path, time_limit=time_limit,
+                                     stage=lambda s, n=name: stage(f"{n}: {s}"))
+        stage(f"{name}: outputs")
+    t0 = time.perf_counter()
+    seconds = {k: sum(r.seconds.get(k, 0.0) for r, _ in runs.values())
+               for k in ("load", "units", "build", "solve")}
+    manifest = {
+        "territory_opt": _versions()["territory-opt"],
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "scenario": {"name": scenario.name,
+                     "file": str(path.absolute()) if path else None,
+                     "sha256": io.sha256_file(path) if path else None,
+                     "content": scenario.model_dump(mode="json")},
+        "teams": {name: {k: r.manifest[k] for k in ("status", "objective", "bound", "gap",
+                                                     "summary", "seconds")}
+                  | {"folder": name} for name, (r, _) in runs.items()},
+        "inputs": list({i["path"]: i for r, _ in runs.values() for i in r.manifest["inputs"]}
+                       .values()),
+        "packages": _versions(),
+        "seconds": seconds,
+    }
+    result = RunResult(scenario=scenario, solution=next(iter(runs.values()))[0].solution,
+                       out_dir=None, manifest=manifest, seconds=seconds,
+                       teams={name: r for name, (r, _) in runs.items()})
     if write:
-        out_dir = Path(out) if out is not None else scenario.output_dir()
-        files = build_output_files(solution, manifest, title=scenario.name, reach_km=reach,
-                                   accounts=loaded.accounts, deals=loaded.deals,
-                                   quality=quality)
-        if loaded.unplaced is not None:
-            files["unplaced_accounts.csv"] = pd.DataFrame(
-                loaded.unplaced, columns=["line", "account_id", "zip", "reason"])
-        seconds["outputs"] = time.perf_counter() - t0
-        manifest["seconds"] = dict(seconds)  # outputs: building them, before the write
-        out_dir = io.write_outputs(out_dir, files)
-        seconds["outputs"] = time.perf_counter() - t0
-    else:
-        seconds["outputs"] = time.perf_counter() - t0
+        from territory_opt.outputs.teams import team_files
+
+        with tempfile.TemporaryDirectory(prefix=".teams-") as tmp:
+            files: dict[str, Any] = {}
+            for name, (run, loaded) in runs.items():  # each team's folder, written apart
+                files[name] = io.write_outputs(Path(tmp) / name, _run_files(run, loaded))
+            files |= team_files({name: (r.solution, loaded.accounts)
+                                 for name, (r, loaded) in runs.items()},
+                                manifest, title=scenario.name,
+                                reach_km=scenario.report.reach_km)
+            seconds["outputs"] = time.perf_counter() - t0
+            manifest["seconds"] = dict(seconds)
+            result.out_dir = io.write_outputs(Path(out) if out is not None
+                                              else scenario.output_dir(), files)
+    seconds["outputs"] = time.perf_counter() - t0
     stages.update(1)
-    return RunResult(scenario=scenario, solution=solution, out_dir=out_dir,
-                     manifest=manifest, seconds=seconds, quality=quality)
+    return result

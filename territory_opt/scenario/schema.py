@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from territory_opt.errors import InputError
 from territory_opt.solution import DEFAULT_REACH_KM
 
-__all__ = ["AccountsSpec", "ContiguitySpec", "DistanceSpec", "LocksSpec", "PointsSpec",
+__all__ = ["AccountsSpec", "CapacitySpec", "ContiguitySpec", "TeamSpec", "DistanceSpec", "LocksSpec", "PointsSpec",
            "Scenario", "load_scenario", "scenario_from_dict"]
 
 
@@ -47,6 +47,8 @@ class AccountsSpec(PointsSpec):
     name: str | None = None  # shown on maps, checked for duplicates
     address: str | None = None  # checked for duplicates (with the name)
     state: str | None = None  # checked against the ZIP code
+    segment: str | None = None  # the account's segment: which reps may serve it
+    where: str | list[str] | None = None  # keep only the accounts these filters hold for
 
 
 class PotentialSpec(PointsSpec):
@@ -61,6 +63,17 @@ class RepsSpec(PointsSpec):
     name: str | None = "name"
     fte: str | None = "fte"
     territory: str | None = "territory"
+    segments: str | None = None  # the segments each rep serves ("a; b"; blank: all)
+    where: str | None = None  # keep only the reps this filter holds for (e.g. team == core)
+
+
+class CapacitySpec(_Spec):
+    """A bound per territory on a count (or sum) of the accounts a filter keeps."""
+
+    where: str  # e.g. "revenue >= 40000", "segment == hospital"
+    sum: str | None = None  # a numeric account column to add up; counts when None
+    min: float | None = None
+    max: float | None = None
 
 
 class UnitsSpec(_Spec):
@@ -140,6 +153,21 @@ class RealignmentSpec(_Spec):
     max_moved: float | None = Field(default=None, ge=0, le=1)
 
 
+class TeamSpec(_Spec):
+    """One team of a scenario with several (``teams:``): its reps, its accounts and
+    its own rules; a key left out takes the scenario's."""
+
+    reps: RepsSpec | None = None
+    where: str | None = None  # the accounts the team covers (all when None)
+    centres: Literal["fixed", "model"] | None = None
+    k: int | None = Field(default=None, ge=1)
+    units: UnitsSpec | None = None
+    balance: dict[str, float | dict[str, float]] | None = None
+    capacity: dict[str, CapacitySpec] | None = None
+    objective: ObjectiveSpec | None = None
+    contiguity: bool | ContiguitySpec | None = None
+
+
 class Scenario(_Spec):
     """A territory-planning scenario, as written in a YAML file."""
 
@@ -154,6 +182,7 @@ class Scenario(_Spec):
     units: UnitsSpec = Field(default_factory=UnitsSpec)
     balance: dict[str, float | dict[str, float]] = Field(
         default_factory=lambda: {"workload": 0.05})
+    capacity: dict[str, CapacitySpec] = Field(default_factory=dict)
     objective: ObjectiveSpec = Field(default_factory=ObjectiveSpec)
     contiguity: bool | ContiguitySpec = False
     # a file ({path: ...}) before inline locks ({A1: R1}): {path: x.csv} is both
@@ -163,8 +192,50 @@ class Scenario(_Spec):
     deals: DealsSpec | None = None
     solver: SolverSpec = Field(default_factory=SolverSpec)
     report: ReportSpec = Field(default_factory=ReportSpec)
+    teams: dict[str, TeamSpec] = Field(default_factory=dict)
     output: str | None = None
     base_dir: Path = Field(default=Path("."), exclude=True)
+    _team: str | None = PrivateAttr(default=None)  # set on the scenario of one team
+
+    @property
+    def team_name(self) -> str | None:
+        """The team this scenario is (see :meth:`team`), or None."""
+        return self._team
+
+    @property
+    def teams_filter(self) -> str:
+        """The filters on this scenario's accounts, as text (``every account``)."""
+        where = self.accounts.where
+        rules = [] if where is None else [where] if isinstance(where, str) else where
+        return " and ".join(rules) or "every account"
+
+    def team(self, name: str) -> Scenario:
+        """The scenario of one team: the team's keys over the scenario's, its
+        accounts filter added to ``accounts.where``, no further teams."""
+        if name not in self.teams:
+            raise InputError(f"no team {name!r}; the teams are: {', '.join(self.teams)}")
+        spec = self.teams[name]
+        where = self.accounts.where
+        filters = ([] if where is None else [where] if isinstance(where, str) else list(where))
+        if spec.where is not None:
+            filters.append(spec.where)
+        changes: dict[str, Any] = {
+            key: getattr(spec, key) for key in
+            ("reps", "centres", "k", "units", "balance", "capacity", "objective", "contiguity")
+            if getattr(spec, key) is not None}
+        changes |= {"teams": {}, "name": f"{self.name}/{name}",
+                    "accounts": self.accounts.model_copy(update={"where": filters or None})}
+        team = self.model_copy(update=changes)
+        team._team = name
+        return team
+
+    def model_post_init(self, context: Any) -> None:
+        for name in self.teams:
+            if not name or any(c in name for c in '/\\:*?"<>|') or name in (".", ".."):
+                raise ValueError(f"team name {name!r} must be usable as a folder name")
+        if self.teams and self.reps is None and any(t.reps is None for t in self.teams.values()):
+            raise ValueError("every team needs reps: give teams.<name>.reps, or reps: for "
+                             "all teams (filtered per team with reps.where)")
 
     def resolve(self, path: str) -> Path:
         """A path of the scenario, relative to the scenario file's folder."""
@@ -212,6 +283,8 @@ def _validation_problems(exc: ValidationError) -> list[str]:
             lines.append(f"unknown key {key!r}; {hint}")
         elif err["type"] == "missing":
             lines.append(f"missing key {key!r}; add it")
+        elif not loc:  # a rule across keys: its message says it all
+            lines.append(str(err["msg"]).removeprefix("Value error, "))
         else:
             lines.append(f"key {key!r}: {err['msg']} (got {err.get('input')!r})")
     return lines

@@ -213,7 +213,8 @@ class Allocator:
     """The balanced assignment of all units to ``k`` given centre columns.
 
     ``cost`` is the dense ``(n, k)`` cost matrix (+inf where a unit may not go:
-    locks, and a centre unit must stay in its own territory).
+    locks, reps who do not serve its segment, and a centre unit must stay in its
+    own territory).
     """
 
     def __init__(self, problem: TerritoryProblem, centre_cols: np.ndarray, *,
@@ -223,6 +224,8 @@ class Allocator:
         n = self.n
         self.cols = np.asarray(centre_cols, dtype=int)
         cost = problem.cost_block(np.arange(n), self.cols)
+        if problem.eligible is not None:  # fixed centres: the columns are the territories
+            cost[~problem.eligible[:, self.cols]] = np.inf
         if pinned:
             units = np.fromiter(pinned, dtype=int)
             keep = cost[units, np.fromiter(pinned.values(), dtype=int)]
@@ -259,8 +262,10 @@ class Allocator:
         gamma = min(gamma, 0.0)
         red = self.reduced(duals, gamma) if reduced is None else reduced
         value = float(red.min(axis=1).sum())
-        with np.errstate(invalid="ignore"):
-            value += float(np.where(duals > 0, duals * self.lower, duals * self.upper).sum())
+        # a dual is 0 where its side of the band is open: take 0 there, not 0 * inf
+        lower = np.where(np.isfinite(self.lower), self.lower, 0.0)
+        upper = np.where(np.isfinite(self.upper), self.upper, 0.0)
+        value += float(np.where(duals > 0, duals * lower, duals * upper).sum())
         if self.cap is not None:
             value += gamma * self.cap
         return value

@@ -86,7 +86,8 @@ def _rejoin_pieces(plan: Plan) -> int:
             for u in piece:
                 for v in plan.neighbours(u):
                     v = int(v)
-                    if v not in orphans:
+                    if v not in orphans and all(plan.may_join(w, int(plan.label[v]))
+                                                for w in piece):
                         touching.setdefault(int(plan.label[v]), 0.0)
             if not touching:
                 continue
@@ -96,8 +97,10 @@ def _rejoin_pieces(plan: Plan) -> int:
                 plan.move(u, best)
             orphans -= piece
             progress = True
-        if not progress:  # cannot happen on a connected graph
-            raise SolverError("a piece of the units' graph touches no territory")
+        if not progress:  # on a connected graph: only when segments forbid every neighbour
+            raise SolverError("a piece of a territory cut off from its root touches no "
+                              "territory whose rep serves all its segments; solve with "
+                              "method='mip', or let more reps serve those segments")
     return moved
 
 

@@ -168,7 +168,7 @@ def build_model(problem: TerritoryProblem, *, elastic: bool = False,
 
 def _assignment_variables(problem: TerritoryProblem, lp: pulp.LpProblem, *, elastic: bool,
                           feasibility: bool, closed: np.ndarray | None = None) -> Variables:
-    """``x[i, c]`` for every pair the bands, locks and contiguity allow."""
+    """``x[i, c]`` for every pair the bands, locks, segments and contiguity allow."""
     n, k = problem.n_units, problem.n_territories
     x: Variables = {}
     # pruning by the bands is exact, but not when the bands are what may give
@@ -177,9 +177,12 @@ def _assignment_variables(problem: TerritoryProblem, lp: pulp.LpProblem, *, elas
         fixed = dict(problem.locked)
         if problem.roots is not None:
             fixed |= {int(i): t for t, i in enumerate(problem.roots)}
+        elig = problem.eligible
         for i in range(n):
             for t in ([fixed[i]] if i in fixed else range(k)):
                 if reach is not None and i not in reach[t] and i not in fixed:
+                    continue
+                if elig is not None and not elig[i, t]:  # never a rep who may not serve it
                     continue
                 x[i, t] = lp.add_variable(f"x_{i}_{t}", lowBound=1 if i in fixed else 0,
                                           upBound=1, cat=pulp.LpBinary)
