@@ -167,7 +167,7 @@ def _size(args: argparse.Namespace) -> int:
     from territory_opt.headcount import size_headcount
     from territory_opt.scenario import load_inputs, load_scenario, scenario_units
 
-    scenario = load_scenario(args.scenario)
+    scenario = load_scenario(args.scenario).single("headcount sizing (size)")
     loaded = load_inputs(scenario)
     units = scenario_units(scenario, loaded)
     try:

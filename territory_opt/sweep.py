@@ -219,7 +219,7 @@ def sweep(
     from territory_opt.scenario import load_scenario, scenario_from_dict
 
     path = Path(scenario)
-    base = load_scenario(path)  # the file itself must be valid before anything starts
+    base = load_scenario(path).single("a sweep")  # valid before anything starts
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     pairs = [parse_set(s) if isinstance(s, str) else (s[0], list(s[1])) for s in sets]
     if not pairs:

@@ -359,3 +359,12 @@ def test_init_maps_the_segment_columns_and_the_scenario_validates(tmp_path):
     check = topt.check_scenario(target)
     assert check.ok, check.problems
     assert check.facts["segments"]["hospital"]["reps"] == 2
+
+
+def test_sweeps_and_sizing_refuse_a_scenario_with_teams(tmp_path):
+    path = _teams_copy(tmp_path)
+    with pytest.raises(topt.InputError, match="a sweep runs a scenario of one team"):
+        topt.sweep(path, ["balance.workload=0.05,0.1"])
+    from territory_opt.cli import main
+
+    assert main(["size", str(path), "--max-workload", "2000"]) == 2

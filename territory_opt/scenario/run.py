@@ -475,13 +475,7 @@ def _solve_scenario(scenario: Scenario, path: Path | None, *, time_limit: float 
     summary["units_method"] = (unit_method(loaded.accounts, loaded.potential)
                                if scenario.units.method == "auto" else scenario.units.method)
     summary["quality_findings"] = len(quality_messages(quality))
-    manifest = {
-        "territory_opt": _versions()["territory-opt"],
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "scenario": {"name": scenario.name,
-                     "file": str(path.absolute()) if path else None,
-                     "sha256": io.sha256_file(path) if path else None,
-                     "content": scenario.model_dump(mode="json")},
+    manifest = _manifest_head(scenario, path) | {
         "inputs": [{"role": role, "path": str(p.absolute()), "sha256": io.sha256_file(p)}
                    for role, p in loaded.inputs],
         "crs": units.crs.to_string(),
@@ -496,6 +490,18 @@ def _solve_scenario(scenario: Scenario, path: Path | None, *, time_limit: float 
     }
     return RunResult(scenario=scenario, solution=solution, out_dir=None, manifest=manifest,
                      seconds=seconds, quality=quality), loaded
+
+
+def _manifest_head(scenario: Scenario, path: Path | None) -> dict[str, Any]:
+    """The first keys of a run's manifest: version, time, the scenario as run."""
+    return {
+        "territory_opt": _versions()["territory-opt"],
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "scenario": {"name": scenario.name,
+                     "file": str(path.absolute()) if path else None,
+                     "sha256": io.sha256_file(path) if path else None,
+                     "content": scenario.model_dump(mode="json")},
+    }
 
 
 def _run_files(result: RunResult, loaded: LoadedInputs) -> dict[str, Any]:
@@ -524,13 +530,7 @@ def _run_teams(scenario: Scenario, path: Path | None, *, out: str | Path | None,
     t0 = time.perf_counter()
     seconds = {k: sum(r.seconds.get(k, 0.0) for r, _ in runs.values())
                for k in ("load", "units", "build", "solve")}
-    manifest = {
-        "territory_opt": _versions()["territory-opt"],
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "scenario": {"name": scenario.name,
-                     "file": str(path.absolute()) if path else None,
-                     "sha256": io.sha256_file(path) if path else None,
-                     "content": scenario.model_dump(mode="json")},
+    manifest = _manifest_head(scenario, path) | {
         "teams": {name: {k: r.manifest[k] for k in ("status", "objective", "bound", "gap",
                                                      "summary", "seconds")}
                   | {"folder": name} for name, (r, _) in runs.items()},

@@ -209,6 +209,15 @@ class Scenario(_Spec):
         rules = [] if where is None else [where] if isinstance(where, str) else where
         return " and ".join(rules) or "every account"
 
+    def single(self, what: str) -> Scenario:
+        """This scenario, or an error naming ``what`` when it has teams (a sweep or
+        headcount sizing runs one team at a time)."""
+        if self.teams:
+            raise InputError(f"{what} runs a scenario of one team; this one has teams "
+                             f"({', '.join(self.teams)}): write a scenario per team (its "
+                             "reps, accounts where: and bands at the top level)")
+        return self
+
     def team(self, name: str) -> Scenario:
         """The scenario of one team: the team's keys over the scenario's, its
         accounts filter added to ``accounts.where``, no further teams."""

@@ -115,13 +115,19 @@ def _pair_entries(row: np.ndarray, terr: np.ndarray, amounts: np.ndarray, n_rows
 
 
 def _groups(problem: TerritoryProblem, g: int) -> np.ndarray:
-    """Each unit's group: ``g`` clusters of nearby units (k-means on x, y, seeded)."""
+    """Each unit's group: ``g`` clusters of nearby units (k-means on x, y, seeded),
+    split so that a group's units may join the same territories (reps' segments)."""
     from sklearn.cluster import MiniBatchKMeans
 
     xy = problem.units[["x", "y"]].to_numpy(dtype=float)
+    pattern = np.zeros(len(xy), dtype=int)
+    if problem.eligible is not None:  # about g groups in all
+        _, pattern = np.unique(problem.eligible, axis=0, return_inverse=True)
+        pattern = pattern.ravel()
+        g = max(g // (int(pattern.max()) + 1), 1)
     model = MiniBatchKMeans(n_clusters=g, n_init=1, random_state=0, batch_size=8192,
                             max_iter=20)
-    labels = model.fit_predict(xy)
+    labels = model.fit_predict(xy) * (int(pattern.max()) + 1) + pattern
     _, labels = np.unique(labels, return_inverse=True)  # drop empty clusters
     return labels.ravel()
 
@@ -309,6 +315,9 @@ class Allocator:
             # pinned units count at their real costs here: the groups only guide the duals
             g_cost = np.asarray(ind @ np.where(finite, cost, np.where(finite, cost, 0).max(
                 axis=1, keepdims=True)))
+            if self.problem.eligible is not None:  # a group may not join where none of it may
+                g_cost[~np.asarray(ind @ self.problem.eligible[:, self.cols]).astype(bool)] \
+                    = np.inf
             g_a = np.vstack([np.bincount(group, weights=a[m], minlength=g) for m in range(nm)]) \
                 if nm else np.zeros((0, g))
             g_moves = None if moves is None else np.asarray(ind @ moves)
@@ -360,9 +369,12 @@ class Allocator:
                               np.repeat(g + np.arange(nm * k), 2)[:, None],
                               np.tile([1.0, -1.0], nm * k)[:, None])
         rows, cols = np.divmod(np.arange(g * k), k)
-        r, v = _pair_entries(rows, cols, a[:, rows], g, k,
-                             None if cap is None else moves.ravel())  # type: ignore[union-attr]
-        highs.add_columns(h, cost.ravel(), np.zeros(g * k), np.full(g * k, highs.INF), r, v)
+        ok = np.isfinite(cost.ravel())  # a group's disallowed territories: no column
+        rows, cols = rows[ok], cols[ok]
+        r, v = _pair_entries(rows, cols, a[:, rows], g, k, None if cap is None
+                             else moves.ravel()[ok])  # type: ignore[union-attr]
+        highs.add_columns(h, cost.ravel()[ok], np.zeros(len(rows)),
+                          np.full(len(rows), highs.INF), r, v)
         left = None if deadline is None else deadline - time.perf_counter()
         status = highs.run(h, left)
         if status != "optimal":
@@ -437,7 +449,9 @@ class Allocator:
 
     def _restricted_lp(self, rc: np.ndarray, q: int, deadline: float | None
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float] | None:
-        """The LP over each unit's ``q`` columns of least reduced cost (HiGHS simplex).
+        """The LP over each unit's ``q`` columns of least reduced cost and each
+        territory's ``q`` average territories' worth of units of least reduced cost
+        (HiGHS simplex).
 
         Returns the support ``(units, territories, values)`` of a basic optimum and
         its band and cap duals, or None when the pairs cannot hold the bands.
@@ -446,12 +460,19 @@ class Allocator:
         h = highs.new_model(threads=self.threads, seed=self.seed, msg=self.msg)
         highs.add_rows(h, *_band_rows(n, self.lower, self.upper, self.cap))
         q = min(q, k)
-        pick = np.argpartition(rc, q - 1, axis=1)[:, :q] if q < k else \
-            np.tile(np.arange(k), (n, 1))
-        units = np.repeat(np.arange(n), q)
-        terrs = pick.ravel()
-        ok = np.isfinite(self.cost[units, terrs])
-        units, terrs = units[ok], terrs[ok]
+        take = np.zeros((n, k), dtype=bool)
+        if q < k:
+            take[np.arange(n)[:, None], np.argpartition(rc, q - 1, axis=1)[:, :q]] = True
+            # and each territory's cheapest units, so that every one can reach its band
+            # (a rep of few segments is rarely among a unit's cheapest)
+            reach = min(n, q * max(n // k, 1))
+            if reach < n:
+                take[np.argpartition(rc, reach - 1, axis=0)[:reach], np.arange(k)] = True
+        else:
+            take[:] = True
+        take &= np.isfinite(self.cost)
+        units, terrs = np.nonzero(take)
+        del take
         r, v = _pair_entries(units, terrs, self.a[:, units], n, k,
                              None if self.moves is None else self.moves[units, terrs])
         highs.add_columns(h, self.cost[units, terrs], np.zeros(len(units)),
