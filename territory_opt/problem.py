@@ -55,7 +55,6 @@ class Band:
     tolerance: float | None = None
     lower: float | None = None
     upper: float | None = None
-    column: str = ""  # the unit column summed (the metric itself unless restricted)
     segment: str | None = None  # only units of this segment count (``workload[hospital]``)
 
     def describe(self) -> str:
@@ -293,8 +292,7 @@ class TerritoryProblem:
                     "restricted to a segment, e.g. 'workload[hospital]'")
             if segment is not None:
                 self._check_segment_name(segment, f"balance metric {metric!r}")
-            bands[metric] = dataclasses.replace(parse_band(metric, spec), column=column,
-                                                segment=segment)
+            bands[metric] = dataclasses.replace(parse_band(metric, spec), segment=segment)
             if bands[metric].tolerance is not None and self._amounts(column, segment).sum() <= 0:
                 raise InputError(
                     f"balance {metric!r}: the {metric} of all units adds up to 0, so every "
@@ -332,10 +330,6 @@ class TerritoryProblem:
         if self.centres != "fixed":
             raise InputError("reps restricted to segments need fixed centres (one territory "
                              "per rep); use centres='fixed', or drop the reps' segments")
-        if "segment" not in self.units:
-            raise InputError("the reps list the segments they serve, but the units have no "
-                             "segment; read the accounts with segment='<column>' (accounts: "
-                             "segment: in the scenario) and build the units from them")
         for rep, names in zip(self.territories["rep_id"], served, strict=True):
             for name in names:
                 self._check_segment_name(name, f"rep {rep!r}")
@@ -344,7 +338,8 @@ class TerritoryProblem:
         if "segment" not in self.units:
             raise InputError(f"{where} names segment {name!r}, but the units have no "
                              "segment; read the accounts with segment='<column>' (accounts: "
-                             "segment: in the scenario)")
+                             "segment: in the scenario) and build the units with "
+                             "segment='segment'")
         known = sorted({str(v) for v in self.units["segment"]} - {""})
         if name not in known:
             close = difflib.get_close_matches(name, known, n=1)
@@ -393,10 +388,11 @@ class TerritoryProblem:
     def served(self) -> list[tuple[str, ...]] | None:
         """Each territory's segments (its rep's; empty: every segment), or None when
         no rep is restricted."""
+        from territory_opt.io.files import segment_list
+
         if self.reps is None or "segments" not in self.reps:
             return None
-        served = [tuple(str(v) for v in s) if isinstance(s, (tuple, list)) else ()
-                  for s in self.reps["segments"]]
+        served = [segment_list(s) for s in self.reps["segments"]]
         return served if any(served) else None
 
     def serves(self, segment: str) -> np.ndarray:

@@ -113,8 +113,8 @@ def scenario_template(path: str | Path, *, accounts: str | Path | None = None,
                  "shown on the map; checked for duplicates"),
                 ("address", guess_column(columns, "address"), "checked for duplicates"),
                 ("state", guess_column(columns, "state"), "checked against the ZIP code"),
-                ("segment", guess_column(columns, "segment"), "the account's segment: "
-                 "only reps serving it get it (reps: segments:)")):
+                ("segment", guess_column(columns, "segment"),
+                 "the account's segment: only reps serving it get it (reps: segments:)")):
             if column:
                 lines.append(_line(key, column, comment))
     if potential is not None:

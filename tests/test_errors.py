@@ -57,6 +57,17 @@ def accounts_with(**columns) -> pd.DataFrame:
     return frame
 
 
+SEGMENTS = ("name: s\naccounts: {path: accounts.csv, segment: kind}\n"
+            "reps: {path: reps.csv, segments: serves}\nbalance: {workload: 0.9}\n")
+
+
+def reps_with(**columns) -> pd.DataFrame:
+    frame = REPS.copy()
+    for name, values in columns.items():
+        frame[name] = values
+    return frame
+
+
 def scenario(d: Path, extra: str = "", **files) -> object:
     return topt.run_scenario(write(d, scenario=SCENARIO + extra, **files), write=False)
 
@@ -276,6 +287,31 @@ CASES = [
         zip=["30002", "09000", "30004", "30005"]).to_csv(d / "a.csv", index=False),
         topt.read_accounts(d / "a.csv", zip="zip")),
          IE, r"line 3 \(A2, '09000'\): ZIP code without a location \(military APO/FPO"),
+    # ---- segments, capacity rules, teams
+    Case("segment-blank", lambda d: scenario_text(
+        d, SEGMENTS, accounts=accounts_with(kind=["a", "b", None, "a"]),
+        reps=reps_with(serves=["a", ""])),
+         IE, r"'.*accounts.csv', column 'kind': no segment in row 4; give every account one",
+         cli=True),
+    Case("segment-unknown", lambda d: scenario_text(
+        d, SEGMENTS, accounts=accounts_with(kind=["hospital", "clinic", "clinic", "clinic"]),
+        reps=reps_with(serves=["hospitl", ""])),
+         IE, r"rep 'R1' names segment 'hospitl', which no account has; did you mean "
+             r"'hospital'\? the segments are: 'clinic', 'hospital'", cli=True),
+    Case("segment-lock", lambda d: scenario_text(
+        d, SEGMENTS + "locks: {A1: R2}\n", accounts=accounts_with(kind=["a", "b", "b", "a"]),
+        reps=reps_with(serves=["", "b"])),
+         IE, r"lock of 'A1' to rep 'R2': it is in segment 'a', which the rep does not serve "
+             r"\(segments: b\); lock it to a rep who serves it"),
+    Case("segment-nobody-serves", lambda d: scenario_text(
+        d, SEGMENTS, accounts=accounts_with(kind=["a", "b", "b", "a"]),
+        reps=reps_with(serves=["a", "a"])),
+         INF, r"segment 'b': 2 units but no rep serves it; add 'b' to some reps' segments",
+         cli=True),
+    Case("capacity-filter", lambda d: scenario(
+        d, "capacity: {big: {where: 'workload >= lots', max: 2}}\n"),
+         IE, r"capacity 'big': filter 'workload >= lots': column 'workload' holds numbers, "
+             r"but 'lots' is not one"),
     Case("sweep-set-syntax", lambda d: topt.sweep(write(d), ["k:10..14"], serial=True),
          IE, r"--set 'k:10..14': write KEY=VALUES, e.g. k=10..14"),
     Case("sweep-bad-variant", lambda d: topt.sweep(write(d), ["balance.workload=0.1,1.5x"],

@@ -95,6 +95,14 @@ def test_clusters_never_mix_segments():
 # ------------------------------------------------------------------ the problem
 
 
+def test_reps_segments_may_be_given_as_text_in_python():
+    units = topt.build_units(make_accounts(LINE, segment=["a", "a", "a", "b", "b", "b"]),
+                             method="accounts", crs=CRS, segment="segment")
+    reps = make_reps([(0, 0), (5, 0)]).assign(segments=["a", "a; b"])
+    p = topt.TerritoryProblem(units, reps=reps)
+    assert p.served == [("a",), ("a", "b")]
+
+
 def test_eligibility_matrix_and_plan_faults():
     p = _line(["a", "a", "a", "b", "b", "b"], ["a", ""])
     assert p.eligible[:, 0].tolist() == [True] * 3 + [False] * 3
@@ -335,7 +343,7 @@ def test_team_problems_are_named_by_team(tmp_path):
     data["teams"]["hospital"]["where"] = "segment == hospitl"
     path.write_text(yaml.safe_dump(data))
     check = topt.check_scenario(path)
-    assert any(p.startswith("team 'hospital': ") and "keeps no account" in p
+    assert any(p.startswith("team 'hospital': ") and "keeps none of the 949 rows" in p
                for p in check.problems), check.problems
 
 

@@ -599,7 +599,7 @@ def read_reps(
     require_columns(frame, {"id": id, "zip": zip, "segments": segments} | optional, source)
     ids = unique_ids(frame, id, source)
     served = (None if segments is None
-              else [_segment_list(v) for v in frame[segments].to_numpy()])
+              else [segment_list(v) for v in frame[segments].to_numpy()])
     if zip is not None:
         frame, _, _ = _place_by_zip(frame, zip, source, ids, "error", noun="reps")
         lat, lon, x, y, crs = "_zip_lat", "_zip_lon", None, None, None
@@ -641,8 +641,11 @@ def segment_column(frame: pd.DataFrame, column: str, source: Source) -> pd.Serie
     return values
 
 
-def _segment_list(value: Any) -> tuple[str, ...]:
-    """A rep's segments from ``"hospital; clinic"`` (blank: every segment, ``()``)."""
+def segment_list(value: Any) -> tuple[str, ...]:
+    """A rep's segments from ``"hospital; clinic"`` or a list (blank: every segment,
+    ``()``)."""
+    if isinstance(value, (tuple, list)):
+        return tuple(dict.fromkeys(str(v).strip() for v in value if str(v).strip()))
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ()
     parts = re.split(r"[;,]", _id_text(value))

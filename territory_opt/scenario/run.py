@@ -142,7 +142,7 @@ def _filtered(table: Any, where: str | None, what: str) -> Any:
         return table
     keep = io.where_mask(table, where, what=what)
     if not keep.any():
-        raise InputError(f"{what} {where!r} keeps none of {len(table)} rows; check the "
+        raise InputError(f"{what} {where!r} keeps none of the {len(table)} rows; check the "
                          "column and the value")
     return table[keep].reset_index(drop=True)
 
@@ -191,11 +191,7 @@ def account_rules(scenario: Scenario, accounts: Any) -> Any:
     ``capacity`` rule (1, or the summed column, where its filter holds)."""
     where = scenario.accounts.where
     for rule in [where] if isinstance(where, str) else where or []:
-        keep = io.where_mask(accounts, rule, what="accounts: where:")
-        if not keep.any():
-            raise InputError(f"accounts: where: {rule!r} keeps no account of "
-                             f"{len(accounts)}; check the column and the value")
-        accounts = accounts[keep].reset_index(drop=True)
+        accounts = _filtered(accounts, rule, "accounts: where:")
     for name, rule in scenario.capacity.items():
         if name in scenario.balance:
             raise InputError(f"capacity {name!r} is also a balance key; give the capacity "
