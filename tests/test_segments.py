@@ -376,3 +376,22 @@ def test_sweeps_and_sizing_refuse_a_scenario_with_teams(tmp_path):
     from territory_opt.cli import main
 
     assert main(["size", str(path), "--max-workload", "2000"]) == 2
+
+
+def test_last_years_team_owners_are_this_years_alignment(tmp_path):
+    first = _teams_copy(tmp_path)
+    topt.run_scenario(first, progress=False)
+    owners = tmp_path / "out" / "crm_assignments.csv"
+    data = yaml.safe_load(first.read_text())
+    for team in ("core", "hospital"):  # a blank owner: an account the team did not cover
+        data["teams"][team]["alignment"] = {"path": str(owners), "rep": f"owner_{team}"}
+        data["teams"][team]["realignment"] = {"max_moved": 0.0}
+    data["output"] = str(tmp_path / "again")
+    (tmp_path / "again.yaml").write_text(yaml.safe_dump(data))
+    result = topt.run_scenario(tmp_path / "again.yaml", progress=False)
+    for team, run in result.teams.items():
+        moves = run.solution.moves()
+        assert not moves["moved"].any(), team
+    before = pd.read_csv(owners, keep_default_na=False)
+    after = pd.read_csv(tmp_path / "again" / "crm_assignments.csv", keep_default_na=False)
+    pd.testing.assert_frame_equal(before, after)

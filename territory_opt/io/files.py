@@ -652,12 +652,15 @@ def segment_list(value: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(p.strip() for p in parts if p.strip()))
 
 
-def _read_account_reps(source: Source, *, id: str, rep: str,
-                       sheet: str | int | None) -> dict[str, str]:
+def _read_account_reps(source: Source, *, id: str, rep: str, sheet: str | int | None,
+                       blank_ok: bool = False) -> dict[str, str]:
     frame = read_table(source, sheet=sheet, text_columns=[id, rep])
     require_columns(frame, {"id": id, "rep": rep}, source)
     ids = unique_ids(frame, id, source)
-    reps = frame[rep].map(lambda v: v if pd.isna(v) else _id_text(v))
+    reps = frame[rep].map(lambda v: v if pd.isna(v) or not str(v).strip() else _id_text(v))
+    reps = reps.where(reps.map(lambda v: not pd.isna(v) and bool(str(v).strip())))
+    if blank_ok:  # no owner today: the account is new
+        return {a: r for a, r in zip(ids, reps, strict=True) if not pd.isna(r)}
     if reps.isna().any():
         raise InputError(f"{_name(source)}, column {rep!r}: "
                          f"{_row_labels(source, np.flatnonzero(reps.isna().to_numpy()))} "
@@ -673,8 +676,9 @@ def read_locks(source: Source, *, id: str = "account_id", rep: str = "rep_id",
 
 def read_alignment(source: Source, *, id: str = "account_id", rep: str = "rep_id",
                    sheet: str | int | None = None) -> dict[str, str]:
-    """Read the current alignment (account id to rep id), e.g. a CRM owner export."""
-    return _read_account_reps(source, id=id, rep=rep, sheet=sheet)
+    """Read the current alignment (account id to rep id), e.g. a CRM owner export or
+    last year's ``crm_assignments.csv``; an account with no rep (blank) counts as new."""
+    return _read_account_reps(source, id=id, rep=rep, sheet=sheet, blank_ok=True)
 
 
 def read_deals(

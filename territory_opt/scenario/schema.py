@@ -166,6 +166,9 @@ class TeamSpec(_Spec):
     capacity: dict[str, CapacitySpec] | None = None
     objective: ObjectiveSpec | None = None
     contiguity: bool | ContiguitySpec | None = None
+    locks: LocksSpec | dict[str, str] | None = Field(default=None, union_mode="left_to_right")
+    alignment: AlignmentSpec | None = None  # e.g. last year's crm_assignments.csv, rep: owner_<team>
+    realignment: RealignmentSpec | None = None
 
 
 class Scenario(_Spec):
@@ -230,7 +233,8 @@ class Scenario(_Spec):
             filters.append(spec.where)
         changes: dict[str, Any] = {
             key: getattr(spec, key) for key in
-            ("reps", "centres", "k", "units", "balance", "capacity", "objective", "contiguity")
+            ("reps", "centres", "k", "units", "balance", "capacity", "objective", "contiguity",
+             "locks", "alignment", "realignment")
             if getattr(spec, key) is not None}
         changes |= {"teams": {}, "name": f"{self.name}/{name}",
                     "accounts": self.accounts.model_copy(update={"where": filters or None})}
