@@ -266,6 +266,9 @@ def test_the_specialist_scenario_runs_and_honours_every_rule(tmp_path):
     reps = report[report["territory"] != "TOTAL"]
     assert (reps["key accounts"] >= 5).all()
     assert reps.set_index("rep_id").loc["R13", "segments"] == "hospital"
+    # a layer of territories per set of segments served (shapes may overlap)
+    page = (tmp_path / "out" / "map.html").read_text()
+    assert "Territories: practice; pharmacy" in page and "Territories: hospital" in page
     assert plan_faults(result.solution.problem, result.solution.unit_centres()) == []
 
 

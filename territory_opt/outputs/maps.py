@@ -271,6 +271,22 @@ def coloured_territories(solution: Solution, reach_km: float) -> gpd.GeoDataFram
     return terr.assign(colour=territory_colours(terr))
 
 
+def _territory_layers(solution: Solution, show: bool) -> list[tuple[str, list[int], bool]]:
+    """``(name, territory rows, shown)`` per layer of territories: one, or with reps
+    restricted to segments one per set of segments served (their shapes overlap where
+    units share a polygon), the set with most territories shown first."""
+    served = solution.problem.served
+    k = solution.problem.n_territories
+    if served is None:
+        return [("Territories", list(range(k)), show)]
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for t, names in enumerate(served):
+        groups.setdefault(names, []).append(t)
+    order = sorted(groups, key=lambda g: -len(groups[g]))
+    return [(f"Territories: {'; '.join(g) or 'every segment'}", groups[g], show and i == 0)
+            for i, g in enumerate(order)]
+
+
 def territory_map(solution: Solution, *, m: folium.Map | None = None,
                   reach_km: float = 100.0, accounts: gpd.GeoDataFrame | None = None,
                   tiles: bool = True, show_units: bool = False,
@@ -318,15 +334,18 @@ def territory_map(solution: Solution, *, m: folium.Map | None = None,
                        style_function=lambda f: {"color": "#555", "weight": 0.5,
                                                  "fillOpacity": 0.0},
                        tooltip=folium.GeoJsonTooltip(["unit_id", "territory"])).add_to(m)
-    folium.GeoJson(
-        shown, name=f"{layer_prefix}Territories", show=show,
-        style_function=lambda f: {"fillColor": f["properties"]["colour"], "color": "#333",
-                                  "weight": 1.2, "fillOpacity": 0.55},
-        highlight_function=lambda f: {"weight": 3, "fillOpacity": 0.75},
-        tooltip=folium.GeoJsonTooltip(list(TOOLTIP_FIELDS), aliases=list(TOOLTIP_FIELDS.values()),
-                                      localize=True, sticky=True),
-        popup=folium.GeoJsonPopup(list(fields), aliases=list(fields.values()), localize=True),
-    ).add_to(m)
+    for name, rows, visible in _territory_layers(solution, show):
+        folium.GeoJson(
+            shown.iloc[rows], name=f"{layer_prefix}{name}", show=visible,
+            style_function=lambda f: {"fillColor": f["properties"]["colour"],
+                                      "color": "#333", "weight": 1.2, "fillOpacity": 0.55},
+            highlight_function=lambda f: {"weight": 3, "fillOpacity": 0.75},
+            tooltip=folium.GeoJsonTooltip(list(TOOLTIP_FIELDS),
+                                          aliases=list(TOOLTIP_FIELDS.values()),
+                                          localize=True, sticky=True),
+            popup=folium.GeoJsonPopup(list(fields), aliases=list(fields.values()),
+                                      localize=True),
+        ).add_to(m)
     points = account_points(solution, accounts)
     if len(points):
         m.get_root().header.add_child(Element(f"<script>{_ACCOUNTS_JS}</script>"))
