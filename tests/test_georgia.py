@@ -26,7 +26,8 @@ def test_outputs_exist(out):
     assert names == {"assignments.csv", "crm_assignments.csv", "report.csv", "coverage.csv",
                      "white_space.csv", "report.html", "report.xlsx", "territories.gpkg",
                      "territories.geojson", "territories.parquet", "territories.shp.zip",
-                     "map.html", "map.png", "map.pdf", "manifest.json", "quality.csv"}
+                     "map.html", "map.png", "map.pdf", "manifest.json", "quality.csv",
+                     "forecast.csv"}  # the demo has deals: a forecast, no quota
 
 
 def test_every_account_assigned_once(out):
@@ -120,7 +121,8 @@ def test_crm_file_and_workbook(out):
     assert list(crm["new_owner"]) == list(assign["rep_id"])
     assert (crm["old_owner"] == "").all() and (crm["moved"] == "False").all()
     book = pd.read_excel(out / "report.xlsx", sheet_name=None)
-    assert list(book) == ["Summary", "Territories", "Coverage", "White space", "Assignments"]
+    assert list(book) == ["Summary", "Territories", "Coverage", "White space", "Assignments",
+                          "Forecast"]  # the demo has deals
     report = pd.read_csv(out / "report.csv")
     pd.testing.assert_frame_equal(book["Territories"], report, check_dtype=False)
     assert len(book["Assignments"]) == len(assign)

@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from territory_opt.outputs.quotas import QuotaRule, forecast_table, quota_tables
 from territory_opt.outputs.report import report_html
 from territory_opt.outputs.tables import coverage_table, summary_table, white_space
 from territory_opt.quality import COLUMNS
@@ -24,13 +25,16 @@ SHAPEFILE_FIELDS = {"territory": "territory", "rep_id": "rep_id", "rep_name": "r
 
 def build_output_files(solution: Solution, manifest: dict[str, Any], *, title: str,
                        reach_km: float, accounts: Any = None, deals: Any = None,
-                       quality: pd.DataFrame | None = None) -> dict[str, Any]:
+                       quality: pd.DataFrame | None = None, quota: QuotaRule | None = None,
+                       forecast: dict[str, Any] | None = None) -> dict[str, Any]:
     """Every output file of a run, by name (written by :func:`territory_opt.io.write_outputs`).
 
     ``accounts`` (as read) gives the map its account positions and names;
-    ``deals`` adds the sales columns to the report; ``quality`` (the findings of
-    :func:`territory_opt.quality.check_accounts`) goes into ``quality.csv`` and
-    the report.
+    ``deals`` adds the sales columns to the report and, with ``forecast`` (the
+    keyword arguments of :func:`forecast_table`), ``forecast.csv``; ``quota``
+    adds ``quotas.csv``, a ``quota`` column to the CRM file and the report;
+    ``quality`` (the findings of :func:`territory_opt.quality.check_accounts`)
+    goes into ``quality.csv`` and the report.
     """
     from territory_opt.outputs.maps import map_html, static_map
 
@@ -42,6 +46,17 @@ def build_output_files(solution: Solution, manifest: dict[str, Any], *, title: s
                         "new_owner": assignments["rep_id"],
                         "old_owner": assignments.get("old_rep_id", ""),
                         "moved": assignments.get("moved", False)})
+    extra: dict[str, Any] = {}
+    quotas = forecasts = None
+    if quota is not None:
+        per_account, quotas = quota_tables(solution, quota, deals)
+        crm["quota"] = crm["account_id"].map(per_account.set_index("account_id")["quota"])
+        extra["quotas.csv"] = quotas
+        summary.update({k: v for k, v in quotas.attrs["spread"].items()
+                        if k.endswith(("_cv", "_gini"))})
+    if deals is not None and forecast is not None:
+        forecasts = forecast_table(solution, deals, **forecast)
+        extra["forecast.csv"] = forecasts
     coverage = coverage_table(solution, reach_km=reach_km)
     white = white_space(solution, reach_km=reach_km)
     terr = solution.territory_frame(table)
@@ -60,9 +75,13 @@ def build_output_files(solution: Solution, manifest: dict[str, Any], *, title: s
         "white_space.csv": white,
         "quality.csv": quality,
         "report.html": report_html(solution, table, summary, title=title, white=white,
-                                   coverage=coverage, quality=quality),
+                                   coverage=coverage, quality=quality, quotas=quotas,
+                                   forecast=forecasts),
         "report.xlsx": {"Summary": summary_sheet, "Territories": table, "Coverage": coverage,
-                        "White space": white, "Assignments": assignments},
+                        "White space": white, "Assignments": assignments}
+        | ({"Quotas": quotas} if quotas is not None else {})
+        | ({"Forecast": forecasts} if forecasts is not None else {}),
+        **extra,
         "territories.gpkg": {"territories": terr, "units": units},
         "territories.geojson": terr,
         "territories.parquet": terr,

@@ -26,12 +26,14 @@ def plain_text(value: object) -> str:
 
 
 COUNTS = {"units", "accounts", "accounts_covered", "open_deals", "won_deals",
-          "moved_in", "moved_out"}
+          "moved_in", "moved_out", "quota"}
+INDICES = {"quota_per_potential", "quota_per_history"}  # 1 = the company's ratio
 
 
 def _fmt_cell(value: Any, column: str = "") -> str:
-    """A table cell as people read it: shares as percentages, counts as whole
-    numbers, other amounts with one decimal and thousands separators."""
+    """A table cell as people read it: shares as percentages, counts (and quotas,
+    whole by construction) as whole numbers, indices with two decimals, other
+    amounts with one decimal and thousands separators."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(
             value, (int, float, np.integer, np.floating)):
         return str(value)
@@ -39,6 +41,8 @@ def _fmt_cell(value: Any, column: str = "") -> str:
         return ""
     if column.endswith(("_coverage", "_share")):
         return f"{value:.1%}"
+    if column in INDICES:
+        return f"{value:.2f}"
     if column in COUNTS or isinstance(value, (int, np.integer)):
         return f"{value:,.0f}"
     return f"{value:,.1f}"
@@ -104,16 +108,19 @@ def _html_table(table: pd.DataFrame, bad: set[tuple[int, str]] = frozenset()) ->
 def report_html(solution: Solution, table: pd.DataFrame, summary: dict[str, Any], *,
                 title: str, white: pd.DataFrame | None = None,
                 coverage: pd.DataFrame | None = None,
-                quality: pd.DataFrame | None = None) -> str:
+                quality: pd.DataFrame | None = None, quotas: pd.DataFrame | None = None,
+                forecast: pd.DataFrame | None = None) -> str:
     """A self-contained HTML page (no external asset): headline figures, the
     findings of the data-quality gate, the balance chart (embedded SVG), the
-    territory table (cells out of band in red), coverage and white space.
+    territory table (cells out of band in red), quotas and forecast (when
+    given), coverage and white space.
 
     Every value from the data is HTML-escaped; the chart is an image, so no
     text of it can run as markup.
     """
     return html_page(title, report_sections(solution, table, summary, white=white,
-                                            coverage=coverage, quality=quality))
+                                            coverage=coverage, quality=quality,
+                                            quotas=quotas, forecast=forecast))
 
 
 def html_page(title: str, body: str) -> str:
@@ -142,7 +149,8 @@ img {{ max-width: 100%; }}
 
 def report_sections(solution: Solution, table: pd.DataFrame, summary: dict[str, Any], *,
                     white: pd.DataFrame | None = None, coverage: pd.DataFrame | None = None,
-                    quality: pd.DataFrame | None = None, level: int = 2) -> str:
+                    quality: pd.DataFrame | None = None, quotas: pd.DataFrame | None = None,
+                    forecast: pd.DataFrame | None = None, level: int = 2) -> str:
     """The body of :func:`report_html`; its headings at ``level`` (h2, or h3 under a
     team's heading)."""
     esc = html.escape
@@ -195,6 +203,31 @@ def report_sections(solution: Solution, table: pd.DataFrame, summary: dict[str, 
                 "the base; inertia_km2: workload-weighted mean squared distance from the "
                 "base; polsby_popper: 4&pi;A/P&sup2; of the territory (1 = a disc).</p>"
                 + _html_table(table, bad)]
+    if quotas is not None:
+        spread = quotas.attrs.get("spread", {})
+        flagged = {(int(t), c) for t, row in enumerate(quotas["out_of_line"][:-1])
+                   for c in ("quota_per_potential", "quota_per_history")
+                   if c.removeprefix("quota_per_") in row}
+        sections.append(
+            f"<{h}>Quotas</{h}><p>The company number shared by each account's share of "
+            "the potential and/or last year's won revenue (history); quota_per_potential "
+            "and quota_per_history: the rep's quota per unit of it against the company's "
+            "(1 = the same). Spread over reps: CV "
+            f"{spread.get('quota_per_potential_cv', float('nan')):.3f} (potential), "
+            f"{spread.get('quota_per_history_cv', float('nan')):.3f} (history); Gini "
+            f"{spread.get('quota_per_potential_gini', float('nan')):.3f}, "
+            f"{spread.get('quota_per_history_gini', float('nan')):.3f}. Out of line "
+            "(shaded): an index off 1 by more than the rule allows.</p>"
+            + _html_table(quotas, flagged))
+    if forecast is not None:
+        info = forecast.attrs.get("forecast", {})
+        how = ("the given stage probabilities" if info.get("stages") == "given" else
+               f"the win rate of the closed deals ({info.get('win_rate', float('nan')):.1%})")
+        sections.append(
+            f"<{h}>Forecast</{h}><p>Open pipeline on {esc(str(info.get('as_of')))}, weighted "
+            f"by {how}; backtest: the deals open on {esc(str(info.get('backtest_as_of')))} weighted by "
+            f"the win rate known then ({info.get('backtest_win_rate', float('nan')):.1%}), "
+            "against what of them was won by the first date.</p>" + _html_table(forecast))
     if coverage is not None:
         sections.append(f"<{h}>Coverage</{h}>" + _html_table(coverage))
     if white is not None:

@@ -25,6 +25,7 @@ from territory_opt.errors import InfeasibleError, InputError, TerritoryOptWarnin
 from territory_opt.geo import describe_crs
 from territory_opt.graph import adjacency, graph_from_edges
 from territory_opt.outputs.files import build_output_files
+from territory_opt.outputs.quotas import QuotaRule
 from territory_opt.outputs.tables import scenario_summary
 from territory_opt.problem import TerritoryProblem, conflicts, split_metric
 from territory_opt.progress import bar
@@ -327,6 +328,10 @@ def _check_inputs(scenario: Scenario) -> ScenarioCheck:
             except InputError as exc:
                 check.problems.append(f"{role}: {exc}")
         problem = None
+        try:
+            quota_rule(scenario)
+        except InputError as exc:
+            check.problems.append(str(exc))
         if not check.problems:
             try:
                 loaded = inputs_from(scenario, readers, read)
@@ -436,6 +441,7 @@ def _solve_scenario(scenario: Scenario, path: Path | None, *, time_limit: float 
     with warnings.catch_warnings(record=True) as caught:
         t0 = time.perf_counter()
         stage("load")
+        quota_rule(scenario)  # its keys are checked before anything is solved
         loaded = load_inputs(scenario)
         seconds["load"] = time.perf_counter() - t0
 
@@ -488,6 +494,34 @@ def _solve_scenario(scenario: Scenario, path: Path | None, *, time_limit: float 
                      seconds=seconds, quality=quality), loaded
 
 
+def quota_rule(scenario: Scenario) -> QuotaRule | None:
+    """The scenario's ``quota:`` as a :class:`QuotaRule` (None without one)."""
+    spec = scenario.quota
+    if spec is None:
+        return None
+    if spec.by != "potential" and scenario.deals is None:
+        raise InputError(f"quota: by {spec.by} needs last year's won revenue: add deals: "
+                         "(the CRM deals file), or use by: potential")
+    if spec.move_date is not None and scenario.alignment is None:
+        raise InputError("quota: move_date pro-rates the quota of moved accounts; it needs "
+                         "alignment: (today's owners)")
+    def stamp(day: Any) -> pd.Timestamp | None:
+        return None if day is None else pd.Timestamp(day)
+
+    return QuotaRule(total=spec.total, by=spec.by, weight=spec.weight,
+                     round_to=spec.round_to, move_date=stamp(spec.move_date),
+                     year=None if spec.year is None else (stamp(spec.year[0]),
+                                                          stamp(spec.year[1])),
+                     as_of=stamp(spec.as_of), out_of_line=spec.out_of_line)
+
+
+def forecast_options(scenario: Scenario) -> dict[str, Any]:
+    """The keyword arguments of :func:`forecast_table` from ``forecast:``."""
+    spec = scenario.forecast
+    return {"stages": spec.stages,
+            "as_of": None if spec.as_of is None else pd.Timestamp(spec.as_of)}
+
+
 def _manifest_head(scenario: Scenario, path: Path | None) -> dict[str, Any]:
     """The first keys of a run's manifest: version, time, the scenario as run."""
     return {
@@ -502,10 +536,12 @@ def _manifest_head(scenario: Scenario, path: Path | None) -> dict[str, Any]:
 
 def _run_files(result: RunResult, loaded: LoadedInputs) -> dict[str, Any]:
     """Every output file of a solved run (:func:`build_output_files`), by name."""
-    files = build_output_files(result.solution, result.manifest, title=result.scenario.name,
-                               reach_km=result.scenario.report.reach_km,
+    scenario = result.scenario
+    files = build_output_files(result.solution, result.manifest, title=scenario.name,
+                               reach_km=scenario.report.reach_km,
                                accounts=loaded.accounts, deals=loaded.deals,
-                               quality=result.quality)
+                               quality=result.quality, quota=quota_rule(scenario),
+                               forecast=forecast_options(scenario))
     if loaded.unplaced is not None:
         files["unplaced_accounts.csv"] = pd.DataFrame(
             loaded.unplaced, columns=["line", "account_id", "zip", "reason"])

@@ -7,6 +7,7 @@ errors with the closest valid key suggested.
 from __future__ import annotations
 
 import difflib
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -147,6 +148,26 @@ class DealsSpec(_Spec):
     sheet: str | int | None = None
 
 
+class QuotaSpec(_Spec):
+    """A company number shared as quotas (see territory_opt.outputs.quotas)."""
+
+    total: float = Field(gt=0)
+    by: Literal["potential", "history", "blend"] = "potential"
+    weight: float = Field(default=0.5, ge=0, le=1)  # blend: the share from potential
+    round_to: float = Field(default=1.0, gt=0)
+    move_date: date | None = None  # the day the new territories start (pro-rates moves)
+    year: tuple[date, date] | None = None  # the quota year; default: move_date's calendar year
+    as_of: date | None = None  # history: the 12 months up to this day (default: last deal)
+    out_of_line: float = Field(default=0.2, gt=0)
+
+
+class ForecastSpec(_Spec):
+    """Forecast per territory from the open pipeline of the deals."""
+
+    stages: dict[str, float] | None = None  # probability per open stage; default: win rate
+    as_of: date | None = None  # default: the last date in the deals
+
+
 class RealignmentSpec(_Spec):
     penalty: float = Field(default=0.0, ge=0)
     measure: Literal["accounts", "workload"] = "accounts"
@@ -193,6 +214,8 @@ class Scenario(_Spec):
     alignment: AlignmentSpec | None = None
     realignment: RealignmentSpec = Field(default_factory=RealignmentSpec)
     deals: DealsSpec | None = None
+    quota: QuotaSpec | None = None
+    forecast: ForecastSpec = Field(default_factory=ForecastSpec)
     solver: SolverSpec = Field(default_factory=SolverSpec)
     report: ReportSpec = Field(default_factory=ReportSpec)
     teams: dict[str, TeamSpec] = Field(default_factory=dict)
