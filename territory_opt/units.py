@@ -319,38 +319,18 @@ def _polygon_units(acc: gpd.GeoDataFrame, pot: gpd.GeoDataFrame,
         near = near[~near.index.duplicated()]
         hit.loc[near.index, "index_right"] = near["index_right"]
     poly_of = hit["index_right"].astype(int).to_numpy()
-    if "segment" in acc.columns:
-        return _segment_polygon_units(acc, pot, poly_of, sums)
-    frame = pd.DataFrame({"poly": poly_of, "workload": acc["workload"].to_numpy(dtype=float)}
-                         | {c: acc[c].to_numpy(dtype=float) for c in sums})
-    agg = frame.groupby("poly")[["workload", *sums]].sum().reindex(range(len(pot)),
-                                                                    fill_value=0.0)
-    count = frame.groupby("poly").size().reindex(range(len(pot)), fill_value=0)
-    members = acc.groupby(poly_of)["account_id"].agg(tuple)
-    member_work = acc.groupby(poly_of)["workload"].agg(tuple)
-    centroid = pot.geometry.centroid
-    units = gpd.GeoDataFrame({
-        "unit_id": pot["potential_id"].to_numpy(),
-        "accounts": count.to_numpy(),
-        "workload": agg["workload"].to_numpy(),
-        "potential": pot["potential"].to_numpy(dtype=float),
-        **{c: agg[c].to_numpy() for c in sums},
-        "x": centroid.x.to_numpy(), "y": centroid.y.to_numpy(),
-        "account_ids": [members.get(i, ()) for i in range(len(pot))],
-        "account_workloads": [member_work.get(i, ()) for i in range(len(pot))],
-    }, geometry=pot.geometry.to_numpy(), crs=pot.crs)
-    if "name" in pot.columns:  # e.g. the county's name, for reports
-        units.insert(1, "name", pot["name"].astype(str).to_numpy())
-    return units
+    segmented = "segment" in acc.columns
+    units = _units_by_polygon(acc if segmented else acc.assign(segment=""), pot, poly_of, sums)
+    return units if segmented else units.drop(columns="segment")
 
 
-def _segment_polygon_units(acc: gpd.GeoDataFrame, pot: gpd.GeoDataFrame, poly_of: np.ndarray,
-                           sums: list[str]) -> gpd.GeoDataFrame:
-    """Polygon units split by segment: one unit per polygon and segment of its
-    accounts (id ``polygon|segment`` where a polygon has several), sharing the
-    polygon's shape; its potential shared in proportion to workload (to accounts
-    where there is none). A polygon without accounts stays one unit, of no
-    segment (any rep may take it)."""
+def _units_by_polygon(acc: gpd.GeoDataFrame, pot: gpd.GeoDataFrame, poly_of: np.ndarray,
+                      sums: list[str]) -> gpd.GeoDataFrame:
+    """Polygon units, one per polygon and segment of its accounts (id
+    ``polygon|segment`` where a polygon has several), sharing the polygon's shape;
+    its potential shared in proportion to workload (to accounts where there is
+    none). A polygon without accounts stays one unit, of no segment (any rep may
+    take it). Without segments (all ``""``), one unit per polygon."""
     seg = acc["segment"].to_numpy()
     frame = pd.DataFrame({"poly": poly_of, "segment": seg,
                           "workload": acc["workload"].to_numpy(dtype=float),
