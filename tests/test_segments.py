@@ -266,6 +266,12 @@ def test_the_specialist_scenario_runs_and_honours_every_rule(tmp_path):
     reps = report[report["territory"] != "TOTAL"]
     assert (reps["key accounts"] >= 5).all()
     assert reps.set_index("rep_id").loc["R13", "segments"] == "hospital"
+    # a capacity rule is a min/max, not a target: the report says whether it holds
+    html_page = (tmp_path / "out" / "report.html").read_text()
+    assert "Band, key accounts" in html_page and "Worst deviation, key accounts" not in \
+        html_page
+    assert "the key accounts band [5.0, -]: held in every territory; per territory 5.0 to" \
+        in html_page.replace("&#x27;", "'")
     # a layer of territories per set of segments served (shapes may overlap)
     page = (tmp_path / "out" / "map.html").read_text()
     assert "Territories: practice; pharmacy" in page and "Territories: hospital" in page

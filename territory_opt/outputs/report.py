@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from territory_opt import metrics
+from territory_opt.problem import format_amount
 from territory_opt.outputs.tables import report_metrics
 
 if TYPE_CHECKING:
@@ -105,6 +106,20 @@ def _html_table(table: pd.DataFrame, bad: set[tuple[int, str]] = frozenset()) ->
             f"<tbody>{''.join(body)}</tbody></table></div>")
 
 
+def _absolute_band(solution: Solution, metric: str) -> str:
+    """Whether every territory holds an absolute band (a min/max has no target to
+    deviate from), or which do not."""
+    p = solution.problem
+    lower, upper = p.bounds(metric)
+    sums = solution.sums(metric)
+    outside = np.flatnonzero(~metrics.bands_held(sums, lower, upper))
+    where = ", ".join(solution.territory_info["territory"].to_numpy()[outside][:8])
+    held = ("held in every territory" if not len(outside)
+            else f"outside in {len(outside)} territories ({where})")
+    return (f"{p.bands[metric].describe()}: {held}; per territory "  # type: ignore[attr-defined]
+            f"{format_amount(float(sums.min()))} to {format_amount(float(sums.max()))}")
+
+
 def report_html(solution: Solution, table: pd.DataFrame, summary: dict[str, Any], *,
                 title: str, white: pd.DataFrame | None = None,
                 coverage: pd.DataFrame | None = None,
@@ -169,6 +184,8 @@ def report_sections(solution: Solution, table: pd.DataFrame, summary: dict[str, 
         ("Account coverage", f"{summary['account_coverage']:.1%}"),
         ("Bands", "; ".join(b.describe() for b in bands.values()) or "none"),
         *((f"Worst deviation, {m}", f"{summary[f'worst_deviation_{m}']:.2%}")
+          if m not in bands or bands[m].tolerance is not None
+          else (f"Band, {m}", _absolute_band(solution, m))  # a min/max: not a target
           for m in report_metrics(solution)),
         ("Workload per FTE: CV, Gini", (f"{summary['workload_cv']:.3f}, "
                                        f"{summary['workload_gini']:.3f}")),
