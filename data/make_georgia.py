@@ -44,6 +44,11 @@ REPS = [
     ("R11", "Kai Robinson", "Albany", 31.5785, -84.1557, 1.0),
     ("R12", "Logan Baptiste", "Valdosta", 30.8327, -83.2785, 0.5),
 ]
+# The regions the reps report to (the manager's level; synthetic): the north-west
+# from Atlanta, the east along the Savannah river, and the south.
+REGION_OF = {"R01": "North", "R02": "North", "R04": "North", "R05": "North",
+             "R03": "East", "R06": "East", "R07": "East", "R10": "East",
+             "R08": "South", "R09": "South", "R11": "South", "R12": "South"}
 NAME_SUFFIX = ["Medical Supply", "Clinic", "Pharmacy", "Health Partners", "Care Center",
                "Family Practice", "Dental Group", "Wellness"]
 # The account's segment follows its (synthetic) business type.
@@ -115,12 +120,13 @@ def build_accounts(counties: gpd.GeoDataFrame, seed: int = SEED) -> pd.DataFrame
 
 
 def build_reps() -> pd.DataFrame:
-    return pd.DataFrame(REPS, columns=["rep_id", "name", "city", "lat", "lon", "fte"])
+    reps = pd.DataFrame(REPS, columns=["rep_id", "name", "city", "lat", "lon", "fte"])
+    return reps.assign(region=reps["rep_id"].map(REGION_OF))
 
 
 def build_specialist_reps() -> pd.DataFrame:
     """The twelve reps for practices and pharmacies, and two hospital specialists."""
-    core = build_reps().assign(segments="practice; pharmacy")
+    core = build_reps().drop(columns="region").assign(segments="practice; pharmacy")
     return pd.concat([core, pd.DataFrame(SPECIALISTS, columns=list(core.columns))],
                      ignore_index=True)
 

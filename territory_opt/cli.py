@@ -282,6 +282,9 @@ def _validate(args: argparse.Namespace) -> int:
             print(f"{who}: OK: {f['accounts']} accounts in {f['units']} units, "
                   f"{f['territories']} territories, workload {f['workload']:,.1f}, "
                   f"CRS {f['crs']}{extra}")
+            if f.get("regions"):
+                print("  regions: " + "; ".join(f"{name} {n} reps"
+                                                for name, n in f["regions"].items()))
             if f.get("segments"):
                 print("  segments: " + "; ".join(
                     f"{name} {v['accounts']} accounts, {v['reps']} reps"

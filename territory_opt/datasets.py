@@ -37,12 +37,12 @@ def load_georgia() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame
     """The Georgia demo as ``(accounts, potential, reps)``.
 
     949 accounts (one per active ZIP code), the 159 counties with their 1990
-    population as market potential, and 12 reps.
+    population as market potential, and 12 reps in 3 regions.
     """
     paths = georgia_paths()
     return (read_accounts(paths["accounts"]),
             read_potential(paths["potential"], value="population", id="fips"),
-            read_reps(paths["reps"]))
+            read_reps(paths["reps"], region="region"))
 
 
 LOWER_48 = frozenset(

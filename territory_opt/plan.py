@@ -32,6 +32,10 @@ class Bands:
         ``(metrics, units)`` amounts.
     lower, upper
         ``(metrics, territories)`` bands (``-inf`` / ``inf`` where open).
+    region, region_lower, region_upper
+        Each territory's region position, and the ``(metrics, regions)`` region
+        bands (open where none; no columns without regions). A metric balanced
+        only on regions has open territory bands.
     share
         ``(metrics,)`` a territory's average amount of each metric (1 where 0):
         violations are counted in these shares, so that metrics of different
@@ -39,15 +43,44 @@ class Bands:
     """
 
     def __init__(self, problem: TerritoryProblem) -> None:
-        self.metrics: list[str] = list(problem.bands)
+        region_bands = problem.region_bands  # type: ignore[attr-defined]
+        self.metrics: list[str] = list(problem.bands) + [  # type: ignore[attr-defined]
+            m for m in region_bands if m not in problem.bands]  # type: ignore[attr-defined]
         k, n, nm = problem.n_territories, problem.n_units, len(self.metrics)
         self.a = np.vstack([problem.values(m) for m in self.metrics]) if nm \
             else np.zeros((0, n))
-        bounds = [problem.bounds(m) for m in self.metrics]
+        open_band = (np.full(k, -np.inf), np.full(k, np.inf))
+        bounds = [problem.bounds(m) if m in problem.bands else open_band  # type: ignore[attr-defined]
+                  for m in self.metrics]
         self.lower = np.array([b[0] for b in bounds]).reshape(nm, k)
         self.upper = np.array([b[1] for b in bounds]).reshape(nm, k)
+        self.region = problem.region_of
+        n_regions = len(problem.regions) if region_bands and problem.regions else 0
+        self.region_lower = np.full((nm, n_regions), -np.inf)
+        self.region_upper = np.full((nm, n_regions), np.inf)
+        for m, metric in enumerate(self.metrics):
+            if metric in region_bands:
+                self.region_lower[m], self.region_upper[m] = problem.region_bounds(metric)
         amount = np.abs(self.a).sum(axis=1) / k
         self.share = np.where(amount > 0, amount, 1.0)
+
+    @property
+    def n_regions(self) -> int:
+        """Regions with bands (0 when no region band)."""
+        return self.region_lower.shape[1]
+
+    def region_sums(self, sums: np.ndarray) -> np.ndarray:
+        """``(metrics, regions)`` sums of the regions, from the territories' sums."""
+        return np.vstack([np.bincount(self.region, weights=row, minlength=self.n_regions)
+                          for row in sums]) if len(sums) else np.zeros((0, self.n_regions))
+
+    def region_violation(self, sums: np.ndarray) -> float:
+        """How far the regions of territories' ``sums`` lie outside their bands, in shares."""
+        if not self.n_regions:
+            return 0.0
+        r = self.region_sums(sums)
+        return float(((np.maximum(r - self.region_upper, 0)
+                       + np.maximum(self.region_lower - r, 0)) / self.share[:, None]).sum())
 
     def sums(self, labels: np.ndarray) -> np.ndarray:
         """``(metrics, territories)`` sums of a plan given as each unit's territory."""
@@ -88,11 +121,15 @@ class Plan:
         Each territory's root unit (it never leaves), or None.
     fixed
         Units that never move (locks), besides the roots.
+    keep_regions
+        Every unit stays in its region (the region of its territory in
+        ``labels``): moves keep the regions' sums, so a plan within its region
+        bands stays within them.
     """
 
     def __init__(self, problem: TerritoryProblem, labels: np.ndarray, *,
                  cost: np.ndarray | None = None, roots: np.ndarray | None = None,
-                 fixed: np.ndarray | list[int] = ()) -> None:
+                 fixed: np.ndarray | list[int] = (), keep_regions: bool = False) -> None:
         import networkx as nx
 
         self.bands = Bands(problem)
@@ -101,6 +138,10 @@ class Plan:
         self.indptr, self.indices = csr.indptr, csr.indices
         self.label = np.array(labels, dtype=int)
         self.allowed = problem.eligible  # (units, territories) or None: every pair
+        if keep_regions:
+            region = problem.region_of
+            same = region[self.label][:, None] == region[None, :]
+            self.allowed = same if self.allowed is None else self.allowed & same
         self.cost = cost
         self.roots = None if roots is None else np.asarray(roots, dtype=int)
         self.fixed = np.zeros(self.n, dtype=bool)

@@ -37,7 +37,7 @@ from territory_opt.geo import (
 
 __all__ = ["Band", "TerritoryProblem", "check_feasibility", "conflicts", "format_amount",
            "is_connected_plan", "max_units_per_territory", "parse_band", "plan_faults",
-           "reachable_units", "split_metric"]
+           "reachable_units", "regions_connected", "split_metric"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +58,8 @@ class Band:
     segment: str | None = None  # only units of this segment count (``workload[hospital]``)
 
     def describe(self) -> str:
+        if self.tolerance is None and self.lower is None and self.upper is None:
+            return f"the {self.metric} limits"  # per territory (TerritoryProblem.limits)
         if self.tolerance is not None:
             among = "" if self.segment is None else f" among the reps serving {self.segment!r}"
             return f"the {self.metric} band (+-{self.tolerance:.0%} of target{among})"
@@ -131,6 +133,7 @@ class TerritoryProblem:
               L_{mt} <= sum_i a_{im} x_{it} <= U_{mt}      every band m, territory t
               x_{it} = 1                                  every unit i locked to t
               sum_{i,t} m_{it} x_{it} <= mu * M                    (realignment cap)
+              L_{mr} <= sum_{i, t in r} a_{im} x_{it} <= U_{mr}   every region band m, r
         model centres:  x_{ij} <= x_{jj},   sum_j x_{jj} = k,
               L_m x_{jj} <= sum_i a_{im} x_{ij} <= U_m x_{jj}
         contiguity: every territory induces a connected subgraph of the units'
@@ -202,6 +205,28 @@ class TerritoryProblem:
     graph
         Adjacency of the units (networkx graph on unit ids); built from the
         units' shapes when None (see :func:`territory_opt.adjacency`).
+    region_balance
+        Bands on the regions (the reps' ``region`` column, see
+        :func:`territory_opt.read_reps`), like ``balance``: a tolerance around
+        the sum of the region's reps' targets, or absolute bounds per region.
+        A region is the union of its reps' territories, so every territory lies
+        in its region by construction. Formulation: ``L_mr <= sum_{i, t in r}
+        a_im x_it <= U_mr``.
+    region_contiguity
+        Require every region to be connected too (needs ``contiguity``): one
+        more flow commodity per region, rooted at its first territory's root,
+        on ``y_ir = sum_{t in r} x_it``.
+    region_locks
+        Account id or unit id to region name: the unit goes to one of the
+        region's territories.
+    move_level
+        ``"territory"`` (default): an account moves when its rep changes;
+        ``"region"``: only when its region changes (realignment between regions,
+        free reshuffling inside them).
+    limits
+        Metric to ``(lower, upper)``, one value per territory: bounds on top of
+        ``balance`` (used by the top-down solve of regions, whose sub-problems
+        keep the company-wide bands of their reps).
     """
 
     units: gpd.GeoDataFrame
@@ -221,6 +246,11 @@ class TerritoryProblem:
     move_penalty: float = 0.0
     move_measure: Literal["accounts", "workload"] = "accounts"
     max_moved: float | None = None
+    region_balance: Mapping[str, object] = field(default_factory=dict)
+    region_contiguity: bool = False
+    region_locks: Mapping[str, str] = field(default_factory=dict)
+    move_level: Literal["territory", "region"] = "territory"
+    limits: Mapping[str, tuple[object, object]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.units, gpd.GeoDataFrame) or "unit_id" not in self.units:
@@ -277,29 +307,18 @@ class TerritoryProblem:
         if self.weight not in self.units.columns:
             raise InputError(f"objective weight {self.weight!r} is not a unit column; "
                              f"use one of: {', '.join(self._numeric_columns())}")
-        if not self.balance:
+        if not self.balance and not self.limits:
             logger.warning("no balance band: territories may be very uneven")
         self._check_segments()
         bands = {}
         for metric, spec in self.balance.items():
-            column, segment = ((metric, None) if metric in self.units.columns
-                               else split_metric(metric))
-            if column not in self.units.columns:
-                raise InputError(
-                    f"balance metric {metric!r} is not a unit column; use one of: "
-                    f"{', '.join(self._numeric_columns())} (other account columns must be "
-                    "summed into units with build_units(..., sums=[...])), or a column "
-                    "restricted to a segment, e.g. 'workload[hospital]'")
-            if segment is not None:
-                self._check_segment_name(segment, f"balance metric {metric!r}")
-            bands[metric] = dataclasses.replace(parse_band(metric, spec), segment=segment)
-            if bands[metric].tolerance is not None and self._amounts(column, segment).sum() <= 0:
-                raise InputError(
-                    f"balance {metric!r}: the {metric} of all units adds up to 0, so every "
-                    f"target is 0; check the column read as {metric} (every value blank or "
-                    f"0?) or drop {metric!r} from balance")
+            bands[metric] = self._parsed_band(metric, spec, "balance")
         object.__setattr__(self, "balance", dict(self.balance))
+        object.__setattr__(self, "limits", self._checked_limits())
+        for metric in self.limits:
+            bands.setdefault(metric, Band(metric, segment=self._metric_column(metric)[1]))
         object.__setattr__(self, "bands", bands)
+        self._check_regions()
         object.__setattr__(self, "locks", dict(self.locks))
         if self.current or self.max_moved is not None or self.move_penalty:
             if self.centres != "fixed":
@@ -317,10 +336,73 @@ class TerritoryProblem:
                 raise InputError(f"max_moved is a share between 0 and 1 (0.1 = 10 %), got "
                                  f"{self.max_moved!r}")
         object.__setattr__(self, "current", dict(self.current))
-        _ = self.locked  # resolve locks now, so that bad ones fail at construction
+        _ = self.region_locked  # resolve locks now, so that bad ones fail at construction
+        _ = self.locked
         _ = self.moves
         if not isinstance(self.distance, str):
             _ = self.distances  # and a bad distance matrix
+
+    def _metric_column(self, metric: str, where: str = "balance") -> tuple[str, str | None]:
+        """The unit column and segment of a balanced metric, checked."""
+        column, segment = ((metric, None) if metric in self.units.columns
+                           else split_metric(metric))
+        if column not in self.units.columns:
+            raise InputError(
+                f"{where} metric {metric!r} is not a unit column; use one of: "
+                f"{', '.join(self._numeric_columns())} (other account columns must be "
+                "summed into units with build_units(..., sums=[...])), or a column "
+                "restricted to a segment, e.g. 'workload[hospital]'")
+        if segment is not None:
+            self._check_segment_name(segment, f"{where} metric {metric!r}")
+        return column, segment
+
+    def _parsed_band(self, metric: str, spec: object, where: str) -> Band:
+        column, segment = self._metric_column(metric, where)
+        band = dataclasses.replace(parse_band(metric, spec), segment=segment)
+        if band.tolerance is not None and self._amounts(column, segment).sum() <= 0:
+            raise InputError(
+                f"{where} {metric!r}: the {metric} of all units adds up to 0, so every "
+                f"target is 0; check the column read as {metric} (every value blank or "
+                f"0?) or drop {metric!r} from {where}")
+        return band
+
+    def _checked_limits(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        out = {}
+        for metric, pair in dict(self.limits).items():
+            self._metric_column(metric, "limits")
+            lo, hi = (np.asarray(v, dtype=float) for v in pair)  # type: ignore[union-attr]
+            if lo.shape != (self.n_territories,) or hi.shape != lo.shape or (lo > hi).any():
+                raise InputError(f"limits {metric!r}: give a lower and an upper bound per "
+                                 f"territory ({self.n_territories} each), lower <= upper")
+            out[metric] = (lo, hi)
+        return out
+
+    def _check_regions(self) -> None:
+        """Region bands, contiguity, locks and moves need reps with a region."""
+        asked = self._regions_asked()
+        if self.move_level not in ("territory", "region"):
+            raise InputError(f"move_level must be 'territory' or 'region', got "
+                             f"{self.move_level!r}")
+        if asked and self.regions is None:
+            raise InputError(f"{', '.join(asked)} need reps with a region: read the reps "
+                             "with region='<column>' (reps: region: in the scenario)")
+        if self.region_contiguity and not self.contiguity:
+            raise InputError("region contiguity needs contiguous territories (a region is "
+                             "connected when its territories are and touch): set contiguity "
+                             "too, or drop region contiguity")
+        region_bands = {metric: self._parsed_band(metric, spec, "region balance")
+                        for metric, spec in self.region_balance.items()}
+        object.__setattr__(self, "region_balance", dict(self.region_balance))
+        object.__setattr__(self, "region_bands", region_bands)
+        object.__setattr__(self, "region_locks", dict(self.region_locks))
+
+    def _regions_asked(self) -> list[str]:
+        """The region rules given (each needs reps with a region)."""
+        return [name for name, on in (
+            ("region_balance", bool(self.region_balance)),
+            ("region_contiguity", self.region_contiguity),
+            ("region_locks", bool(self.region_locks)),
+            ("move_level='region'", self.move_level == "region")) if on]
 
     def _check_segments(self) -> None:
         """Reps' segments need units with a segment, fixed centres and known names."""
@@ -385,6 +467,31 @@ class TerritoryProblem:
         })
 
     @cached_property
+    def regions(self) -> list[str] | None:
+        """The regions' names in the reps' order of first appearance, or None when the
+        reps have no ``region`` column (or, when no region rule is given, one with
+        blanks: a CRM column of that name that is not the planning level)."""
+        if self.reps is None or "region" not in self.reps or self.centres != "fixed":
+            return None
+        names = self.reps["region"].map(lambda v: "" if pd.isna(v) else str(v).strip())
+        if (names == "").any() and not self._regions_asked():
+            return None
+        if (names == "").any():
+            blank = self.reps["rep_id"].astype(str)[(names == "").to_numpy()].tolist()
+            raise InputError(f"the reps' region is blank for {', '.join(blank[:8])}; give "
+                             "every rep the region they report to, or drop the region column")
+        return list(dict.fromkeys(names))
+
+    @cached_property
+    def region_of(self) -> np.ndarray:
+        """``(n_territories,)``: each territory's region position (all 0 without regions)."""
+        if self.regions is None:
+            return np.zeros(self.n_territories, dtype=int)
+        pos = {r: j for j, r in enumerate(self.regions)}
+        return np.array([pos[str(r).strip()] for r in self.reps["region"]],  # type: ignore[index]
+                        dtype=int)
+
+    @cached_property
     def served(self) -> list[tuple[str, ...]] | None:
         """Each territory's segments (its rep's; empty: every segment), or None when
         no rep is restricted."""
@@ -403,15 +510,62 @@ class TerritoryProblem:
 
     @cached_property
     def eligible(self) -> np.ndarray | None:
-        """``(n_units, n_territories)``: whether unit i's segment is among territory t's
-        (a unit of no segment, ``""``, goes anywhere); None when no rep is restricted."""
-        if self.served is None:
+        """``(n_units, n_territories)``: whether unit i may join territory t: its segment
+        is among the rep's (a unit of no segment, ``""``, goes anywhere) and, when it
+        is locked to a region, t is in that region; None when every pair may."""
+        if self.served is None and not self.region_locked:
             return None
-        seg = self.units["segment"].astype(str).to_numpy()
         out = np.ones((self.n_units, self.n_territories), dtype=bool)
-        for t, names in enumerate(self.served):
-            if names:
-                out[:, t] = np.isin(seg, list(names)) | (seg == "")
+        if self.served is not None:
+            seg = self.units["segment"].astype(str).to_numpy()
+            for t, names in enumerate(self.served):
+                if names:
+                    out[:, t] = np.isin(seg, list(names)) | (seg == "")
+        for i, r in self.region_locked.items():
+            out[i] &= self.region_of == r
+        return out
+
+    @cached_property
+    def _positions(self) -> dict[str, int]:
+        """Account id (first) or unit id to the unit's position."""
+        pos: dict[str, int] = {}
+        if "account_ids" in self.units:
+            for i, members in enumerate(self.units["account_ids"]):
+                for a in members:
+                    pos[str(a)] = i
+        for i, u in enumerate(self.units["unit_id"].astype(str)):
+            pos.setdefault(u, i)
+        return pos
+
+    def _unit_positions(self, key: str) -> int | None:
+        """The position of the unit holding this account, or of the unit with this id."""
+        return self._positions.get(key)
+
+    @cached_property
+    def region_locked(self) -> dict[int, int]:
+        """Unit position to region position, for every region lock."""
+        if not self.region_locks:
+            return {}
+        regions = self.regions or []
+        out: dict[int, int] = {}
+        for key, region in self.region_locks.items():
+            key, region = str(key), str(region)
+            if region not in regions:
+                close = difflib.get_close_matches(region, regions, n=1)
+                raise InputError(f"region lock of {key!r} names region {region!r}, which no "
+                                 f"rep is in; {f'did you mean {close[0]!r}? ' if close else ''}"
+                                 f"the regions are: {', '.join(map(repr, regions))}")
+            pos = self._unit_positions(key)
+            if pos is None:
+                raise InputError(f"region lock names {key!r}, which is neither an account id "
+                                 "nor a unit id; fix the id or remove the lock")
+            r = regions.index(region)
+            if out.get(pos, r) != r:
+                raise InputError(f"region locks conflict: unit "
+                                 f"{self.units['unit_id'].iloc[pos]!r} holds accounts locked "
+                                 f"to {regions[out[pos]]!r} and {region!r}; lock them to one "
+                                 "region, or use smaller units (units method 'accounts')")
+            out[pos] = r
         return out
 
     @property
@@ -547,7 +701,10 @@ class TerritoryProblem:
                     continue
                 amount = 1.0 if self.move_measure == "accounts" else float(w)
                 moves[i] += amount
-                moves[i, pos[str(rep)]] -= amount
+                if self.move_level == "region":  # staying in the region is no move
+                    moves[i, self.region_of == self.region_of[pos[str(rep)]]] -= amount
+                else:
+                    moves[i, pos[str(rep)]] -= amount
                 total += amount
         return moves, total
 
@@ -600,7 +757,12 @@ class TerritoryProblem:
 
     def targets(self, metric: str) -> np.ndarray:
         """Each territory's target of ``metric``: the total shared by FTE (for a metric
-        restricted to a segment, among the territories whose reps serve it)."""
+        restricted to a segment, among the territories whose reps serve it); for a
+        metric with ``limits`` only, the middle of its limits where they are finite."""
+        if metric in self.limits and metric not in self.balance:
+            lo, hi = self.limits[metric]
+            if np.isfinite(lo).all() and np.isfinite(hi).all():
+                return (lo + hi) / 2
         fte = self.territories["fte"].to_numpy()
         segment = None if metric in self.units.columns else split_metric(metric)[1]
         if segment is not None:
@@ -608,18 +770,45 @@ class TerritoryProblem:
         return self.values(metric).sum() * fte / max(fte.sum(), 1e-300)
 
     def bounds(self, metric: str) -> tuple[np.ndarray, np.ndarray]:
-        """Lower and upper band of ``metric`` for each territory."""
-        band: Band = self.bands[metric]  # type: ignore[attr-defined]
+        """Lower and upper band of ``metric`` for each territory (within its limits)."""
         k = self.n_territories
+        if metric in self.balance:
+            band: Band = self.bands[metric]  # type: ignore[attr-defined]
+            serving = (np.ones(k, dtype=bool) if band.segment is None
+                       else self.serves(band.segment))
+            lower, upper = self._band_bounds(band, self.targets(metric), serving)
+        else:
+            lower, upper = np.full(k, -np.inf), np.full(k, np.inf)
+        if metric in self.limits:
+            lo, hi = self.limits[metric]
+            lower, upper = np.maximum(lower, lo), np.minimum(upper, hi)
+        return lower, upper
+
+    def region_bounds(self, metric: str) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper region band of ``metric`` for each region."""
+        band: Band = self.region_bands[metric]  # type: ignore[attr-defined]
+        n_regions = len(self.regions or [])
+        fte = self.territories["fte"].to_numpy()
+        if band.segment is not None:
+            fte = fte * self.serves(band.segment)
+        targets = np.bincount(self.region_of, weights=self.values(metric).sum() * fte
+                              / max(fte.sum(), 1e-300), minlength=n_regions)
+        serving = np.bincount(self.region_of, weights=fte, minlength=n_regions) > 0
+        return self._band_bounds(band, targets, serving)
+
+    def _band_bounds(self, band: Band, targets: np.ndarray, serving: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """A band's bounds around ``targets``, or absolute (a minimum binding only
+        where ``serving``, for a metric restricted to a segment)."""
         if band.tolerance is not None:
-            target = self.targets(metric)
-            return (1 - band.tolerance) * target, (1 + band.tolerance) * target
-        lower = np.full(k, 0.0 if band.lower is None else band.lower)
-        if band.lower is None and (self.values(metric) < 0).any():
-            lower = np.full(k, -np.inf)
+            return (1 - band.tolerance) * targets, (1 + band.tolerance) * targets
+        size = len(targets)
+        lower = np.full(size, 0.0 if band.lower is None else band.lower)
+        if band.lower is None and (self.values(band.metric) < 0).any():
+            lower = np.full(size, -np.inf)
         if band.segment is not None:  # a minimum binds only the reps serving the segment
-            lower = np.where(self.serves(band.segment), lower, np.minimum(lower, 0.0))
-        upper = np.full(k, np.inf if band.upper is None else band.upper)
+            lower = np.where(serving, lower, np.minimum(lower, 0.0))
+        upper = np.full(size, np.inf if band.upper is None else band.upper)
         return lower, upper
 
     @cached_property
@@ -681,12 +870,6 @@ class TerritoryProblem:
             return {}
         terr = self.territories
         rep_pos = self.rep_positions
-        unit_pos = {u: i for i, u in enumerate(self.units["unit_id"].astype(str))}
-        account_pos: dict[str, int] = {}
-        if "account_ids" in self.units:
-            for i, members in enumerate(self.units["account_ids"]):
-                for a in members:
-                    account_pos[str(a)] = i
         out: dict[int, int] = {}
         why: dict[int, str] = {}
         for key, rep in self.locks.items():
@@ -694,11 +877,17 @@ class TerritoryProblem:
             if rep not in rep_pos:
                 raise InputError(f"lock of {key!r} names rep {rep!r}, which is not among the "
                                  f"reps ({', '.join(terr['rep_id'][:10])}...); fix the rep id")
-            pos = account_pos.get(key, unit_pos.get(key))
+            pos = self._unit_positions(key)
             if pos is None:
                 raise InputError(f"lock names {key!r}, which is neither an account id nor a "
                                  "unit id; fix the id or remove the lock")
             t = rep_pos[rep]
+            if self.region_locked.get(pos, self.region_of[t]) != self.region_of[t]:
+                regions = self.regions or []
+                raise InputError(
+                    f"lock of {key!r} to rep {rep!r} (region {regions[self.region_of[t]]!r}) "
+                    f"but its unit is locked to region "
+                    f"{regions[self.region_locked[pos]]!r}; drop one of the two locks")
             if self.eligible is not None and not self.eligible[pos, t]:
                 segment = self.units["segment"].iloc[pos]
                 raise InputError(
@@ -722,6 +911,8 @@ class TerritoryProblem:
         :data:`DERIVED_FROM`): a new lock or band keeps the distances, costs and
         adjacency graph.
         """
+        if changes.get("contiguity") is False:  # a relaxation drops both levels' contiguity
+            changes.setdefault("region_contiguity", False)
         new = dataclasses.replace(self, **changes)  # type: ignore[arg-type]
         for name, inputs in DERIVED_FROM.items():
             if name in self.__dict__ and name not in new.__dict__ \
@@ -738,14 +929,18 @@ DERIVED_FROM: dict[str, set[str]] = {
     "distances": _PLACES | {"distance"},
     "_coords": _PLACES | {"distance"},
     "rep_positions": _PLACES,
-    "_alignment": _PLACES | {"current", "move_measure"},
+    "_alignment": _PLACES | {"current", "move_measure", "move_level"},
     "costs": _PLACES | {"distance", "weight", "power", "current", "move_measure",
-                        "move_penalty"},
+                        "move_penalty", "move_level"},
     "adjacency": {"units", "graph"},
-    "roots": _PLACES | {"distance", "contiguity", "locks"},
-    "locked": _PLACES | {"locks"},
+    "roots": _PLACES | {"distance", "contiguity", "locks", "region_locks"},
+    "locked": _PLACES | {"locks", "region_locks"},
     "served": _PLACES,
-    "eligible": _PLACES,
+    "regions": _PLACES,
+    "region_of": _PLACES,
+    "_positions": {"units"},
+    "region_locked": _PLACES | {"region_locks"},
+    "eligible": _PLACES | {"region_locks"},
 }
 
 
@@ -776,7 +971,7 @@ def conflicts(problem: TerritoryProblem) -> Iterator[str]:
     locked_to = np.array([problem.locked[i] for i in locked_units], dtype=int)
     bands: dict[str, Band] = problem.bands  # type: ignore[attr-defined]
     elig = problem.eligible
-    segments = ([] if elig is None else
+    segments = ([] if problem.served is None else
                 sorted({str(v) for v in problem.units["segment"]} - {""}))
     for segment in segments:
         if not problem.serves(segment).any():
@@ -784,8 +979,8 @@ def conflicts(problem: TerritoryProblem) -> Iterator[str]:
             yield (f"segment {segment!r}: {count} units but no rep serves it; add "
                    f"{segment!r} to some reps' segments (or leave their segments blank: "
                    "every segment)")
-    for t in range(k) if elig is not None else ():
-        if not elig[:, t].any():
+    for t in range(k) if problem.served is not None else ():
+        if not elig[:, t].any():  # type: ignore[index]
             yield (f"{names[t]} serves only {', '.join(map(repr, problem.served[t]))}"  # type: ignore[index]
                    ", and no unit is in those segments; fix its segments or remove the rep")
     for metric, band in bands.items():
@@ -824,7 +1019,7 @@ def conflicts(problem: TerritoryProblem) -> Iterator[str]:
                     f"but only {format_amount(reachable)} is not locked to other territories; "
                     "unlock some "
                     "or widen the band")
-            elif elig is not None and not elig[:, t].all():
+            elif problem.served is not None and not elig[:, t].all():  # type: ignore[index]
                 others = np.zeros(problem.n_units, dtype=bool)
                 others[locked_units[locked_to != t]] = True
                 own = float(a[elig[:, t] & ~others].sum())
@@ -838,10 +1033,52 @@ def conflicts(problem: TerritoryProblem) -> Iterator[str]:
         for segment in segments:
             yield from _segment_capacity(problem, segment, metric, a, upper, what)
         yield from _segment_floor(problem, metric, a, lower, what)
+    yield from _region_conflicts(problem)
     if problem.contiguity:
         yield from _piece_conflicts(problem)
-        if elig is not None:
+        if problem.served is not None:
             yield from _segment_pieces(problem)
+
+
+def _region_conflicts(problem: TerritoryProblem) -> Iterator[str]:
+    """Region bands against the total, their territories' bands and region locks."""
+    regions = problem.regions or []
+    region_of = problem.region_of
+    for metric in problem.region_bands:  # type: ignore[attr-defined]
+        a = problem.values(metric)
+        lower, upper = problem.region_bounds(metric)
+        what = "the region " + problem.region_bands[metric].describe()[4:]  # type: ignore[attr-defined]
+        total = a.sum()
+        if upper.sum() < total - 1e-9 or lower.sum() > total + 1e-9:
+            yield (f"{what}: the {len(regions)} regions can hold {format_amount(lower.sum())} "
+                   f"to {format_amount(upper.sum())} in all, but the units total "
+                   f"{format_amount(total)}; widen the region band")
+        t_lower, t_upper = problem.bounds(metric) if metric in problem.bands \
+            else (np.full(problem.n_territories, -np.inf), np.full(problem.n_territories, np.inf))  # type: ignore[attr-defined]
+        need = np.bincount(region_of, weights=np.where(np.isfinite(t_lower), t_lower, 0.0),
+                           minlength=len(regions))
+        room = np.bincount(region_of, weights=t_upper, minlength=len(regions))
+        locked = np.zeros(len(regions))
+        for i, r in problem.region_locked.items():
+            locked[r] += a[i]
+        for r, name in enumerate(regions):
+            n = int((region_of == r).sum())
+            reps = f"{n} territor{'y' if n == 1 else 'ies'}"
+            if need[r] > upper[r] + 1e-9:
+                yield (f"region {name!r}: its {reps} need at least "
+                       f"{format_amount(need[r])} {metric} together for their bands, but "
+                       f"{what} allows the region at most {format_amount(upper[r])}; widen "
+                       "the region band or the territories' band, or move a rep to another "
+                       "region")
+            if room[r] < lower[r] - 1e-9:
+                yield (f"region {name!r}: {what} needs at least {format_amount(lower[r])} "
+                       f"{metric}, but its {reps} can hold at most "
+                       f"{format_amount(room[r])} within their bands; widen the bands or "
+                       "add a rep to the region")
+            if locked[r] > upper[r] + 1e-9:
+                yield (f"region {name!r}: the units locked to it carry {metric} "
+                       f"{format_amount(locked[r])}, more than {what} allows it (at most "
+                       f"{format_amount(upper[r])}); unlock some or widen the region band")
 
 
 def _segment_capacity(problem: TerritoryProblem, segment: str, metric: str, a: np.ndarray,
@@ -1008,6 +1245,14 @@ def is_connected_plan(problem: TerritoryProblem, columns: np.ndarray) -> bool:
     return True
 
 
+def regions_connected(problem: TerritoryProblem, columns: np.ndarray) -> bool:
+    """Whether every region of the plan is connected (True unless region contiguity
+    is asked)."""
+    if not problem.region_contiguity:
+        return True
+    return is_connected_plan(problem, problem.region_of[np.asarray(columns)])
+
+
 def plan_faults(problem: TerritoryProblem, unit_centres: np.ndarray) -> list[str]:
     """What a plan (each unit's centre column) breaks of the problem's rules: every
     unit in one territory of the right number, its centres (model centres) in
@@ -1039,8 +1284,22 @@ def plan_faults(problem: TerritoryProblem, unit_centres: np.ndarray) -> list[str
                if unit_centres[i] != t]
     if problem.eligible is not None:
         wrong = np.flatnonzero(~problem.eligible[np.arange(problem.n_units), unit_centres])
-        faults += [f"unit {problem.unit_ids[i]!r} with a rep who does not serve its segment"
+        locked = problem.region_locked
+        faults += [f"unit {problem.unit_ids[i]!r} outside its locked region "
+                   f"{problem.regions[locked[i]]!r}"  # type: ignore[index]
+                   if i in locked and problem.region_of[unit_centres[i]] != locked[i]
+                   else f"unit {problem.unit_ids[i]!r} with a rep who does not serve its segment"
                    for i in wrong]
     if problem.contiguity and not is_connected_plan(problem, unit_centres):
         faults.append("contiguity")
+    if problem.regions is not None and problem.centres == "fixed":
+        regions = problem.region_of[unit_centres]
+        for metric in problem.region_bands:  # type: ignore[attr-defined]
+            sums = np.bincount(regions, weights=problem.values(metric),
+                               minlength=len(problem.regions))
+            lower, upper = problem.region_bounds(metric)
+            faults += [f"the {metric} band of region {problem.regions[r]!r}"
+                       for r in np.flatnonzero(~bands_held(sums, lower, upper))]
+        if not regions_connected(problem, unit_centres):
+            faults.append("region contiguity")
     return faults

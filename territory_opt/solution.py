@@ -153,6 +153,9 @@ class Solution:
                                      errors="ignore").copy()
         out["territory"] = terr["territory"].to_numpy()[self.assignment]
         out["rep_id"] = terr["rep_id"].to_numpy()[self.assignment]
+        if self.problem.regions is not None:
+            out["region"] = np.array(self.problem.regions)[self.problem.region_of[
+                self.assignment]]
         out["distance_km"] = self.unit_distances()
         return out
 
@@ -174,6 +177,9 @@ class Solution:
         })
         if "segment" in units:
             table["segment"] = units["segment"].to_numpy()[pos]
+        if self.problem.regions is not None:
+            table.insert(2, "region", np.array(self.problem.regions)[
+                self.problem.region_of[self.assignment[pos]]])
         return table.sort_values("account_id", kind="stable").reset_index(drop=True)
 
     def assignments(self) -> pd.DataFrame:
@@ -211,6 +217,21 @@ class Solution:
         from territory_opt.outputs.tables import summary_table
 
         return summary_table(self, reach_km=reach_km, deals=deals)
+
+    def regions(self, *, reach_km: float = DEFAULT_REACH_KM) -> pd.DataFrame:
+        """One row per region and a TOTAL row (empty without regions): amounts against
+        the region targets and bands, distances, coverage, moves between regions."""
+        from territory_opt.outputs.tables import region_table
+
+        return region_table(self, reach_km=reach_km)
+
+    @cached_property
+    def region_shapes(self) -> gpd.GeoDataFrame:
+        """The dissolved polygon of each region (``region`` column); empty without."""
+        units = self.units()
+        if "region" not in units:
+            return gpd.GeoDataFrame({"region": []}, geometry=[], crs=units.crs)
+        return units[["region", "geometry"]].dissolve(by="region", sort=False).reset_index()
 
     def coverage(self, *, reach_km: float = DEFAULT_REACH_KM) -> pd.DataFrame:
         """Coverage-ratio table: potential and accounts within reach, per territory."""

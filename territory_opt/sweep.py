@@ -16,15 +16,13 @@ in place.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import itertools
 import logging
-import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +32,7 @@ import yaml
 
 from territory_opt import io
 from territory_opt.errors import InfeasibleError, InputError, SolverError, TerritoryOptError
+from territory_opt.parallel import dask_client
 from territory_opt.progress import bar
 
 __all__ = ["SweepResult", "best_runs", "grid", "parse_set", "run_name", "run_one", "sweep",
@@ -291,7 +290,7 @@ def _execute(tasks: list[tuple[Any, ...]], *, scheduler: str | None, workers: in
             for task in tasks:
                 done(run_one(*task))
             return rows
-        with _client(scheduler, workers) as client:
+        with dask_client(scheduler, workers) as client:
             from distributed import as_completed
 
             futures = [client.submit(run_one, *task, key=f"territory-opt-{task[2]}",
@@ -305,27 +304,3 @@ def _execute(tasks: list[tuple[Any, ...]], *, scheduler: str | None, workers: in
         return rows
     finally:
         shown.close()
-
-
-@contextlib.contextmanager
-def _client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
-    """A Dask client on ``scheduler``, or on a LocalCluster started (and stopped) here."""
-    from distributed import Client, LocalCluster
-
-    if scheduler:
-        try:
-            client = Client(scheduler, timeout="10s")
-        except (OSError, TimeoutError) as exc:
-            raise InputError(f"no Dask scheduler answers at {scheduler} ({exc}); check the "
-                             "address (tcp://HOST:PORT), or leave out --scheduler for a "
-                             "local cluster") from None
-        with client:
-            yield client
-        return
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
-        else os.cpu_count() or 1
-    n = workers or cores
-    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                      dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
-            Client(cluster) as client:
-        yield client

@@ -151,6 +151,10 @@ def scenario_template(path: str | Path, *, accounts: str | Path | None = None,
         if served:
             lines.append(_line("segments", served, "segments each rep serves (a; b), "
                                "blank: all"))
+        region = guess_column(columns, "region")
+        if region:
+            lines.append(_line("region", region, "the region each rep reports to "
+                               "(regions: in the scenario)"))
         _points(lines, columns, file, "reps")
     else:
         lines += [("centres: model" + " " * 27 + "# no reps file: the model chooses each "

@@ -37,17 +37,20 @@ def make_accounts(xy_km: Sequence[tuple[float, float]], workload: Sequence[float
 
 def make_reps(xy_km: Sequence[tuple[float, float]],
               fte: Sequence[float] | None = None,
-              segments: Sequence[str] | None = None) -> gpd.GeoDataFrame:
+              segments: Sequence[str] | None = None,
+              regions: Sequence[str] | None = None) -> gpd.GeoDataFrame:
     """Reps R0, R1, ... with home bases at ``xy_km`` (km offsets); ``segments`` as in
-    a file (``"a; b"``, blank for every segment)."""
+    a file (``"a; b"``, blank for every segment); ``regions`` each rep's region."""
     n = len(xy_km)
     frame = pd.DataFrame({"rep_id": [f"R{i}" for i in range(n)],
                           "fte": list(fte) if fte is not None else [1.0] * n}
-                         | ({"segments": list(segments)} if segments is not None else {}))
+                         | ({"segments": list(segments)} if segments is not None else {})
+                         | ({"region": list(regions)} if regions is not None else {}))
     geometry = gpd.points_from_xy([X0 + 1000 * x for x, _ in xy_km],
                                   [Y0 + 1000 * y for _, y in xy_km])
     return topt.read_reps(gpd.GeoDataFrame(frame, geometry=geometry, crs=CRS),
-                          segments="segments" if segments is not None else None)
+                          segments="segments" if segments is not None else None,
+                          region="region" if regions is not None else None)
 
 
 def grid_problem(acc_xy, rep_xy, *, workload=None, fte=None, balance=None,
@@ -128,6 +131,33 @@ def segment_instances(draw):
     return inst
 
 
+@st.composite
+def region_instances(draw):
+    """:func:`instances` with three reps in two regions (N, S), a region band
+    (tolerance or a minimum), sometimes a region lock, region contiguity with
+    contiguity, and sometimes a current alignment with a move penalty counted per
+    territory or per region."""
+    inst = draw(instances())
+    n = len(inst["cells"])
+    if len(inst["bases"]) < 3:
+        inst["bases"].append(next(c for c in [(3, 3), (0, 3), (3, 0), (0, 0), (2, 2)]
+                                  if c not in inst["bases"]))
+        inst["fte"].append(1.0)
+    inst["regions"] = draw(st.sampled_from([["N", "N", "S"], ["N", "S", "S"],
+                                            ["S", "N", "N"]]))
+    inst["region_balance"] = draw(st.sampled_from([{"workload": 0.05}, {"workload": 0.2},
+                                                   {"workload": {"min": 12}},
+                                                   {"accounts": 0.3}]))
+    inst["region_locks"] = draw(st.dictionaries(st.integers(0, n - 1),
+                                                st.sampled_from(["N", "S"]), max_size=1))
+    inst["locks"] = {i: t for i, t in inst["locks"].items()  # conflicting locks are refused
+                     if inst["region_locks"].get(i, inst["regions"][t]) == inst["regions"][t]}
+    if draw(st.booleans()):
+        inst["current"] = draw(st.lists(st.integers(0, 2), min_size=n, max_size=n))
+        inst["move_level"] = draw(st.sampled_from(["territory", "region"]))
+    return inst
+
+
 def build(inst) -> topt.TerritoryProblem:
     cells = inst["cells"]
     accounts = make_accounts([(10.0 * x, 10.0 * y) for x, y in cells], inst["workload"],
@@ -141,12 +171,35 @@ def build(inst) -> topt.TerritoryProblem:
     units = topt.build_units(accounts, method="accounts",
                              segment="segment" if "segment" in inst else None)
     reps = make_reps([(10.0 * x, 10.0 * y) for x, y in inst["bases"]], inst["fte"],
-                     segments=inst.get("served"))
+                     segments=inst.get("served"), regions=inst.get("regions"))
+    regions = {}
+    if "regions" in inst:
+        regions = {"region_balance": inst["region_balance"],
+                   "region_contiguity": inst["contiguity"],
+                   "region_locks": {ids[i]: r for i, r in inst["region_locks"].items()}}
+        if "current" in inst:
+            regions |= {"current": {a: f"R{t}" for a, t in zip(ids, inst["current"],
+                                                               strict=True)},
+                        "move_penalty": 5.0, "move_level": inst["move_level"]}
     return topt.TerritoryProblem(
         units, reps=reps, balance={"workload": inst["tolerance"]} | inst.get("extra", {}),
         power=inst["power"],
         locks={ids[i]: f"R{t}" for i, t in inst["locks"].items()},
-        contiguity=inst["contiguity"], graph=graph if inst["contiguity"] else None)
+        contiguity=inst["contiguity"], graph=graph if inst["contiguity"] else None,
+        **regions)
+
+
+def regions_hold(problem: topt.TerritoryProblem, columns: np.ndarray) -> bool:
+    """Every region within its bands and, when asked, connected."""
+    region = problem.region_of[columns]
+    for metric in problem.region_bands:
+        sums = np.bincount(region, weights=problem.values(metric),
+                           minlength=len(problem.regions))
+        if not topt.metrics.bands_held(sums, *problem.region_bounds(metric)).all():
+            return False
+    return not problem.region_contiguity or all(
+        nx.is_connected(problem.adjacency.subgraph(np.flatnonzero(region == r).tolist()))
+        for r in set(region.tolist()))
 
 
 def brute_force(problem: topt.TerritoryProblem) -> float | None:
@@ -173,6 +226,8 @@ def brute_force(problem: topt.TerritoryProblem) -> float | None:
         if graph is not None and not all(
                 nx.is_connected(graph.subgraph(np.flatnonzero(columns == t).tolist()))
                 for t in set(plan)):
+            continue
+        if problem.regions is not None and not regions_hold(problem, columns):
             continue
         value = float(cost[np.arange(n), columns].sum())
         best = value if best is None else min(best, value)

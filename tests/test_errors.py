@@ -61,6 +61,10 @@ SEGMENTS = ("name: s\naccounts: {path: accounts.csv, segment: kind}\n"
             "reps: {path: reps.csv, segments: serves}\nbalance: {workload: 0.9}\n")
 
 
+REGIONS = ("name: s\naccounts: {path: accounts.csv}\nreps: {path: reps.csv, region: area}\n"
+           "balance: {workload: 0.5}\n")
+
+
 def reps_with(**columns) -> pd.DataFrame:
     frame = REPS.copy()
     for name, values in columns.items():
@@ -308,6 +312,25 @@ CASES = [
         reps=reps_with(serves=["a", "a"])),
          INF, r"segment 'b': 2 units but no rep serves it; add 'b' to some reps' segments",
          cli=True),
+    # ---- regions
+    Case("region-blank", lambda d: scenario_text(
+        d, REGIONS, reps=reps_with(area=["North", None])),
+         IE, r"'.*reps.csv', column 'area': no region in row 3; give every rep the region "
+             r"they report to", cli=True),
+    Case("region-not-given", lambda d: scenario(d, "regions: {balance: {workload: 0.1}}\n"),
+         IE, r"regions: needs each rep's region: name the column with reps: region:",
+         cli=True),
+    Case("region-lock-unknown", lambda d: scenario_text(
+        d, REGIONS + "regions: {locks: {A1: Nrth}}\n", reps=reps_with(area=["North", "South"])),
+         IE, r"region lock of 'A1' names region 'Nrth', which no rep is in; did you mean "
+             r"'North'\? the regions are: 'North', 'South'"),
+    Case("region-band-too-tight", lambda d: scenario_text(
+        d, REGIONS.replace("0.5", "0.2") + "regions: {balance: {workload: {max: 5}}}\n",
+        reps=pd.concat([REPS, REPS.iloc[:1].assign(rep_id="R3")]).assign(
+            area=["North", "North", "South"])),
+         INF, r"region 'North': its 2 territories need at least 5.3 workload together for "
+              r"their bands, but the region workload band \[-, 5.0\] allows the region at "
+              r"most 5.0; widen the region band", cli=True),
     Case("capacity-filter", lambda d: scenario(
         d, "capacity: {big: {where: 'workload >= lots', max: 2}}\n"),
          IE, r"capacity 'big': filter 'workload >= lots': column 'workload' holds numbers, "

@@ -27,13 +27,14 @@ def test_outputs_exist(out):
                      "white_space.csv", "report.html", "report.xlsx", "territories.gpkg",
                      "territories.geojson", "territories.parquet", "territories.shp.zip",
                      "map.html", "map.png", "map.pdf", "manifest.json", "quality.csv",
-                     "forecast.csv"}  # the demo has deals: a forecast, no quota
+                     "forecast.csv", "regions.csv"}  # deals: a forecast, no quota; the
+    # reps' region column: the region table
 
 
 def test_every_account_assigned_once(out):
     assign = pd.read_csv(out / "assignments.csv", dtype=str)
     accounts = pd.read_csv(DATA / "accounts.csv", dtype={"account_id": str})
-    assert list(assign.columns) == ["account_id", "unit_id", "territory", "rep_id"]
+    assert list(assign.columns) == ["account_id", "unit_id", "region", "territory", "rep_id"]
     assert assign["account_id"].is_unique
     assert set(assign["account_id"]) == set(accounts["account_id"])
     reps = pd.read_csv(DATA / "reps.csv")
@@ -121,8 +122,8 @@ def test_crm_file_and_workbook(out):
     assert list(crm["new_owner"]) == list(assign["rep_id"])
     assert (crm["old_owner"] == "").all() and (crm["moved"] == "False").all()
     book = pd.read_excel(out / "report.xlsx", sheet_name=None)
-    assert list(book) == ["Summary", "Territories", "Coverage", "White space", "Assignments",
-                          "Forecast"]  # the demo has deals
+    assert list(book) == ["Summary", "Regions", "Territories", "Coverage", "White space",
+                          "Assignments", "Forecast"]  # the demo has regions and deals
     report = pd.read_csv(out / "report.csv")
     pd.testing.assert_frame_equal(book["Territories"], report, check_dtype=False)
     assert len(book["Assignments"]) == len(assign)

@@ -14,7 +14,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 def test_the_notebooks_are_there_and_stored_without_outputs():
     assert [p.stem for p in NOTEBOOKS] == ["01_quickstart", "02_what_if",
                                            "03_annual_realignment", "04_bring_your_own_data",
-                                           "05_specialists"]
+                                           "05_specialists", "06_regions_and_quotas"]
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
         nbformat.validate(nb)

@@ -25,6 +25,8 @@ from conftest import (
     instances,
     make_accounts,
     owners,
+    region_instances,
+    regions_hold,
     segment_instances,
 )
 from territory_opt.solvers import METHODS
@@ -51,6 +53,8 @@ def check_plan(problem: topt.TerritoryProblem, sol: topt.Solution) -> None:
         assert problem.eligible[np.arange(problem.n_units), sol.assignment].all()
     if problem.contiguity:
         assert topt.problem.is_connected_plan(problem, sol.unit_centres())
+    if problem.regions is not None:  # every region within its bands (and connected)
+        assert regions_hold(problem, sol.unit_centres())
     assert sol.objective == pytest.approx(problem.objective_of(sol.unit_centres()))
     assert sol.status in ("optimal", "feasible")
     if sol.bound is not None:
@@ -120,7 +124,25 @@ def test_every_method_honours_segments_against_brute_force(name, inst):
     against_brute_force(name, inst)
 
 
-def against_brute_force(name: str, inst: dict) -> None:
+@pytest.mark.parametrize("name", sorted(METHODS))
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(inst=region_instances())
+def test_every_method_honours_regions_against_brute_force(name, inst):
+    """Reps in two regions with region bands, region locks, region contiguity (with
+    contiguity) and moves counted per territory or region: the optimum where exact."""
+    against_brute_force(name, inst)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(inst=region_instances())
+def test_top_down_plans_are_valid_and_its_bound_holds(inst):
+    """Top-down may find no plan where one exists (the region level commits first),
+    but every plan it returns keeps both levels' rules, and its bound (without
+    contiguity: the region problem's) is below the true optimum."""
+    against_brute_force("mip", inst, regions="top_down")
+
+
+def against_brute_force(name: str, inst: dict, regions: str = "joint") -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", topt.TerritoryOptWarning)
         try:
@@ -129,14 +151,16 @@ def against_brute_force(name: str, inst: dict) -> None:
         except topt.InfeasibleError:
             return
         try:
-            sol = topt.solve(problem, method=name, gap=0.0, diagnose=False)
+            sol = topt.solve(problem, method=name, gap=0.0, diagnose=False, regions=regions,
+                             workers=1)
         except topt.InfeasibleError:
-            assert truth is None, f"{name} called it infeasible, but {truth} is reachable"
+            assert truth is None or regions == "top_down", \
+                f"{name} called it infeasible, but {truth} is reachable"
             event("infeasible")
             return
         except topt.SolverError:
             # a heuristic may fail to find a plan, but never the exact method
-            assert name not in EXACT
+            assert name not in EXACT or regions == "top_down"
             event("no plan")
             return
     assert truth is not None, f"{name} returned a plan where none is feasible"
@@ -144,7 +168,7 @@ def against_brute_force(name: str, inst: dict) -> None:
     assert sol.objective >= truth * (1 - 1e-9) - 1e-9
     if sol.bound is not None:
         assert sol.bound <= truth * (1 + 1e-9) + 1e-9
-    if name in EXACT or sol.status == "optimal":
+    if (name in EXACT and regions == "joint") or sol.status == "optimal":
         assert sol.objective == pytest.approx(truth, rel=1e-6, abs=1e-6)
     event(f"{sol.status}, {'contiguous' if problem.contiguity else 'plain'}")
 

@@ -32,6 +32,7 @@ GUESSES: dict[str, list[str]] = {
                 "speciality"],
     "segments": ["segments", "servedsegments", "specialties", "specialities",
                  "accounttypes", "serves"],
+    "region": ["region", "salesregion", "area", "district", "regionname", "division"],
     "potential": ["population", "potential", "marketpotential", "pop", "households",
                   "value", "sales"],
     "potential_id": ["fips", "geoid", "id", "zip", "code", "countyfips"],

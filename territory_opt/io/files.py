@@ -576,6 +576,7 @@ def read_reps(
     y: str | None = None, crs: object | None = None, layer: str | None = None,
     sheet: str | int | None = None, zip: str | None = None, encoding: str | None = None,
     sep: str | None = None, decimal: str | None = None, segments: str | None = None,
+    region: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read sales reps: one territory each, with a home base and an FTE.
 
@@ -585,19 +586,25 @@ def read_reps(
     with ``zip`` the centroid of the rep's US ZIP code (every rep must be placed).
     ``segments`` names a column listing the account segments each rep may serve,
     separated by ``;`` (or ``,``); blank means every segment. Read as
-    ``segments``, a tuple per rep (empty: every segment).
+    ``segments``, a tuple per rep (empty: every segment). ``region`` names a
+    column with each rep's region (the manager's level above the territories;
+    every rep needs one), read as ``region``.
     """
     frame = read_table(source, layer=layer, sheet=sheet,
                        text_columns=[id] + ([zip] if zip else [])
-                       + ([segments] if segments else []),
+                       + ([segments] if segments else []) + ([region] if region else []),
                        encoding=encoding, sep=sep, decimal=decimal)
     optional = {"name": name, "fte": fte, "territory": territory}
     defaults = {"name": "name", "fte": "fte", "territory": "territory"}
     for key, col in optional.items():  # a default column may be absent; a named one not
         if col == defaults[key] and col not in frame.columns:
             optional[key] = None
-    require_columns(frame, {"id": id, "zip": zip, "segments": segments} | optional, source)
+    require_columns(frame, {"id": id, "zip": zip, "segments": segments, "region": region}
+                    | optional, source)
     ids = unique_ids(frame, id, source)
+    regions = None if region is None else segment_column(
+        frame, region, source, what="region",
+        fix="give every rep the region they report to (one region for all is fine)")
     served = (None if segments is None
               else [segment_list(v) for v in frame[segments].to_numpy()])
     if zip is not None:
@@ -625,19 +632,25 @@ def read_reps(
     if served is not None:
         gdf = gdf.drop(columns=[segments], errors="ignore")
         gdf["segments"] = pd.Series(served, dtype=object).to_numpy()
+    if regions is not None:
+        gdf = gdf.drop(columns=[region], errors="ignore")
+        gdf["region"] = regions.to_numpy()
     if not (gdf.geometry.geom_type == "Point").all():
         gdf["geometry"] = gdf.geometry.representative_point()
     return gdf.reset_index(drop=True)
 
 
-def segment_column(frame: pd.DataFrame, column: str, source: Source) -> pd.Series:
-    """The segment of every row as stripped text; a blank one is an error naming the rows."""
+def segment_column(frame: pd.DataFrame, column: str, source: Source, *,
+                   what: str = "segment",
+                   fix: str = "give every account one (e.g. 'general' for those any rep "
+                              "may serve)") -> pd.Series:
+    """The segment (or region) of every row as stripped text; a blank one is an error
+    naming the rows."""
     values = frame[column].map(lambda v: "" if pd.isna(v) else _id_text(v).strip())
     blank = np.flatnonzero((values == "").to_numpy())
     if len(blank):
-        raise InputError(f"{_name(source)}, column {column!r}: no segment in "
-                         f"{_row_labels(source, blank)}; give every account one (e.g. "
-                         "'general' for those any rep may serve)")
+        raise InputError(f"{_name(source)}, column {column!r}: no {what} in "
+                         f"{_row_labels(source, blank)}; {fix}")
     return values
 
 
@@ -653,7 +666,7 @@ def segment_list(value: Any) -> tuple[str, ...]:
 
 
 def _read_account_reps(source: Source, *, id: str, rep: str, sheet: str | int | None,
-                       blank_ok: bool = False) -> dict[str, str]:
+                       blank_ok: bool = False, noun: str = "rep") -> dict[str, str]:
     frame = read_table(source, sheet=sheet, text_columns=[id, rep])
     require_columns(frame, {"id": id, "rep": rep}, source)
     ids = unique_ids(frame, id, source)
@@ -664,14 +677,15 @@ def _read_account_reps(source: Source, *, id: str, rep: str, sheet: str | int | 
     if reps.isna().any():
         raise InputError(f"{_name(source)}, column {rep!r}: "
                          f"{_row_labels(source, np.flatnonzero(reps.isna().to_numpy()))} "
-                         "have no rep; give each account a rep id (or drop the row)")
+                         f"have no {noun}; give each account a {noun} (or drop the row)")
     return dict(zip(ids, reps, strict=True))
 
 
 def read_locks(source: Source, *, id: str = "account_id", rep: str = "rep_id",
-               sheet: str | int | None = None) -> dict[str, str]:
-    """Read locked assignments: a table of account (or unit) ids and rep ids."""
-    return _read_account_reps(source, id=id, rep=rep, sheet=sheet)
+               sheet: str | int | None = None, noun: str = "rep") -> dict[str, str]:
+    """Read locked assignments: a table of account (or unit) ids and rep ids (or, with
+    ``noun="region"``, region names in column ``rep``)."""
+    return _read_account_reps(source, id=id, rep=rep, sheet=sheet, noun=noun)
 
 
 def read_alignment(source: Source, *, id: str = "account_id", rep: str = "rep_id",

@@ -57,6 +57,9 @@ def build_output_files(solution: Solution, manifest: dict[str, Any], *, title: s
     if deals is not None and forecast is not None:
         forecasts = forecast_table(solution, deals, **forecast)
         extra["forecast.csv"] = forecasts
+    regions = solution.regions(reach_km=reach_km) if solution.problem.regions else None
+    if regions is not None:
+        extra["regions.csv"] = regions
     coverage = coverage_table(solution, reach_km=reach_km)
     white = white_space(solution, reach_km=reach_km)
     terr = solution.territory_frame(table)
@@ -76,8 +79,10 @@ def build_output_files(solution: Solution, manifest: dict[str, Any], *, title: s
         "quality.csv": quality,
         "report.html": report_html(solution, table, summary, title=title, white=white,
                                    coverage=coverage, quality=quality, quotas=quotas,
-                                   forecast=forecasts),
-        "report.xlsx": {"Summary": summary_sheet, "Territories": table, "Coverage": coverage,
+                                   forecast=forecasts, regions=regions),
+        "report.xlsx": {"Summary": summary_sheet}
+        | ({"Regions": regions} if regions is not None else {})
+        | {"Territories": table, "Coverage": coverage,
                         "White space": white, "Assignments": assignments}
         | ({"Quotas": quotas} if quotas is not None else {})
         | ({"Forecast": forecasts} if forecasts is not None else {}),

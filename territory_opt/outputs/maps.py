@@ -51,7 +51,8 @@ TOOLTIP_FIELDS = {"territory": "Territory", "rep_name": "Rep", "accounts": "Acco
                   "workload": "Workload", "workload_pct": "Workload % of target",
                   "potential": "Potential", "potential_pct": "Potential % of target",
                   "mean_km": "Mean km from base", "max_km": "Max km from base"}
-POPUP_EXTRA = {"coverage_pct": "Potential within reach %", "polsby_popper": "Polsby-Popper",
+POPUP_EXTRA = {"region": "Region", "coverage_pct": "Potential within reach %",
+               "polsby_popper": "Polsby-Popper",
                "moved_in": "Accounts moved in", "moved_out": "Accounts moved out"}
 ONLINE_TILES = "Background map (online)"
 
@@ -241,12 +242,21 @@ var {{ this.get_name() }} = territoryOptAccounts({{ this._parent.get_name() }},
 
 
 def legend(terr: pd.DataFrame, *, title: str = "Territories", note: str = "") -> str:
-    """The map's legend: each territory's colour, label and rep (escaped)."""
-    rows = "".join(
-        f'<div><i style="background:{colour}"></i>{html.escape(str(t))}: '
-        f"{html.escape(str(rep))}</div>"
-        for t, rep, colour in zip(terr["territory"], terr["rep_name"], terr["colour"],
-                                  strict=True))
+    """The map's legend: each territory's colour, label and rep (escaped), under its
+    region's name when the territories have one."""
+    def row(t: Any, rep: Any, colour: str) -> str:
+        return (f'<div><i style="background:{colour}"></i>{html.escape(str(t))}: '
+                f"{html.escape(str(rep))}</div>")
+
+    if "region" in terr:
+        rows = "".join(
+            f"<div><u>{html.escape(str(region))}</u></div>"
+            + "".join(row(*r) for r in zip(part["territory"], part["rep_name"],
+                                           part["colour"], strict=True))
+            for region, part in terr.groupby("region", sort=False))
+    else:
+        rows = "".join(row(*r) for r in zip(terr["territory"], terr["rep_name"],
+                                            terr["colour"], strict=True))
     note = f"<div>{html.escape(note)}</div>" if note else ""
     return f'<div class="topt-legend"><b>{html.escape(title)}</b>{rows}{note}</div>'
 
@@ -346,6 +356,15 @@ def territory_map(solution: Solution, *, m: folium.Map | None = None,
             popup=folium.GeoJsonPopup(list(fields), aliases=list(fields.values()),
                                       localize=True),
         ).add_to(m)
+    regions = solution.region_shapes
+    if len(regions):  # outlines over the territories; only their strokes take the mouse
+        outlines = escaped(regions.assign(geometry=regions.geometry.simplify(SIMPLIFY_M))
+                           .to_crs("EPSG:4326"))
+        folium.GeoJson(outlines, name=f"{layer_prefix}Regions ({len(regions)})", show=show,
+                       style_function=lambda f: {"fill": False, "color": "#111",
+                                                 "weight": 4, "opacity": 0.85},
+                       tooltip=folium.GeoJsonTooltip(["region"], aliases=["Region"],
+                                                     sticky=True)).add_to(m)
     points = account_points(solution, accounts)
     if len(points):
         m.get_root().header.add_child(Element(f"<script>{_ACCOUNTS_JS}</script>"))
@@ -450,6 +469,9 @@ def static_map(solution: Solution, *, fmt: str = "png", accounts: gpd.GeoDataFra
     fig, ax = plt.subplots(figsize=(10, 8))
     try:
         terr.plot(ax=ax, color=colours, edgecolor="#333", linewidth=0.6, alpha=0.6)
+        regions = solution.region_shapes
+        if len(regions):
+            regions.boundary.plot(ax=ax, color="#111", linewidth=2.2, zorder=2)
         points = account_points(solution, accounts)
         if len(points):
             xy = gpd.GeoSeries(gpd.points_from_xy(points["lon"], points["lat"]),

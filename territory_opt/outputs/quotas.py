@@ -148,6 +148,9 @@ def quota_tables(solution: Solution, rule: QuotaRule, deals: pd.DataFrame | None
     table = pd.DataFrame({"territory": terr["territory"], "rep_id": terr["rep_id"],
                           "rep_name": terr["rep_name"], "quota": rep_quota,
                           "potential": pot, "history": hist})
+    p = solution.problem
+    if p.regions is not None:  # to add the reps' quotas up per region
+        table.insert(3, "region", np.array(p.regions)[p.region_of])
     table["quota_per_potential"] = _index(rep_quota, pot)
     table["quota_per_history"] = _index(rep_quota, hist)
     off = [(table[c] - 1).abs() > rule.out_of_line for c in ("quota_per_potential",
@@ -155,7 +158,8 @@ def quota_tables(solution: Solution, rule: QuotaRule, deals: pd.DataFrame | None
     table["out_of_line"] = [", ".join(n for n, o in zip(("potential", "history"), flags,
                                                           strict=True) if o)
                             for flags in zip(*(o.fillna(False) for o in off), strict=True)]
-    total = {"territory": "TOTAL", "rep_id": "", "rep_name": "", "quota": rep_quota.sum(),
+    total = {"territory": "TOTAL", "rep_id": "", "rep_name": "",
+             **({"region": ""} if p.regions is not None else {}), "quota": rep_quota.sum(),
              "potential": pot.sum(), "history": hist.sum(), "quota_per_potential": 1.0,
              "quota_per_history": 1.0 if hist.sum() > 0 else np.nan,
              "out_of_line": f"{sum(bool(o) for o in table['out_of_line'])} reps"}

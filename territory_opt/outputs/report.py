@@ -124,18 +124,20 @@ def report_html(solution: Solution, table: pd.DataFrame, summary: dict[str, Any]
                 title: str, white: pd.DataFrame | None = None,
                 coverage: pd.DataFrame | None = None,
                 quality: pd.DataFrame | None = None, quotas: pd.DataFrame | None = None,
-                forecast: pd.DataFrame | None = None) -> str:
+                forecast: pd.DataFrame | None = None,
+                regions: pd.DataFrame | None = None) -> str:
     """A self-contained HTML page (no external asset): headline figures, the
     findings of the data-quality gate, the balance chart (embedded SVG), the
-    territory table (cells out of band in red), quotas and forecast (when
-    given), coverage and white space.
+    region table (with regions), the territory table (cells out of band in
+    red), quotas and forecast (when given), coverage and white space.
 
     Every value from the data is HTML-escaped; the chart is an image, so no
     text of it can run as markup.
     """
     return html_page(title, report_sections(solution, table, summary, white=white,
                                             coverage=coverage, quality=quality,
-                                            quotas=quotas, forecast=forecast))
+                                            quotas=quotas, forecast=forecast,
+                                            regions=regions))
 
 
 def html_page(title: str, body: str) -> str:
@@ -165,7 +167,8 @@ img {{ max-width: 100%; }}
 def report_sections(solution: Solution, table: pd.DataFrame, summary: dict[str, Any], *,
                     white: pd.DataFrame | None = None, coverage: pd.DataFrame | None = None,
                     quality: pd.DataFrame | None = None, quotas: pd.DataFrame | None = None,
-                    forecast: pd.DataFrame | None = None, level: int = 2) -> str:
+                    forecast: pd.DataFrame | None = None, regions: pd.DataFrame | None = None,
+                    level: int = 2) -> str:
     """The body of :func:`report_html`; its headings at ``level`` (h2, or h3 under a
     team's heading)."""
     esc = html.escape
@@ -192,6 +195,13 @@ def report_sections(solution: Solution, table: pd.DataFrame, summary: dict[str, 
         ("Total travel", (f"{summary['total_travel_km']:,.0f} km (sum over accounts of the "
                          "distance from their rep's base)")),
     ]
+    if p.regions is not None:
+        how = ("top-down: the regions first, then each region's territories"
+               if solution.options.get("method") == "top_down" else "jointly, in one model")
+        region_bands = "; ".join(b.describe() for b in p.region_bands.values())  # type: ignore[attr-defined]
+        head.append(("Regions", f"{len(p.regions)} ({', '.join(p.regions)}), planned {how}; "
+                     f"region bands: {region_bands or 'none'}"
+                     + ("; every region connected" if p.region_contiguity else "")))
     if summary.get("placed_by_zip"):
         head.append(("Placed by ZIP code", f"{summary['placed_by_zip']:,} accounts (no "
                      "coordinates in the file)"))
@@ -212,8 +222,17 @@ def report_sections(solution: Solution, table: pd.DataFrame, summary: dict[str, 
         sections.append(f"<{h}>Data quality</{h}><p>{len(quality):,} findings in the input "
                         "(all in quality.csv); the plan uses the data as given.</p>"
                         f'<ul class="quality">{findings}</ul>')
-    sections += [(f"<{h}>Balance</{h}><img alt=\"% of target per territory, band shaded\" "
-                f"src=\"data:image/svg+xml;base64,{chart}\">"),
+    sections.append(f"<{h}>Balance</{h}><img alt=\"% of target per territory, band shaded\" "
+                    f"src=\"data:image/svg+xml;base64,{chart}\">")
+    if regions is not None and len(regions):
+        out = {(int(r), f"{c.removesuffix('_held')}_pct") for c in regions.columns
+               if c.endswith("_held") for r in np.flatnonzero(~regions[c][:-1].astype(bool))}
+        sections.append(
+            f"<{h}>Regions</{h}><p>Each region is the union of its reps' territories. "
+            "Amounts against the region's target (the sum of its reps' targets) and, where "
+            "the region has a band, its bounds (out of band in red); moved_in/out: "
+            "accounts that change region.</p>" + _html_table(regions, out))
+    sections += [
                 f"<{h}>Territories</{h}><p>Amounts, targets (the total shared by rep FTE) and % "
                 "of target; distances in km from the rep's base (mean weighted by accounts); "
                 f"coverage_pct: share of the potential within {summary['reach_km']:g} km of "

@@ -18,16 +18,17 @@ from territory_opt.errors import TerritoryOptWarning
 if TYPE_CHECKING:
     from territory_opt.solution import Solution
 
-__all__ = ["REPORT_METRICS", "coverage_table", "deals_table", "report_metrics",
-           "scenario_summary", "summary_table", "white_space"]
+__all__ = ["REPORT_METRICS", "coverage_table", "deals_table", "region_table",
+           "report_metrics", "scenario_summary", "summary_table", "white_space"]
 
 REPORT_METRICS = ("accounts", "workload", "potential")
 
 
 def report_metrics(solution: Solution) -> list[str]:
     """Reported metrics: accounts, workload, potential, then other balanced ones."""
-    extra = [m for m in solution.problem.balance if m not in REPORT_METRICS]
-    return [*REPORT_METRICS, *extra]
+    p = solution.problem
+    extra = [m for m in [*p.balance, *p.region_balance] if m not in REPORT_METRICS]
+    return list(dict.fromkeys([*REPORT_METRICS, *extra]))
 
 
 def summary_table(solution: Solution, *, reach_km: float,
@@ -55,6 +56,8 @@ def summary_table(solution: Solution, *, reach_km: float,
     })
     if p.served is not None:
         table.insert(4, "segments", ["; ".join(s) if s else "all" for s in p.served])
+    if p.regions is not None:
+        table.insert(3, "region", np.array(p.regions)[p.region_of])
     for metric in report_metrics(solution):
         sums = solution.sums(metric)
         targets = p.targets(metric)
@@ -80,6 +83,8 @@ def summary_table(solution: Solution, *, reach_km: float,
                              "fte": terr["fte"].sum(), "units": p.n_units}
     if p.served is not None:
         total["segments"] = ""
+    if p.regions is not None:
+        total["region"] = ""
     for metric in report_metrics(solution):
         total[metric] = table[metric].sum()
         total[f"{metric}_target"] = table[f"{metric}_target"].sum()
@@ -98,6 +103,69 @@ def summary_table(solution: Solution, *, reach_km: float,
     table = pd.concat([table, pd.DataFrame([total])], ignore_index=True)
     if deals is not None:
         table = table.merge(deals_table(solution, deals), on="territory", how="left")
+    for col in ("accounts", "moved_in", "moved_out"):
+        if col in table:
+            table[col] = table[col].round().astype(int)
+    return table.round({c: 2 for c in table.columns if table[c].dtype.kind == "f"})
+
+
+def region_table(solution: Solution, *, reach_km: float) -> pd.DataFrame:
+    """One row per region plus a ``TOTAL`` row (empty without regions).
+
+    Columns: region, reps, fte, units; for each reported metric its amount, its
+    target (the sum of the region's reps' targets) and ``_pct``; for a metric
+    with a region band ``_min``, ``_max`` and ``_held``; ``mean_km``
+    (account-weighted, each account from its own rep's base), ``coverage_pct``;
+    with a current alignment ``moved_in`` and ``moved_out`` (accounts whose
+    region changes).
+    """
+    p = solution.problem
+    if p.regions is None:
+        return pd.DataFrame()
+    n_r = len(p.regions)
+    region = p.region_of[solution.assignment]  # each unit's
+    terr = solution.territory_info
+    table = pd.DataFrame({
+        "region": p.regions,
+        "reps": np.bincount(p.region_of, minlength=n_r),
+        "fte": np.bincount(p.region_of, weights=terr["fte"].to_numpy(), minlength=n_r),
+        "units": np.bincount(region, minlength=n_r)})
+    for metric in report_metrics(solution):
+        sums = np.bincount(region, weights=p.values(metric), minlength=n_r)
+        targets = np.bincount(p.region_of, weights=p.targets(metric), minlength=n_r)
+        table[metric], table[f"{metric}_target"] = sums, targets
+        table[f"{metric}_pct"] = metrics.percent_of_target(sums, targets)
+        if metric in p.region_bands:  # type: ignore[attr-defined]
+            lower, upper = p.region_bounds(metric)
+            table[f"{metric}_min"], table[f"{metric}_max"] = lower, upper
+            table[f"{metric}_held"] = metrics.bands_held(sums, lower, upper)
+    dist = solution.unit_distances()
+    acc = p.values("accounts")
+    mean, _ = metrics.distance_stats(dist, acc, region, n_r)
+    table["mean_km"] = mean
+    table["coverage_pct"] = 100 * metrics.covered_share(p.values("potential"), dist, reach_km,
+                                                        region, n_r)
+    if p.current:
+        moves = solution.moves()
+        of_rep = dict(zip(terr["rep_id"], np.array(p.regions)[p.region_of], strict=True))
+        old = moves["old_rep_id"].map(of_rep)
+        new = moves["new_rep_id"].map(of_rep)
+        across = old.notna() & (old != new)
+        table["moved_in"] = table["region"].map(new[across].value_counts()).fillna(0)
+        table["moved_out"] = table["region"].map(old[across].value_counts()).fillna(0)
+    total: dict[str, Any] = {"region": "TOTAL", "reps": p.n_territories,
+                             "fte": float(terr["fte"].sum()), "units": p.n_units}
+    for metric in report_metrics(solution):
+        total[metric] = table[metric].sum()
+        total[f"{metric}_target"] = table[f"{metric}_target"].sum()
+        total[f"{metric}_pct"] = 100.0
+        if f"{metric}_held" in table:
+            total[f"{metric}_held"] = bool(table[f"{metric}_held"].all())
+    total["mean_km"] = float(np.average(dist, weights=acc)) if acc.sum() > 0 else float("nan")
+    total["coverage_pct"] = 100 * metrics.covered_share(p.values("potential"), dist, reach_km)
+    if p.current:
+        total["moved_in"] = total["moved_out"] = int(table["moved_in"].sum())
+    table = pd.concat([table, pd.DataFrame([total])], ignore_index=True)
     for col in ("accounts", "moved_in", "moved_out"):
         if col in table:
             table[col] = table[col].round().astype(int)

@@ -35,6 +35,7 @@ from territory_opt.scenario.schema import (
     DistanceSpec,
     LocksSpec,
     PointsSpec,
+    RegionLocksSpec,
     Scenario,
     load_scenario,
 )
@@ -92,6 +93,7 @@ class LoadedInputs:
     locks: dict[str, str]
     current: dict[str, str]
     inputs: list[tuple[str, Path]]
+    region_locks: dict[str, str] = field(default_factory=dict)
     deals: Any = None
     unplaced: list[dict[str, Any]] | None = None  # accounts left out by ZIP geocoding
     placed_by_zip: int = 0  # accounts placed at their ZIP code (no coordinates)
@@ -116,8 +118,8 @@ def input_readers(scenario: Scenario) -> list[tuple[str, Path | None, Callable[[
     if (reps := scenario.reps) is not None:
         add("reps", reps.path, lambda f: _filtered(io.read_reps(
             f, id=reps.id, name=reps.name, fte=reps.fte, territory=reps.territory,
-            zip=reps.zip, segments=reps.segments, **_points_kwargs(reps)), reps.where,
-            "reps: where:"))
+            zip=reps.zip, segments=reps.segments, region=reps.region,
+            **_points_kwargs(reps)), reps.where, "reps: where:"))
     if isinstance(dist := scenario.objective.distance, DistanceSpec):
         add("distance", dist.path, lambda f: io.read_distance_matrix(
             f, origin=dist.origin, destination=dist.destination, cost=dist.cost,
@@ -127,6 +129,10 @@ def input_readers(scenario: Scenario) -> list[tuple[str, Path | None, Callable[[
         add("edges", edges.path, lambda f: io.read_edges(f, a=edges.a, b=edges.b))
     if isinstance(locks := scenario.locks, LocksSpec):
         add("locks", locks.path, lambda f: io.read_locks(f, id=locks.id, rep=locks.rep))
+    if scenario.regions is not None and isinstance(rl := scenario.regions.locks,
+                                                   RegionLocksSpec):
+        add("region_locks", rl.path, lambda f: io.read_locks(f, id=rl.id, rep=rl.region,
+                                                             noun="region"))
     if (align := scenario.alignment) is not None:
         add("alignment", align.path, lambda f: io.read_alignment(f, id=align.id,
                                                                  rep=align.rep))
@@ -179,9 +185,14 @@ def inputs_from(scenario: Scenario, readers: list[tuple[str, Path | None, Any]],
                                  f"{scenario.teams_filter}); lock it to a rep of a team "
                                  "that covers it")
         current = {a: r for a, r in current.items() if str(r) in team}
+    regions = scenario.regions
+    region_locks = read.get("region_locks") or (
+        dict(regions.locks) if regions is not None and isinstance(regions.locks, dict)
+        else {})
     return LoadedInputs(accounts=accounts, potential=read.get("potential"),
                         reps=read.get("reps"), distance=distance, edges=read.get("edges"),
                         locks=locks, current=current, inputs=inputs,
+                        region_locks=region_locks,
                         deals=read.get("deals"), unplaced=unplaced,
                         placed_by_zip=placed_by_zip,
                         quality=_quality(scenario, accounts, read.get("potential")))
@@ -224,8 +235,9 @@ def quality_messages(table: pd.DataFrame) -> list[str]:
 
 def scenario_units(scenario: Scenario, loaded: LoadedInputs) -> Any:
     """The scenario's planning units."""
+    regions = scenario.regions.balance if scenario.regions is not None else {}
     columns = {split_metric(m)[0] if m not in loaded.accounts.columns else m
-               for m in scenario_bands(scenario)}
+               for m in [*scenario_bands(scenario), *regions]}
     sums = sorted({*scenario.accounts.sums,
                    *(c for c in columns if c in loaded.accounts.columns
                      and c not in ("workload", "potential", "accounts"))})
@@ -247,13 +259,21 @@ def build_problem(scenario: Scenario, loaded: LoadedInputs) -> TerritoryProblem:
                  if loaded.edges is not None
                  else adjacency(units, kind=spec.adjacency, k=spec.k))
     real = scenario.realignment
+    regions = scenario.regions
+    if regions is not None and (loaded.reps is None or "region" not in loaded.reps):
+        raise InputError("regions: needs each rep's region: name the column with reps: "
+                         "region: (e.g. region: region)")
     return TerritoryProblem(
         units, reps=loaded.reps, k=scenario.k, centres=scenario.centres,
         balance=scenario_bands(scenario), weight=scenario.objective.weight,
         power=scenario.objective.power, distance=loaded.distance, locks=loaded.locks,
         contiguity=bool(contiguity), graph=graph, contiguity_method=spec.method,
         current=loaded.current, move_penalty=real.penalty, move_measure=real.measure,
-        max_moved=real.max_moved)
+        max_moved=real.max_moved, move_level=real.level,
+        region_balance={} if regions is None else regions.balance,
+        region_contiguity=False if regions is None else bool(contiguity)
+        if regions.contiguity is None else regions.contiguity,
+        region_locks=loaded.region_locks)
 
 
 INFEASIBLE = "infeasible: "  # the prefix of a conflict among ScenarioCheck.problems
@@ -352,6 +372,10 @@ def _check_inputs(scenario: Scenario) -> ScenarioCheck:
                     name: {"accounts": int((seg == name).sum()),
                            "reps": int(problem.serves(name).sum())}
                     for name in sorted(set(seg))}
+            if problem.regions is not None:  # reps per region
+                check.facts["regions"] = {
+                    name: int((problem.region_of == r).sum())
+                    for r, name in enumerate(problem.regions)}
             if loaded.unplaced is not None:
                 check.facts["unplaced_accounts"] = len(loaded.unplaced)
             check.facts["placed_by_zip"] = loaded.placed_by_zip
@@ -457,7 +481,10 @@ def _solve_scenario(scenario: Scenario, path: Path | None, *, time_limit: float 
                          time_limit=time_limit if time_limit is not None
                          else sol_spec.time_limit, gap=sol_spec.gap, threads=sol_spec.threads,
                          random_state=sol_spec.random_state, reduce=sol_spec.reduce,
-                         diagnose=sol_spec.diagnose)
+                         diagnose=sol_spec.diagnose,
+                         regions="joint" if scenario.regions is None
+                         else scenario.regions.method,
+                         workers=None if scenario.regions is None else scenario.regions.workers)
     for w in caught:  # shown as ever (the command line prints them)
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, registry={})
     noted = [{"check": "warning", "account_id": "", "message": str(w.message)}

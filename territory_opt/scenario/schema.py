@@ -65,6 +65,7 @@ class RepsSpec(PointsSpec):
     fte: str | None = "fte"
     territory: str | None = "territory"
     segments: str | None = None  # the segments each rep serves ("a; b"; blank: all)
+    region: str | None = None  # the region each rep reports to (regions: below)
     where: str | None = None  # keep only the reps this filter holds for (e.g. team == core)
 
 
@@ -172,6 +173,26 @@ class RealignmentSpec(_Spec):
     penalty: float = Field(default=0.0, ge=0)
     measure: Literal["accounts", "workload"] = "accounts"
     max_moved: float | None = Field(default=None, ge=0, le=1)
+    level: Literal["territory", "region"] = "territory"  # region: only moves between regions count
+
+
+class RegionLocksSpec(_Spec):
+    """Accounts (or units) locked to a region: a table of ids and region names."""
+
+    path: str
+    id: str = "account_id"
+    region: str = "region"
+
+
+class RegionsSpec(_Spec):
+    """Regions over territories: each rep's region is the reps' ``region:`` column."""
+
+    method: Literal["joint", "top_down"] = "joint"  # one model, or regions first
+    balance: dict[str, float | dict[str, float]] = Field(default_factory=dict)
+    contiguity: bool | None = None  # default: as the territories
+    locks: RegionLocksSpec | dict[str, str] | None = Field(default=None,
+                                                           union_mode="left_to_right")
+    workers: int | None = Field(default=None, ge=1)  # top_down: Dask processes (1: none)
 
 
 class TeamSpec(_Spec):
@@ -213,6 +234,7 @@ class Scenario(_Spec):
     locks: LocksSpec | dict[str, str] | None = Field(default=None, union_mode="left_to_right")
     alignment: AlignmentSpec | None = None
     realignment: RealignmentSpec = Field(default_factory=RealignmentSpec)
+    regions: RegionsSpec | None = None
     deals: DealsSpec | None = None
     quota: QuotaSpec | None = None
     forecast: ForecastSpec = Field(default_factory=ForecastSpec)

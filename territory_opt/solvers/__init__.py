@@ -60,6 +60,8 @@ def solve(
     msg: bool = False,
     reduce: bool = True,
     diagnose: bool = True,
+    regions: str = "joint",
+    workers: int | None = None,
 ) -> Solution:
     """Solve ``problem`` within a relative gap and time limit.
 
@@ -93,6 +95,14 @@ def solve(
         MIP: when the solver proves the problem infeasible, re-solve it with
         elastic bands (up to 30 s) so that the error says which bands must
         give, and by how much.
+    regions
+        With reps in regions: ``"joint"`` (default) solves both levels in one
+        model (``method`` as above); ``"top_down"`` solves the regions first,
+        then each region's territories in parallel
+        (:mod:`~territory_opt.solvers.regions`), each level by ``method``.
+    workers
+        Top-down: Dask worker processes for the regions' sub-problems (None:
+        one per core; 1: in this process, one after another).
 
     Returns
     -------
@@ -115,12 +125,21 @@ def solve(
                            random_state=random_state, msg=msg, reduce=reduce,
                            diagnose=diagnose)
     name = ALIASES.get(method, method)
-    if name == "auto":
-        name = choose_method(problem)
-    if name not in METHODS:
+    if name not in (*METHODS, "auto"):
         raise InputError(f"method must be 'auto', {', '.join(map(repr, METHODS))}, got "
                          f"{method!r}")
-    solution = METHODS[name](problem, options)
+    if regions not in ("joint", "top_down"):
+        raise InputError(f"regions must be 'joint' (one model) or 'top_down' (regions "
+                         f"first, then each region's territories), got {regions!r}")
+    if regions == "top_down":
+        from territory_opt.solvers.regions import solve_top_down
+
+        solution = solve_top_down(problem, options, method=name, workers=workers)
+        name = "top_down"
+    else:
+        if name == "auto":
+            name = choose_method(problem)
+        solution = METHODS[name](problem, options)
     faults = plan_faults(problem, solution.unit_centres())
     if faults:  # never hand on a broken plan
         raise SolverError(f"method {name!r} returned a plan that breaks {', '.join(faults[:5])}"

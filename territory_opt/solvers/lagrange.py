@@ -26,6 +26,12 @@ the LP alone). This path relaxes the bands instead, whose dual has only
 4. **Contiguity** (optional): the repair and local search of
    :func:`territory_opt.solvers.local.make_contiguous`. The bound of step 2
    stays valid (contiguity only removes plans).
+With regions, each region band adds a dual per metric and region; a pair's price
+is its territory's dual plus its region's (``c_it - sum_m a_mi (pi_mt +
+lambda_m,r(t))``), every LP and MIP above holds the region rows, and the
+contiguity repair moves units only inside their regions, so the region sums stay
+as rounded.
+
 5. **Model-chosen centres**: location-allocation
    (:func:`territory_opt.solvers.local.locate_allocate`) from a
    workload-weighted k-means, each allocation being steps 1-3; then, up to
@@ -47,7 +53,7 @@ import numpy as np
 
 from territory_opt.errors import InfeasibleError, SolverError
 from territory_opt.plan import Bands
-from territory_opt.problem import TerritoryProblem, check_feasibility
+from territory_opt.problem import TerritoryProblem, check_feasibility, regions_connected
 from territory_opt.solution import Solution, relative_gap
 from territory_opt.solvers import highs
 from territory_opt.solvers.centres import DualBound, dual_bound
@@ -92,7 +98,9 @@ class Allocation:
 def _band_rows(n_rows: int, lower: np.ndarray, upper: np.ndarray,
               cap: float | None) -> tuple[np.ndarray, np.ndarray]:
     """Row bounds of an allocation model: ``n_rows`` assignment rows (= 1), one band
-    row per metric and territory (open where the band is), and the cap row."""
+    row per metric and territory, then per metric and region (``lower``/``upper``
+    are ``(metrics, territories + regions)``; open where the band is), and the cap
+    row."""
     lo = np.concatenate([np.ones(n_rows), np.where(np.isfinite(lower), lower, -highs.INF)
                          .ravel(), [-highs.INF] if cap is not None else []])
     hi = np.concatenate([np.ones(n_rows), np.where(np.isfinite(upper), upper, highs.INF)
@@ -101,15 +109,22 @@ def _band_rows(n_rows: int, lower: np.ndarray, upper: np.ndarray,
 
 
 def _pair_entries(row: np.ndarray, terr: np.ndarray, amounts: np.ndarray, n_rows: int,
-                  k: int, moves: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+                  k: int, moves: np.ndarray | None, region: np.ndarray | None = None,
+                  n_regions: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Row indices and values of one column per pair, in the rows of :func:`_band_rows`:
     1 in assignment row ``row``, the amounts of each metric in the band rows of
-    territory ``terr``, and (with a cap) what the pair moves in the cap row."""
+    territory ``terr`` and of its region (``region``: each territory's), and (with a
+    cap) what the pair moves in the cap row."""
     nm = amounts.shape[0]
-    idx = [row[:, None]] + [(n_rows + m * k + terr)[:, None] for m in range(nm)]
+    width = k + n_regions
+    idx = [row[:, None]] + [(n_rows + m * width + terr)[:, None] for m in range(nm)]
     val = [np.ones((len(row), 1))] + [amounts[m][:, None] for m in range(nm)]
+    if n_regions:
+        assert region is not None
+        idx += [(n_rows + m * width + k + region[terr])[:, None] for m in range(nm)]
+        val += [amounts[m][:, None] for m in range(nm)]
     if moves is not None:
-        idx.append(np.full((len(row), 1), n_rows + nm * k))
+        idx.append(np.full((len(row), 1), n_rows + nm * width))
         val.append(moves[:, None])
     return np.hstack(idx), np.hstack(val)
 
@@ -146,13 +161,17 @@ class _SmoothedDual:
     Variables ``z = [p, q, g] >= 0`` with band duals ``pi = p - q`` and cap dual
     ``gamma = -g``: for pairs ``(r, c)`` with cost ``w``, amounts ``a`` and
     moves ``m``, the value is ``sum_r softmin_tau_c (w - sum_m a_m pi_mc + g m)
-    + p.L - q.U - g cap``, a lower bound of the exact dual on these pairs.
+    + p.L - q.U - g cap``, a lower bound of the exact dual on these pairs. With
+    regions, ``pi`` has a column per territory and then per region, and a pair's
+    price is its territory's dual plus its region's (``region``: each territory's).
     """
 
     def __init__(self, *, lower: np.ndarray, upper: np.ndarray, cap: float | None,
-                 box: float) -> None:
-        self.nm, self.k = lower.shape
-        self.size = self.nm * self.k
+                 box: float, region: np.ndarray | None = None) -> None:
+        self.nm, self.width = lower.shape
+        self.region = region
+        self.k = self.width if region is None else len(region)
+        self.size = self.nm * self.width
         self.cap = cap
         lo_ok, hi_ok = np.isfinite(lower), np.isfinite(upper)
         self.lower0 = np.where(lo_ok, lower, 0.0).ravel()
@@ -170,23 +189,22 @@ class _SmoothedDual:
         return np.clip(z, [b[0] for b in self.bounds], [b[1] for b in self.bounds])
 
     def unpack(self, z: np.ndarray) -> tuple[np.ndarray, float]:
-        pi = (z[:self.size] - z[self.size:2 * self.size]).reshape(self.nm, self.k)
+        pi = (z[:self.size] - z[self.size:2 * self.size]).reshape(self.nm, self.width)
         return pi, -(float(z[-1]) if self.cap is not None else 0.0)
 
     def maximise(self, z0: np.ndarray, rows: np.ndarray, cols: np.ndarray, w: np.ndarray,
-                 a: np.ndarray, m: np.ndarray | None, n_rows: int, k: int,
-                 tau: float) -> np.ndarray:
+                 a: np.ndarray, m: np.ndarray | None, n_rows: int, tau: float) -> np.ndarray:
         """L-BFGS-B on the smoothed dual over the pairs (``rows`` sorted)."""
         from scipy.optimize import minimize
 
-        size, nm = self.size, self.nm
+        size, nm, k, width, region = self.size, self.nm, self.k, self.width, self.region
         if not len(z0):  # no band and no cap: nothing to price
             return z0
         starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
         use_cap = self.cap is not None and m is not None
 
         def fun(z: np.ndarray) -> tuple[float, np.ndarray]:
-            pi = (z[:size] - z[size:2 * size]).reshape(nm, k)
+            pi = _territory_prices((z[:size] - z[size:2 * size]).reshape(nm, width), region)
             red = w.copy()
             for j in range(nm):
                 red -= a[j] * pi[j][cols]
@@ -201,8 +219,12 @@ class _SmoothedDual:
             grad = np.zeros_like(z)
             for j in range(nm):
                 load = np.bincount(cols, weights=a[j] * prob, minlength=k)
-                grad[j * k:(j + 1) * k] = self.lower0[j * k:(j + 1) * k] - load
-                grad[size + j * k:size + (j + 1) * k] = load - self.upper0[j * k:(j + 1) * k]
+                if region is not None:
+                    load = np.concatenate([load, np.bincount(region, weights=load,
+                                                             minlength=width - k)])
+                part = slice(j * width, (j + 1) * width)
+                grad[part] = self.lower0[part] - load
+                grad[size + j * width:size + (j + 1) * width] = load - self.upper0[part]
             if use_cap:
                 value -= float(z[-1]) * float(self.cap)
                 grad[-1] = float(m @ prob) - float(self.cap)
@@ -213,6 +235,15 @@ class _SmoothedDual:
         logger.debug("smoothed dual at tau %g: %d rows, %d pairs, %d iterations, value %.8g",
                      tau, n_rows, len(rows), res.nit, -res.fun)
         return res.x
+
+
+def _territory_prices(pi: np.ndarray, region: np.ndarray | None) -> np.ndarray:
+    """``(metrics, territories)`` prices from band duals with a column per territory
+    and then per region: a territory's dual plus its region's."""
+    if region is None:
+        return pi
+    k = len(region)
+    return pi[:, :k] + pi[:, k:][:, region]
 
 
 class Allocator:
@@ -241,7 +272,12 @@ class Allocator:
         self.pinned = pinned
         self.bands = Bands(problem)
         self.metrics = self.bands.metrics
-        self.a, self.lower, self.upper = self.bands.a, self.bands.lower, self.bands.upper
+        self.a = self.bands.a
+        # band rows: per metric, one per territory, then one per region with a band
+        self.n_regions = self.bands.n_regions
+        self.region = self.bands.region if self.n_regions else None
+        self.lower = np.hstack([self.bands.lower, self.bands.region_lower])
+        self.upper = np.hstack([self.bands.upper, self.bands.region_upper])
         self.moves = None
         self.cap = None
         if problem.moves is not None and problem.max_moved is not None:
@@ -254,8 +290,9 @@ class Allocator:
     def reduced(self, duals: np.ndarray, gamma: float) -> np.ndarray:
         """``c_it - sum_m a_mi pi_mt - gamma m_it`` for all pairs (without ``y_i``)."""
         red = self.cost.copy()
+        prices = _territory_prices(duals, self.region)
         for m in range(len(self.metrics)):
-            red -= self.a[m][:, None] * duals[m][None, :]
+            red -= self.a[m][:, None] * prices[m][None, :]
         if self.moves is not None and gamma:
             red -= gamma * self.moves
         return red
@@ -301,7 +338,7 @@ class Allocator:
         move_scale = 1.0 if self.moves is None else max(float(np.abs(self.moves).max()), 1e-12)
         moves = None if self.moves is None else self.moves / move_scale
         dual = _SmoothedDual(lower=self.lower / amount[:, None],
-                             upper=self.upper / amount[:, None],
+                             upper=self.upper / amount[:, None], region=self.region,
                              cap=None if self.cap is None else self.cap / move_scale,
                              box=DUAL_BOX * float(np.where(finite, cost, 0).max()) / max(
                                  float(np.median(np.abs(a[a != 0]))) if (a != 0).any()
@@ -330,9 +367,10 @@ class Allocator:
             if deadline is not None and time.perf_counter() > deadline:
                 break
             pi, gz = dual.unpack(z)
+            prices = _territory_prices(pi, self.region)
             full = cost.copy()
             for m in range(nm):
-                full -= a[m][:, None] * pi[m][None, :]
+                full -= a[m][:, None] * prices[m][None, :]
             if moves is not None:
                 full -= gz * moves
             take = np.zeros((n, k), dtype=bool)
@@ -345,7 +383,7 @@ class Allocator:
             rows, cols = np.nonzero(take)  # sorted by unit
             del take
             z = dual.maximise(z, rows, cols, cost[rows, cols], a[:, rows],
-                              None if moves is None else moves[rows, cols], n, k, tau)
+                              None if moves is None else moves[rows, cols], n, tau)
         pi, gz = dual.unpack(z)
         return pi * cost_scale / amount[:, None], gz * cost_scale / move_scale
 
@@ -354,34 +392,36 @@ class Allocator:
         """Exact LP duals of the problem where each group moves as one (HiGHS, all
         pairs; elastic slack at the dual box's price keeps it feasible)."""
         g, k = cost.shape
-        nm = a.shape[0]
+        nm, width = a.shape[0], dual.width
         h = highs.new_model(threads=self.threads, seed=self.seed, msg=self.msg)
-        lo_ok = np.array([b[1] > 0 for b in dual.bounds[:dual.size]]).reshape(nm, k)
-        hi_ok = np.array([b[1] > 0 for b in dual.bounds[dual.size:2 * dual.size]]).reshape(nm, k)
+        lo_ok = np.array([b[1] > 0 for b in dual.bounds[:dual.size]]).reshape(nm, width)
+        hi_ok = np.array([b[1] > 0 for b in dual.bounds[dual.size:2 * dual.size]]
+                         ).reshape(nm, width)
         cap = dual.cap if moves is not None else None
-        lo, hi = _band_rows(g, np.where(lo_ok, dual.lower0.reshape(nm, k), -highs.INF),
-                            np.where(hi_ok, dual.upper0.reshape(nm, k), highs.INF), cap)
+        lo, hi = _band_rows(g, np.where(lo_ok, dual.lower0.reshape(nm, width), -highs.INF),
+                            np.where(hi_ok, dual.upper0.reshape(nm, width), highs.INF), cap)
         highs.add_rows(h, lo, hi)
         box = dual.bounds[0][1] if dual.bounds else 0.0
         if nm:  # slack: s+ and s- per band row at the box price
-            n_s = 2 * nm * k
+            n_s = 2 * nm * width
             highs.add_columns(h, np.full(n_s, box), np.zeros(n_s), np.full(n_s, highs.INF),
-                              np.repeat(g + np.arange(nm * k), 2)[:, None],
-                              np.tile([1.0, -1.0], nm * k)[:, None])
+                              np.repeat(g + np.arange(nm * width), 2)[:, None],
+                              np.tile([1.0, -1.0], nm * width)[:, None])
         rows, cols = np.divmod(np.arange(g * k), k)
         ok = np.isfinite(cost.ravel())  # a group's disallowed territories: no column
         rows, cols = rows[ok], cols[ok]
         r, v = _pair_entries(rows, cols, a[:, rows], g, k, None if cap is None
-                             else moves.ravel()[ok])  # type: ignore[union-attr]
+                             else moves.ravel()[ok],  # type: ignore[union-attr]
+                             self.region, self.n_regions)
         highs.add_columns(h, cost.ravel()[ok], np.zeros(len(rows)),
                           np.full(len(rows), highs.INF), r, v)
         left = None if deadline is None else deadline - time.perf_counter()
         status = highs.run(h, left)
         if status != "optimal":
             logger.info("aggregate LP: %s; dual ascent starts from zero", status)
-            return np.zeros((nm, k)), 0.0
+            return np.zeros((nm, width)), 0.0
         y = highs.solution(h)[1]
-        pi = y[g:g + nm * k].reshape(nm, k)
+        pi = y[g:g + nm * width].reshape(nm, width)
         gamma = float(y[-1]) if cap is not None else 0.0
         logger.debug("aggregate LP: %d groups, value %.8g", g,
                      h.getInfo().objective_function_value)
@@ -400,7 +440,8 @@ class Allocator:
 
     def _greedy(self, territory: np.ndarray, deadline: float | None) -> np.ndarray | None:
         """Restore the bands by single moves, each the cheapest per unit of violation
-        removed, never moving a unit twice; None if stuck."""
+        removed, never moving a unit twice (the territories' bands first, then the
+        regions'); None if stuck."""
         n, k, nm = self.n, self.k, len(self.metrics)
         lab = territory.copy()
         if not nm:
@@ -411,10 +452,20 @@ class Allocator:
         for _ in range(n):
             viol = self.bands.violation(sums, allk)
             t = int(np.argmax(viol))
-            if viol[t] <= 1e-12:
-                return lab
             if deadline is not None and time.perf_counter() > deadline:
                 return None
+            if viol[t] <= 1e-12:
+                if self.bands.region_violation(sums) <= 1e-12:
+                    return lab
+                move = self._region_move(lab, sums, movable, viol)
+                if move is None:
+                    return None
+                i, dst = move
+                sums[:, lab[i]] -= self.a[:, i]
+                sums[:, dst] += self.a[:, i]
+                lab[i] = dst
+                movable[i] = False
+                continue
             if (sums[:, t] > self.upper[:, t]).any():  # move a member out
                 units = np.flatnonzero((lab == t) & movable)
                 a = self.a[:, units]
@@ -447,6 +498,50 @@ class Allocator:
             movable[i] = False
         return None
 
+    def _region_move(self, lab: np.ndarray, sums: np.ndarray, movable: np.ndarray,
+                     viol: np.ndarray) -> tuple[int, int] | None:
+        """The move that lowers the worst region's violation (out of it when over, into
+        it when under), counting the violation of both territories and both regions,
+        at the least cost per unit of violation removed; None if none lowers it."""
+        bands, region = self.bands, self.region
+        assert region is not None
+        share = bands.share[:, None]
+        reg = bands.region_sums(sums)
+
+        def region_viol(r_sums: np.ndarray, r: np.ndarray) -> np.ndarray:
+            lo, hi = bands.region_lower[:, r], bands.region_upper[:, r]
+            shape = (lo.shape[0],) + (1,) * (r_sums.ndim - 2) + (lo.shape[1],)
+            lo, hi = lo.reshape(shape), hi.reshape(shape)
+            s = share.reshape((-1,) + (1,) * (r_sums.ndim - 1))
+            return ((np.maximum(r_sums - hi, 0) + np.maximum(lo - r_sums, 0)) / s).sum(axis=0)
+
+        rv = region_viol(reg, np.arange(self.n_regions))
+        r = int(np.argmax(rv))
+        over = bool((reg[:, r] > bands.region_upper[:, r]).any())
+        inside = region[lab] == r
+        units = np.flatnonzero(movable & (inside if over else ~inside))
+        dests = np.flatnonzero(region != r if over else region == r)
+        if not len(units) or not len(dests):
+            return None
+        a = self.a[:, units]  # (nm, U)
+        src = lab[units]
+        # territories: the source loses a, each destination gains it
+        dv = bands.violation(sums[:, src] - a, src)[:, None] - viol[src][:, None]
+        dv = dv + bands.violation(sums[:, dests][:, None, :] + a[:, :, None], dests) \
+            - viol[dests][None, :]
+        # regions: the source's region loses a, the destination's gains it
+        r_src, r_dst = region[src], region[dests]
+        dv = dv + (region_viol(reg[:, r_src] - a, r_src) - rv[r_src])[:, None]
+        dv = dv + region_viol(reg[:, r_dst][:, None, :] + a[:, :, None], r_dst) \
+            - rv[r_dst][None, :]
+        dc = self.cost[np.ix_(units, dests)] - self.cost[units, src][:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            score = np.where((dv < -1e-12) & np.isfinite(dc), dc / -dv, np.inf)
+        if not np.isfinite(score).any():
+            return None
+        u, d = divmod(int(np.argmin(score)), score.shape[1])
+        return int(units[u]), int(dests[d])
+
     def _restricted_lp(self, rc: np.ndarray, q: int, deadline: float | None, wide: bool
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float] | None:
         """The LP over each unit's ``q`` columns of least reduced cost and, when
@@ -474,7 +569,8 @@ class Allocator:
         units, terrs = np.nonzero(take)
         del take
         r, v = _pair_entries(units, terrs, self.a[:, units], n, k,
-                             None if self.moves is None else self.moves[units, terrs])
+                             None if self.moves is None else self.moves[units, terrs],
+                             self.region, self.n_regions)
         highs.add_columns(h, self.cost[units, terrs], np.zeros(len(units)),
                           np.ones(len(units)), r, v)
         status = highs.run(h, None if deadline is None else deadline - time.perf_counter())
@@ -488,7 +584,8 @@ class Allocator:
         logger.info("restricted LP: %d pairs, value %.8g, %d units split", len(units),
                     h.getInfo().objective_function_value,
                     int(((x > 1e-9) & (x < 1 - 1e-9)).sum()))
-        return (units[keep], terrs[keep], x[keep], y[n:n + nm * k].reshape(nm, k),
+        width = k + self.n_regions
+        return (units[keep], terrs[keep], x[keep], y[n:n + nm * width].reshape(nm, width),
                 float(y[-1]) if self.cap is not None else 0.0)
 
     def _round(self, red: np.ndarray, bound: float, deadline: float | None
@@ -583,12 +680,14 @@ class Allocator:
         fu = np.flatnonzero(fixed)
         used = np.vstack([np.bincount(lp_terr[fu], weights=self.a[m][fu], minlength=k)
                           for m in range(nm)]) if nm else np.zeros((0, k))
+        used = np.hstack([used, self.bands.region_sums(used)]) if self.n_regions else used
         cap = None if self.cap is None else \
             self.cap - self.moves[fu, lp_terr[fu]].sum()  # type: ignore[index]
         h = highs.new_model(threads=self.threads, seed=self.seed, msg=self.msg)
         highs.add_rows(h, *_band_rows(nf, self.lower - used, self.upper - used, cap))
         r, v = _pair_entries(pos[f_units], f_terrs, self.a[:, f_units], nf, k,
-                             None if self.moves is None else self.moves[f_units, f_terrs])
+                             None if self.moves is None else self.moves[f_units, f_terrs],
+                             self.region, self.n_regions)
         nc = len(f_units)
         highs.add_columns(h, self.cost[f_units, f_terrs], np.zeros(nc), np.ones(nc), r, v,
                           integer=True)
@@ -772,6 +871,12 @@ def solve_lagrange(problem: TerritoryProblem, options: SolveOptions) -> Solution
         seconds["repair"] = time.perf_counter() - t0
         info["contiguity_moves"] = moved
     unit_centres = centre_cols[territory]
+    if not regions_connected(problem, unit_centres):
+        raise SolverError(
+            "the Lagrangian path keeps every territory connected but not every region: "
+            "its repair moves units inside their regions only; plan the regions top-down "
+            "(regions: {method: top_down}; solve(..., regions='top_down')), whose regions "
+            "are connected by construction, or solve with method='mip'")
     status = "feasible"
     if bound is not None:
         bound = min(bound, problem.objective_of(unit_centres))

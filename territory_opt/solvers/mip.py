@@ -31,6 +31,7 @@ from territory_opt.problem import (
     is_connected_plan,
     max_units_per_territory,
     reachable_units,
+    regions_connected,
 )
 from territory_opt.solution import Solution, relative_gap
 from territory_opt.solvers import highs
@@ -158,8 +159,11 @@ def build_model(problem: TerritoryProblem, *, elastic: bool = False,
     by_col = _assignment_rows(problem, lp, x)
     centre = _centre_rows(problem, lp, x, by_col) if problem.centres == "model" else None
     _band_rows(problem, lp, by_col, centre, slacks)
+    _region_rows(problem, lp, by_col, slacks)
     if problem.contiguity and (problem.contiguity_method == "flow" or elastic):
         _add_flows(problem, lp, x, by_col, relaxed=elastic)
+    if problem.region_contiguity:
+        _add_region_flows(problem, lp, x)
     _move_cap_row(problem, lp, x, slacks)
     if elastic:
         lp += pulp.LpAffineExpression(slacks.terms)
@@ -280,6 +284,24 @@ def _band_rows(problem: TerritoryProblem, lp: pulp.LpProblem,
                            <= 0), f"up_{m}_{c}"
 
 
+def _region_rows(problem: TerritoryProblem, lp: pulp.LpProblem,
+                 by_col: dict[int, list[tuple[int, pulp.LpVariable]]], slack: _Slacks) -> None:
+    """Each region's metric within its region band: the sum over its territories."""
+    for m, metric in enumerate(problem.region_bands):  # type: ignore[attr-defined]
+        a = problem.values(metric)
+        lower, upper = problem.region_bounds(metric)
+        for r in range(len(lower)):
+            terms = [(v, float(a[i])) for t in np.flatnonzero(problem.region_of == r)
+                     for i, v in by_col.get(int(t), []) if a[i]]
+            expr = pulp.LpAffineExpression(terms)
+            scale = float(max(abs(lower[r]) if np.isfinite(lower[r]) else 0.0,
+                              abs(upper[r]) if np.isfinite(upper[r]) else 0.0)) or 1.0
+            if np.isfinite(lower[r]) and lower[r] > 0:
+                lp += expr + slack(f"rlo_{m}_{r}", scale) >= float(lower[r]), f"rlo_{m}_{r}"
+            if np.isfinite(upper[r]):
+                lp += expr - slack(f"rup_{m}_{r}", scale) <= float(upper[r]), f"rup_{m}_{r}"
+
+
 def _move_cap_row(problem: TerritoryProblem, lp: pulp.LpProblem, x: Variables,
                   slack: _Slacks) -> None:
     """Realignment: at most ``max_moved`` of the accounts (or workload) move."""
@@ -311,6 +333,15 @@ def elastic_slacks(problem: TerritoryProblem, lp: pulp.LpProblem) -> list[str]:
                          f"{problem.max_moved + share:.3f})")  # type: ignore[operator]
             continue
         side, m, c = var.name.split("_")[1:4]
+        if side in ("rlo", "rup"):
+            metric = list(problem.region_bands)[int(m)]  # type: ignore[attr-defined]
+            r = int(c)
+            bound = problem.region_bounds(metric)[0 if side == "rlo" else 1][r]
+            word = "below its minimum" if side == "rlo" else "above its maximum"
+            lines.append(f"region {problem.regions[r]!r}: {metric} "  # type: ignore[index]
+                         f"{format_amount(amount)} {word} {format_amount(bound)} "
+                         f"({amount / max(abs(bound), 1e-9):.1%})")
+            continue
         metric = bands[int(m)]
         lower, upper = problem.bounds(metric)
         t = int(c)
@@ -330,31 +361,52 @@ def _add_flows(problem: TerritoryProblem, lp: pulp.LpProblem, x: Variables,
                by_col: dict[int, list[tuple[int, pulp.LpVariable]]],
                relaxed: bool = False) -> None:
     """Shirabe's flow constraints: each territory is reached from its root."""
-    graph = problem.adjacency
     most = (problem.n_units - problem.n_territories + 1 if relaxed
             else max_units_per_territory(problem))
-    big_m = float(most - 1)
     for c, members in by_col.items():
-        root = problem.root_of(c)
-        inside = {i for i, _ in members}
-        flow = {}
-        for u, v in graph.edges:
-            if u in inside and v in inside:
-                for a, b in ((u, v), (v, u)):
-                    if b != root:
-                        flow[a, b] = lp.add_variable(f"f_{c}_{a}_{b}", lowBound=0)
-        into: dict[int, list[pulp.LpVariable]] = {}
-        out: dict[int, list[pulp.LpVariable]] = {}
-        for (a, b), f in flow.items():
-            out.setdefault(a, []).append(f)
-            into.setdefault(b, []).append(f)
-        for i, var in members:
-            if i == root:
-                continue
-            inflow = [(f, 1.0) for f in into.get(i, [])]
-            net = pulp.LpAffineExpression(inflow + [(f, -1.0) for f in out.get(i, [])])
-            lp += net - var == 0, f"flow_{c}_{i}"
-            lp += pulp.LpAffineExpression(inflow) - big_m * var <= 0, f"cap_{c}_{i}"
+        _rooted_flow(problem, lp, problem.root_of(c), {i: v for i, v in members},
+                     float(most - 1), f"{c}")
+
+
+def _add_region_flows(problem: TerritoryProblem, lp: pulp.LpProblem, x: Variables) -> None:
+    """Each region connected: the same flow from its first territory's root, on
+    ``y_ir = sum_{t in r} x_it``."""
+    roots = problem.roots
+    assert roots is not None  # region contiguity needs contiguity
+    for r in range(len(problem.regions or [])):
+        terrs = set(np.flatnonzero(problem.region_of == r).tolist())
+        y: dict[int, list[tuple[pulp.LpVariable, float]]] = {}
+        for (i, t), v in x.items():
+            if t in terrs:
+                y.setdefault(i, []).append((v, 1.0))
+        _rooted_flow(problem, lp, int(roots[min(terrs)]),
+                     {i: pulp.LpAffineExpression(row) for i, row in y.items()},
+                     float(problem.n_units - 1), f"r{r}")
+
+
+def _rooted_flow(problem: TerritoryProblem, lp: pulp.LpProblem, root: int,
+                 member: dict[int, Any], big_m: float, tag: str) -> None:
+    """Flow ``f >= 0`` on the arcs among the possible members, none into ``root``:
+    every other member consumes one unit, ``inflow - outflow = member_i``, and
+    flow enters only members, ``inflow <= big_m * member_i``."""
+    flow = {}
+    for u, v in problem.adjacency.edges:
+        if u in member and v in member:
+            for a, b in ((u, v), (v, u)):
+                if b != root:
+                    flow[a, b] = lp.add_variable(f"f_{tag}_{a}_{b}", lowBound=0)
+    into: dict[int, list[pulp.LpVariable]] = {}
+    out: dict[int, list[pulp.LpVariable]] = {}
+    for (a, b), f in flow.items():
+        out.setdefault(a, []).append(f)
+        into.setdefault(b, []).append(f)
+    for i, var in member.items():
+        if i == root:
+            continue
+        inflow = [(f, 1.0) for f in into.get(i, [])]
+        net = pulp.LpAffineExpression(inflow + [(f, -1.0) for f in out.get(i, [])])
+        lp += net - var == 0, f"flow_{tag}_{i}"
+        lp += pulp.LpAffineExpression(inflow) - big_m * var <= 0, f"cap_{tag}_{i}"
 
 
 def separator_cuts(problem: TerritoryProblem, x: Variables,
@@ -502,7 +554,8 @@ def solve_mip(problem: TerritoryProblem, options: SolveOptions) -> Solution:
         plain = solve_mip(relaxed, replace(
             options, time_limit=None if time_limit is None else time_limit / 2))
         seconds["presolve"] += time.perf_counter() - t0
-        if plain.status == "optimal" and is_connected_plan(problem, plain.unit_centres()):
+        if plain.status == "optimal" and is_connected_plan(problem, plain.unit_centres()) \
+                and regions_connected(problem, plain.unit_centres()):
             logger.info("the plain optimum is connected: it is the contiguous optimum")
             return Solution.from_unit_centres(
                 problem, plain.unit_centres(), status="optimal", bound=plain.bound,
