@@ -78,9 +78,8 @@ class Bands:
         """How far the regions of territories' ``sums`` lie outside their bands, in shares."""
         if not self.n_regions:
             return 0.0
-        r = self.region_sums(sums)
-        return float(((np.maximum(r - self.region_upper, 0)
-                       + np.maximum(self.region_lower - r, 0)) / self.share[:, None]).sum())
+        return float(self.outside(self.region_sums(sums), self.region_lower,
+                                  self.region_upper).sum())
 
     def sums(self, labels: np.ndarray) -> np.ndarray:
         """``(metrics, territories)`` sums of a plan given as each unit's territory."""
@@ -98,6 +97,11 @@ class Bands:
         lower, upper = self.lower, self.upper
         if territories is not None:
             lower, upper = lower[:, territories], upper[:, territories]
+        return self.outside(sums, lower, upper)
+
+    def outside(self, sums: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+        """How far ``sums`` (``(metrics, ..., m)``) lie outside the ``(metrics, m)``
+        bands, in shares, summed over metrics: territories' or regions'."""
         middle = (1,) * (sums.ndim - 2)
         lower = lower.reshape(lower.shape[0], *middle, lower.shape[1])
         upper = upper.reshape(upper.shape[0], *middle, upper.shape[1])

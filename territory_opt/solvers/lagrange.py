@@ -505,15 +505,10 @@ class Allocator:
         at the least cost per unit of violation removed; None if none lowers it."""
         bands, region = self.bands, self.region
         assert region is not None
-        share = bands.share[:, None]
         reg = bands.region_sums(sums)
 
         def region_viol(r_sums: np.ndarray, r: np.ndarray) -> np.ndarray:
-            lo, hi = bands.region_lower[:, r], bands.region_upper[:, r]
-            shape = (lo.shape[0],) + (1,) * (r_sums.ndim - 2) + (lo.shape[1],)
-            lo, hi = lo.reshape(shape), hi.reshape(shape)
-            s = share.reshape((-1,) + (1,) * (r_sums.ndim - 1))
-            return ((np.maximum(r_sums - hi, 0) + np.maximum(lo - r_sums, 0)) / s).sum(axis=0)
+            return bands.outside(r_sums, bands.region_lower[:, r], bands.region_upper[:, r])
 
         rv = region_viol(reg, np.arange(self.n_regions))
         r = int(np.argmax(rv))
