@@ -491,6 +491,11 @@ class TerritoryProblem:
         return np.array([pos[str(r).strip()] for r in self.reps["region"]],  # type: ignore[index]
                         dtype=int)
 
+    @property
+    def region_names(self) -> np.ndarray:
+        """``(n_territories,)``: each territory's region name (regions required)."""
+        return np.array(self.regions or [""])[self.region_of]
+
     @cached_property
     def served(self) -> list[tuple[str, ...]] | None:
         """Each territory's segments (its rep's; empty: every segment), or None when

@@ -154,8 +154,7 @@ class Solution:
         out["territory"] = terr["territory"].to_numpy()[self.assignment]
         out["rep_id"] = terr["rep_id"].to_numpy()[self.assignment]
         if self.problem.regions is not None:
-            out["region"] = np.array(self.problem.regions)[self.problem.region_of[
-                self.assignment]]
+            out["region"] = self.problem.region_names[self.assignment]
         out["distance_km"] = self.unit_distances()
         return out
 
@@ -178,8 +177,7 @@ class Solution:
         if "segment" in units:
             table["segment"] = units["segment"].to_numpy()[pos]
         if self.problem.regions is not None:
-            table.insert(2, "region", np.array(self.problem.regions)[
-                self.problem.region_of[self.assignment[pos]]])
+            table.insert(2, "region", self.problem.region_names[self.assignment[pos]])
         return table.sort_values("account_id", kind="stable").reset_index(drop=True)
 
     def assignments(self) -> pd.DataFrame:

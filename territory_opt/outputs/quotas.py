@@ -150,7 +150,7 @@ def quota_tables(solution: Solution, rule: QuotaRule, deals: pd.DataFrame | None
                           "potential": pot, "history": hist})
     p = solution.problem
     if p.regions is not None:  # to add the reps' quotas up per region
-        table.insert(3, "region", np.array(p.regions)[p.region_of])
+        table.insert(3, "region", p.region_names)
     table["quota_per_potential"] = _index(rep_quota, pot)
     table["quota_per_history"] = _index(rep_quota, hist)
     off = [(table[c] - 1).abs() > rule.out_of_line for c in ("quota_per_potential",

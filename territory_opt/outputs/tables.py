@@ -57,7 +57,7 @@ def summary_table(solution: Solution, *, reach_km: float,
     if p.served is not None:
         table.insert(4, "segments", ["; ".join(s) if s else "all" for s in p.served])
     if p.regions is not None:
-        table.insert(3, "region", np.array(p.regions)[p.region_of])
+        table.insert(3, "region", p.region_names)
     for metric in report_metrics(solution):
         sums = solution.sums(metric)
         targets = p.targets(metric)
@@ -147,7 +147,7 @@ def region_table(solution: Solution, *, reach_km: float) -> pd.DataFrame:
                                                         region, n_r)
     if p.current:
         moves = solution.moves()
-        of_rep = dict(zip(terr["rep_id"], np.array(p.regions)[p.region_of], strict=True))
+        of_rep = dict(zip(terr["rep_id"], p.region_names, strict=True))
         old = moves["old_rep_id"].map(of_rep)
         new = moves["new_rep_id"].map(of_rep)
         across = old.notna() & (old != new)
