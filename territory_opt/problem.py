@@ -542,10 +542,6 @@ class TerritoryProblem:
             pos.setdefault(u, i)
         return pos
 
-    def _unit_positions(self, key: str) -> int | None:
-        """The position of the unit holding this account, or of the unit with this id."""
-        return self._positions.get(key)
-
     @cached_property
     def region_locked(self) -> dict[int, int]:
         """Unit position to region position, for every region lock."""
@@ -560,7 +556,7 @@ class TerritoryProblem:
                 raise InputError(f"region lock of {key!r} names region {region!r}, which no "
                                  f"rep is in; {f'did you mean {close[0]!r}? ' if close else ''}"
                                  f"the regions are: {', '.join(map(repr, regions))}")
-            pos = self._unit_positions(key)
+            pos = self._positions.get(key)
             if pos is None:
                 raise InputError(f"region lock names {key!r}, which is neither an account id "
                                  "nor a unit id; fix the id or remove the lock")
@@ -882,7 +878,7 @@ class TerritoryProblem:
             if rep not in rep_pos:
                 raise InputError(f"lock of {key!r} names rep {rep!r}, which is not among the "
                                  f"reps ({', '.join(terr['rep_id'][:10])}...); fix the rep id")
-            pos = self._unit_positions(key)
+            pos = self._positions.get(key)
             if pos is None:
                 raise InputError(f"lock names {key!r}, which is neither an account id nor a "
                                  "unit id; fix the id or remove the lock")

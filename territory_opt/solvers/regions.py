@@ -134,6 +134,7 @@ def region_subproblems(problem: TerritoryProblem, unit_region: np.ndarray
     if problem.contiguity and graph is None:
         graph = adjacency(problem.units)  # once, on all units: each region takes its part
     terr = problem.territories
+    bounds = {m: problem.bounds(m) for m in problem.bands}  # type: ignore[attr-defined]
     out = []
     for r in range(len(problem.regions or [])):
         units_at = np.flatnonzero(unit_region == r)
@@ -142,8 +143,7 @@ def region_subproblems(problem: TerritoryProblem, unit_region: np.ndarray
         ids = set(units["unit_id"].astype(str))
         accounts = {str(a) for members in units.get("account_ids", []) for a in members}
         reps_here = set(terr["rep_id"].to_numpy()[terrs])
-        limits = {m: (lo[terrs], hi[terrs]) for m in problem.bands  # type: ignore[attr-defined]
-                  for lo, hi in [problem.bounds(m)]}
+        limits = {m: (lo[terrs], hi[terrs]) for m, (lo, hi) in bounds.items()}
         current = {} if problem.move_level == "region" else {  # moves inside: free
             a: rep for a, rep in problem.current.items()
             if str(rep) in reps_here and str(a) in accounts}
