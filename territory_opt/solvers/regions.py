@@ -114,6 +114,7 @@ def region_problem(problem: TerritoryProblem) -> TerritoryProblem:
     rep_region = dict(zip(terr["rep_id"], (regions[r] for r in region_of), strict=True))
     locks = {key: rep_region[str(rep)] for key, rep in problem.locks.items()}
     locks |= dict(problem.region_locks)
+    locks |= {unit: rep_region[rep] for unit, rep in _root_locks(problem).items()}
     current = {a: rep_region[str(rep)] for a, rep in problem.current.items()
                if str(rep) in rep_region}
     return TerritoryProblem(
@@ -122,6 +123,16 @@ def region_problem(problem: TerritoryProblem) -> TerritoryProblem:
         contiguity=problem.contiguity, graph=problem.graph,
         contiguity_method=problem.contiguity_method, current=current,
         move_penalty=problem.move_penalty, move_measure=problem.move_measure)
+
+
+def _root_locks(problem: TerritoryProblem) -> dict[str, str]:
+    """With contiguity, each territory's root unit (it must hold it, see
+    ``TerritoryProblem.roots``) locked to its rep: each level's problem picks roots
+    among its own units, which may not be the whole problem's."""
+    if problem.roots is None:
+        return {}
+    reps = problem.territories["rep_id"].astype(str).to_numpy()
+    return {problem.unit_ids[i]: reps[t] for t, i in enumerate(problem.roots)}
 
 
 def region_subproblems(problem: TerritoryProblem, unit_region: np.ndarray
@@ -135,6 +146,7 @@ def region_subproblems(problem: TerritoryProblem, unit_region: np.ndarray
         graph = adjacency(problem.units)  # once, on all units: each region takes its part
     terr = problem.territories
     bounds = {m: problem.bounds(m) for m in problem.bands}  # type: ignore[attr-defined]
+    roots = _root_locks(problem)
     out = []
     for r in range(len(problem.regions or [])):
         units_at = np.flatnonzero(unit_region == r)
@@ -151,7 +163,7 @@ def region_subproblems(problem: TerritoryProblem, unit_region: np.ndarray
             units, reps=problem.reps.iloc[terrs].reset_index(drop=True),  # type: ignore[union-attr]
             balance={}, limits=limits, weight=problem.weight, power=problem.power,
             distance=problem.distance,
-            locks={key: rep for key, rep in problem.locks.items()
+            locks={key: rep for key, rep in (problem.locks | roots).items()
                    if str(key) in ids or str(key) in accounts},
             contiguity=problem.contiguity,
             graph=None if graph is None else graph.subgraph(ids).copy(),
