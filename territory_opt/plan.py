@@ -216,6 +216,20 @@ class Plan:
             out.append(piece)
         return sorted(out, key=len, reverse=True)
 
+    def piece_counts(self) -> np.ndarray:
+        """Per territory: how many connected pieces it is in, all territories at once
+        (one connected-components pass over the edges inside territories)."""
+        from scipy.sparse import csr_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        rows = np.repeat(np.arange(self.n), np.diff(self.indptr))
+        same = self.label[rows] == self.label[self.indices]
+        inside = csr_matrix((np.ones(int(same.sum())), (rows[same], self.indices[same])),
+                            shape=(self.n, self.n))
+        _, component = connected_components(inside, directed=False)
+        first = np.unique(component, return_index=True)[1]
+        return np.bincount(self.label[first], minlength=self.k)
+
     def can_leave(self, i: int) -> bool:
         """Whether unit i may move without cutting its territory in two."""
         if self.fixed[i]:

@@ -1280,7 +1280,9 @@ def plan_faults(problem: TerritoryProblem, unit_centres: np.ndarray) -> list[str
         sums = np.bincount(labels, weights=problem.values(metric), minlength=k)
         lower, upper = problem.bounds(metric)
         outside = np.flatnonzero(~bands_held(sums, lower[:k], upper[:k]))
-        faults += [f"the {metric} band of territory {t}" for t in outside]
+        names = (problem.territories["territory"].to_numpy() if problem.centres == "fixed"
+                 else [f"centred at {problem.unit_ids[c]!r}" for c in centres])
+        faults += [f"the {metric} band of territory {names[t]}" for t in outside]
     faults += [f"the lock of unit {problem.unit_ids[i]!r}" for i, t in problem.locked.items()
                if unit_centres[i] != t]
     if problem.eligible is not None:

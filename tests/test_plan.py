@@ -56,3 +56,13 @@ def test_pieces_and_which_units_may_leave():
     rooted = Plan(p, np.array([0, 0, 0, 1, 1, 1]), roots=np.array([0, 5]), fixed=[2])
     assert not rooted.can_leave(0) and not rooted.can_leave(2)  # a root, a lock
     assert rooted.can_leave(3) and not rooted.can_leave(4)  # 4 would cut 3 off from 5
+
+
+def test_piece_counts_agree_with_pieces_on_random_plans():
+    """The all-at-once count of pieces is the per-territory flood's."""
+    rng = np.random.default_rng(0)
+    problem = grid_problem([(float(x), float(y)) for x in range(5) for y in range(4)],
+                           [(0, 0), (4, 3), (2, 2)])
+    for _ in range(30):
+        plan = Plan(problem, rng.integers(0, 3, problem.n_units))
+        assert plan.piece_counts().tolist() == [len(plan.pieces(t)) for t in range(3)]

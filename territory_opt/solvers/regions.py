@@ -31,7 +31,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -42,7 +43,11 @@ from territory_opt.problem import TerritoryProblem, check_feasibility
 from territory_opt.solution import Solution
 from territory_opt.solvers.options import SolveOptions
 
-__all__ = ["LAGRANGE_UNITS", "region_problem", "region_subproblems", "solve_top_down"]
+if TYPE_CHECKING:
+    import networkx as nx
+
+__all__ = ["LAGRANGE_UNITS", "region_problem", "region_subproblems", "solve_top_down",
+           "sub_problem"]
 
 logger = logging.getLogger(__name__)
 
@@ -144,34 +149,46 @@ def region_subproblems(problem: TerritoryProblem, unit_region: np.ndarray
     graph = problem.graph if problem.graph is not None else None
     if problem.contiguity and graph is None:
         graph = adjacency(problem.units)  # once, on all units: each region takes its part
-    terr = problem.territories
-    bounds = {m: problem.bounds(m) for m in problem.bands}  # type: ignore[attr-defined]
     roots = _root_locks(problem)
     out = []
     for r in range(len(problem.regions or [])):
         units_at = np.flatnonzero(unit_region == r)
         terrs = np.flatnonzero(problem.region_of == r)
-        units = problem.units.iloc[units_at].reset_index(drop=True)
-        ids = set(units["unit_id"].astype(str))
-        accounts = {str(a) for members in units.get("account_ids", []) for a in members}
-        reps_here = set(terr["rep_id"].to_numpy()[terrs])
-        limits = {m: (lo[terrs], hi[terrs]) for m, (lo, hi) in bounds.items()}
-        current = {} if problem.move_level == "region" else {  # moves inside: free
-            a: rep for a, rep in problem.current.items()
-            if str(rep) in reps_here and str(a) in accounts}
-        sub = TerritoryProblem(
-            units, reps=problem.reps.iloc[terrs].reset_index(drop=True),  # type: ignore[union-attr]
-            balance={}, limits=limits, weight=problem.weight, power=problem.power,
-            distance=problem.distance,
-            locks={key: rep for key, rep in (problem.locks | roots).items()
-                   if str(key) in ids or str(key) in accounts},
-            contiguity=problem.contiguity,
-            graph=None if graph is None else graph.subgraph(ids).copy(),
-            contiguity_method=problem.contiguity_method,
-            current=current, move_penalty=problem.move_penalty if current else 0.0,
-            move_measure=problem.move_measure)
+        current = {} if problem.move_level == "region" else problem.current  # inside: free
+        sub = sub_problem(problem, units_at, terrs, graph=graph,
+                          locks=dict(problem.locks) | roots, current=current,
+                          move_penalty=problem.move_penalty)
         out.append((units_at, terrs, sub))
     return out
+
+
+def sub_problem(problem: TerritoryProblem, units_at: np.ndarray, terrs: np.ndarray, *,
+                graph: nx.Graph | None, locks: Mapping[str, str],
+                current: Mapping[str, str], move_penalty: float) -> TerritoryProblem:
+    """The problem of the territories ``terrs`` (positions) on the units ``units_at``
+    alone: each territory keeps the whole problem's bands (as ``limits``), the
+    locks and alignment entries that fall inside, and the part of ``graph`` (on
+    unit ids) among these units. Region bands are not carried over."""
+    units = problem.units.iloc[units_at].reset_index(drop=True)
+    ids = set(units["unit_id"].astype(str))
+    accounts = {str(a) for members in units.get("account_ids", []) for a in members}
+    reps_here = set(problem.territories["rep_id"].astype(str).to_numpy()[terrs])
+    limits = {m: (lo[terrs], hi[terrs]) for m, (lo, hi) in
+              ((m, problem.bounds(m)) for m in problem.bands)}  # type: ignore[attr-defined]
+    inside = {a: rep for a, rep in current.items()
+              if str(rep) in reps_here and str(a) in accounts}
+    return TerritoryProblem(
+        units, reps=problem.reps.iloc[terrs].reset_index(drop=True),  # type: ignore[union-attr]
+        balance={}, limits=limits, weight=problem.weight, power=problem.power,
+        distance=problem.distance,
+        locks={key: rep for key, rep in locks.items() if str(key) in ids or str(key) in accounts},
+        region_locks={key: r for key, r in problem.region_locks.items()
+                      if str(key) in ids or str(key) in accounts},
+        contiguity=problem.contiguity,
+        graph=None if graph is None else graph.subgraph(ids).copy(),
+        contiguity_method=problem.contiguity_method,
+        current=inside, move_penalty=move_penalty if inside else 0.0,
+        move_measure=problem.move_measure)
 
 
 def _solve_one(sub: TerritoryProblem, method: str, options: SolveOptions) -> Solution:
