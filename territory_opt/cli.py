@@ -64,6 +64,16 @@ sheet: for a workbook whose accounts are not on the first sheet.
 examples:
   territory-opt compare out/georgia out/georgia_realign --out out/compare
 """,
+    "edit": """\
+examples:
+  territory-opt edit out/georgia                  # opens the browser
+  territory-opt edit out/georgia --no-browser --port 8765 --out out/georgia_v2
+
+Click a unit (shift-click adds more, B or Box select drags a rectangle), pick a
+territory and press Enter (Assign); L locks, U unlocks, R rebalances around your
+edits, Ctrl+Z / Ctrl+Y undo and redo. Save writes a new run folder with every
+output of a run plus edits.csv; the folder you edit is never written.
+""",
     "sweep": """\
 examples:
   territory-opt sweep scenarios/georgia_headcount.yaml --set k=10..14 \\
@@ -127,6 +137,14 @@ def _parser() -> argparse.ArgumentParser:
                       "(the first is the baseline)")
     comp.add_argument("--out", metavar="DIR", help="write comparison.csv, owners.csv and a "
                       "change map per run against the first into DIR")
+    edt = command("edit", "edit a finished run by hand in the browser: live balance "
+                  "figures, locks, rebalance, save as a new run")
+    edt.add_argument("run", metavar="RUN_DIR", help="output folder of a finished run")
+    edt.add_argument("--out", metavar="DIR", help="where Save writes (default: a new "
+                     "folder RUN_DIR-edited beside it)")
+    edt.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a "
+                     "free one)")
+    edt.add_argument("--no-browser", action="store_true", help="only print the address")
     swp = command("sweep", "run a grid of scenario variants in parallel (Dask)")
     swp.add_argument("scenario", help="scenario YAML file")
     swp.add_argument("--set", dest="sets", action="append", required=True,
@@ -148,7 +166,7 @@ def _parser() -> argparse.ArgumentParser:
     size.add_argument("--time-limit", type=float, default=60.0, metavar="S",
                       help="solver seconds per headcount (default 60)")
     size.add_argument("--csv", metavar="FILE", help="also write the table to FILE")
-    for each in (run, val, init, comp, swp, size):
+    for each in (run, val, init, comp, swp, size, edt):
         loud = each.add_mutually_exclusive_group()
         loud.add_argument("-v", "--verbose", action="store_true",
                           help="log every step, and show tracebacks")
@@ -187,6 +205,22 @@ def _size(args: argparse.Namespace) -> int:
     if args.csv:
         table.to_csv(args.csv, index=False)
     return 0 if len(best) else 3
+
+
+def _edit(args: argparse.Namespace) -> int:
+    from territory_opt.workbench import open_run
+    from territory_opt.workbench.app import start
+
+    session = open_run(args.run)
+    bench = start(session, port=args.port, open_browser=not args.no_browser, save_to=args.out)
+    print(f"workbench for {args.run}: {bench.url}\n(the address carries its token; "
+          "Ctrl-C stops the workbench, saved folders stay)", flush=True)
+    try:
+        bench.wait()
+    except KeyboardInterrupt:
+        saved = [e["note"] for e in session.log if e["action"] == "save"]
+        print("stopped; " + (f"saved: {', '.join(saved)}" if saved else "nothing saved"))
+    return 0
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -371,7 +405,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         command = {"run": _run, "validate": _validate, "init": _init, "sweep": _sweep,
-                   "size": _size, "compare": _compare}[args.command]
+                   "size": _size, "compare": _compare, "edit": _edit}[args.command]
         return command(args)
     except TerritoryOptError as exc:
         if args.verbose:

@@ -257,6 +257,19 @@ class Solution:
 
     # ------------------------------------------------------------------ views
 
+    def edit(self, *, port: int = 0, open_browser: bool = False,
+             reach_km: float = DEFAULT_REACH_KM, save_to: str | None = None) -> Any:
+        """Edit this plan by hand in the browser (the workbench of ``territory-opt
+        edit``): serves it on 127.0.0.1 and returns the running
+        :class:`~territory_opt.workbench.app.Workbench`; its ``url`` carries the
+        token, its ``session`` the edits (``session.solution()`` the edited plan),
+        ``stop()`` ends it. Fixed centres only."""
+        from territory_opt.workbench import EditSession, RunContext
+        from territory_opt.workbench.app import start
+
+        session = EditSession(self, context=RunContext(reach_km=reach_km))
+        return start(session, port=port, open_browser=open_browser, save_to=save_to)
+
     def explore(self, m: folium.Map | None = None, **kwargs: Any) -> folium.Map:
         """Interactive folium map of the territories (layered onto ``m`` if given)."""
         from territory_opt.outputs.maps import territory_map

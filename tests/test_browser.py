@@ -1,53 +1,23 @@
 """The map in a real browser: headless Chromium, network blocked, opened from disk.
 
-Skips (with its reason) where Debian's chromium or Playwright is missing;
+Skips (with its reason) where Debian's chromium or Playwright is missing (conftest.browser);
 ``REQUIRE_BROWSER=1`` (set by ``.ci/run``) turns that skip into a failure.
 The screenshot goes to ``out/browser/map.png``.
 """
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 import pytest
-
-import territory_opt as topt
 from conftest import ROOT, georgia_copy
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+import territory_opt as topt
+
 XSS_ACCOUNT = "<img src=x onerror=alert(1)>"
 XSS_REP = "<script>alert(2)</script>"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def _browser_missing() -> str | None:
-    if not Path(CHROMIUM).exists():
-        return f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright package is not installed (pip install -e '.[test]')"
-    return None
-
-
-@pytest.fixture(scope="module")
-def browser():
-    reason = _browser_missing()
-    if reason:
-        if os.environ.get("REQUIRE_BROWSER") == "1":
-            pytest.fail(f"REQUIRE_BROWSER=1 but {reason}")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

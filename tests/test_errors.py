@@ -23,6 +23,7 @@ import shapely
 import territory_opt as topt
 from conftest import ROOT
 from territory_opt.cli import main
+from territory_opt.workbench import open_run
 
 ACCOUNTS = pd.DataFrame({"account_id": ["A1", "A2", "A3", "A4"],
                          "lat": [33.0, 33.1, 33.2, 33.3], "lon": [-84.0, -84.1, -84.2, -84.3],
@@ -104,6 +105,14 @@ def _cover_first(path: Path) -> None:
 
 
 IE, INF = topt.InputError, topt.InfeasibleError
+
+
+def _edited(folder: Path, edit: Callable[[object], object]) -> object:
+    """The small scenario run, opened in the workbench's session, then ``edit``."""
+    topt.run_scenario(write(folder), out=folder / "out", progress=False)
+    return edit(open_run(folder / "out"))
+
+
 CASES = [
     # ---- files
     Case("missing-file", lambda d: scenario(d, "potential: {path: nope.gpkg}\n"),
@@ -337,6 +346,18 @@ CASES = [
              r"but 'lots' is not one"),
     Case("sweep-set-syntax", lambda d: topt.sweep(write(d), ["k:10..14"], serial=True),
          IE, r"--set 'k:10..14': write KEY=VALUES, e.g. k=10..14"),
+    # ---- the workbench (territory-opt edit)
+    Case("edit-input-changed", lambda d: (
+        topt.run_scenario(write(d), out=d / "out", progress=False),
+        ACCOUNTS.assign(workload=9.0).to_csv(d / "accounts.csv", index=False),
+        open_run(d / "out")),
+         IE, r"input '.*accounts\.csv' \(accounts\) changed since this run; run the "
+             r"scenario again"),
+    Case("edit-locked-unit", lambda d: _edited(d, lambda s: (s.lock(["A1"]),
+                                                             s.assign(["A1"], "R2"))),
+         IE, r"unit 'A1' is locked; unlock it first"),
+    Case("edit-unknown-territory", lambda d: _edited(d, lambda s: s.assign(["A1"], "R9")),
+         IE, r"territory 'R9' is neither a territory label nor a rep id of this plan"),
     Case("sweep-bad-variant", lambda d: topt.sweep(write(d), ["balance.workload=0.1,1.5x"],
                                                    serial=True, out=d / "sw"),
          IE, r"scenario run balance.workload=1.5x: key 'balance.workload'"),

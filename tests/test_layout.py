@@ -1,5 +1,5 @@
-"""The package's layers: imports go down only, PuLP, highspy, folium and matplotlib
-each stay in their room, and ``import territory_opt`` stays light."""
+"""The package's layers: imports go down only, PuLP, highspy, folium, matplotlib and
+the web stack each stay in their room, and ``import territory_opt`` stays light."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "territory_opt"
 # who may import a third-party package (anywhere in the module, lazily or not)
 ROOMS = {"pulp": ("solvers/mip.py",), "highspy": ("solvers/highs.py",),
-         "folium": ("outputs/",), "matplotlib": ("outputs/",)}
+         "folium": ("outputs/",), "matplotlib": ("outputs/",),
+         "starlette": ("workbench/app.py",), "uvicorn": ("workbench/app.py",)}
 
 
 def modules() -> dict[str, Path]:
@@ -84,8 +85,8 @@ def test_each_heavy_dependency_stays_in_its_room(package):
 
 
 def test_importing_the_package_loads_no_map_or_chart_library():
-    code = ("import sys, territory_opt; "
-            "print(sorted(m for m in ('folium', 'matplotlib', 'branca') if m in sys.modules))")
+    code = ("import sys, territory_opt; print(sorted(m for m in ('folium', 'matplotlib', "
+            "'branca', 'starlette', 'uvicorn') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"

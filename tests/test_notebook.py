@@ -14,7 +14,8 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 def test_the_notebooks_are_there_and_stored_without_outputs():
     assert [p.stem for p in NOTEBOOKS] == ["01_quickstart", "02_what_if",
                                            "03_annual_realignment", "04_bring_your_own_data",
-                                           "05_specialists", "06_regions_and_quotas"]
+                                           "05_specialists", "06_regions_and_quotas",
+                                           "07_workbench"]
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
         nbformat.validate(nb)
@@ -48,5 +49,7 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
         assert "leaflet" in text.lower()
     if path.stem == "05_specialists":  # the diagnosis names the specialists
         assert "the reps serving only 'hospital' (R13, R14) need at least" in text
+    if path.stem == "07_workbench":  # the app's address, the edited plan
+        assert "Open the workbench" in text and "<b>edited</b>: objective" in text
     if path.stem == "04_bring_your_own_data":
         assert "39999" in text and "319O6" in text  # the unplaced rows are shown

@@ -17,13 +17,29 @@ import pandas as pd
 
 from territory_opt.errors import InputError
 
-__all__ = ["MANIFEST", "Content", "is_replaceable", "sha256_file", "write_outputs"]
+__all__ = ["MANIFEST", "Content", "is_replaceable", "read_run", "sha256_file", "write_outputs"]
 
 logger = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 
 PathLike = str | os.PathLike[str]
+
+
+def read_run(folder: PathLike, *, needs: tuple[str, ...] = ("assignments.csv",)
+             ) -> tuple[dict[str, Any], pd.DataFrame]:
+    """A finished run folder's manifest and ``assignments.csv`` (as text); a missing
+    folder, manifest or any file of ``needs`` is an error naming it."""
+    path = Path(folder)
+    if not (path / MANIFEST).is_file():
+        raise InputError(f"'{path}' is not a territory_opt run (no {MANIFEST}); give the "
+                         "output folder of `territory-opt run`")
+    for name in needs:
+        if not (path / name).is_file():
+            raise InputError(f"'{path}' has no {name}; re-run its scenario to rewrite it")
+    manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    assign = pd.read_csv(path / "assignments.csv", dtype=str, keep_default_na=False)
+    return manifest, assign
 
 
 def sha256_file(path: PathLike) -> str:

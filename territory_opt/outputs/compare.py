@@ -8,7 +8,6 @@ and ``territories.gpkg`` the shapes. Nothing is re-solved.
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import geopandas as gpd
 import pandas as pd
 
 from territory_opt.errors import InputError
+from territory_opt.io.write import read_run
 from territory_opt.outputs.tables import scenario_summary
 from territory_opt.solution import DEFAULT_REACH_KM, Solution
 
@@ -44,15 +44,7 @@ FORMATS = {"objective": "{:,.2f}", "lower bound": "{:,.2f}", "gap": "{:.4%}",
 
 def _load(folder: str | Path) -> dict[str, Any]:
     path = Path(folder)
-    manifest = path / "manifest.json"
-    if not manifest.is_file():
-        raise InputError(f"'{path}' is not a territory_opt run (no manifest.json); give the "
-                         "output folders of `territory-opt run`")
-    for name in ("assignments.csv", "territories.gpkg"):
-        if not (path / name).is_file():
-            raise InputError(f"'{path}' has no {name}; re-run its scenario to rewrite it")
-    data = json.loads(manifest.read_text(encoding="utf-8"))
-    assign = pd.read_csv(path / "assignments.csv", dtype=str, keep_default_na=False)
+    data, assign = read_run(path, needs=("assignments.csv", "territories.gpkg"))
     return {"path": path, "name": data.get("scenario", {}).get("name") or path.name,
             "summary": data.get("summary", {}), "assign": assign}
 

@@ -177,7 +177,7 @@ def _extra_colour(index: int) -> str:
     return f"#{int(r * 255):02x}{int(g * 255):02x}{int(b * 255):02x}"
 
 
-def _leaflet_asset(name: str) -> str:
+def leaflet_asset(name: str) -> str:
     """Leaflet's ``leaflet.js`` or ``leaflet.css`` from the installed wheel."""
     path = files("js_lib_leaflet") / "static" / "js_lib_leaflet" / name
     text = path.read_text(encoding="utf-8")
@@ -435,8 +435,8 @@ def inline_assets(page: str) -> str:
     map's assets; we point them at ``leaflet.js`` / ``leaflet.css`` and replace
     them here by the files' contents.
     """
-    script = f"<script>{_leaflet_asset('leaflet.js')}</script>"
-    style = f"<style>{_leaflet_asset('leaflet.css')}</style>"
+    script = f"<script>{leaflet_asset('leaflet.js')}</script>"
+    style = f"<style>{leaflet_asset('leaflet.css')}</style>"
     page = re.sub(r'<script src="leaflet\.js"></script>', lambda _: script, page)
     page = re.sub(r'<link rel="stylesheet" href="leaflet\.css"\s*/?>', lambda _: style, page)
     remote = re.findall(r'<(?:script|link)[^>]+(?:src|href)="(https?:[^"]+)"', page)

@@ -447,7 +447,7 @@ def _run(scenario: Scenario, path: Path | None, *, out: str | Path | None,
     t0 = time.perf_counter()
     stage("outputs")
     if write:
-        files = _run_files(result, loaded)
+        files = run_files(result, loaded)
         result.seconds["outputs"] = time.perf_counter() - t0
         result.manifest["seconds"] = dict(result.seconds)  # building them, before the write
         result.out_dir = io.write_outputs(Path(out) if out is not None
@@ -561,7 +561,7 @@ def _manifest_head(scenario: Scenario, path: Path | None) -> dict[str, Any]:
     }
 
 
-def _run_files(result: RunResult, loaded: LoadedInputs) -> dict[str, Any]:
+def run_files(result: RunResult, loaded: LoadedInputs) -> dict[str, Any]:
     """Every output file of a solved run (:func:`build_output_files`), by name."""
     scenario = result.scenario
     files = build_output_files(result.solution, result.manifest, title=scenario.name,
@@ -607,7 +607,7 @@ def _run_teams(scenario: Scenario, path: Path | None, *, out: str | Path | None,
         with tempfile.TemporaryDirectory(prefix=".teams-") as tmp:
             files: dict[str, Any] = {}
             for name, (run, loaded) in runs.items():  # each team's folder, written apart
-                files[name] = io.write_outputs(Path(tmp) / name, _run_files(run, loaded))
+                files[name] = io.write_outputs(Path(tmp) / name, run_files(run, loaded))
             files |= team_files({name: (r.solution, loaded.accounts)
                                  for name, (r, loaded) in runs.items()},
                                 manifest, title=scenario.name,
