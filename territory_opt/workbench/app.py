@@ -73,9 +73,11 @@ def _asset(name: str) -> str:
 
 
 def units_geojson(session: EditSession) -> dict[str, Any]:
-    """The units in WGS 84 (id, position, accounts, name) and the territories
+    """The units in WGS 84 (id, position, accounts) and the territories
     (label, rep, colour, base), for the page to draw once."""
-    from territory_opt.outputs.maps import territory_colours
+    import geopandas as gpd
+
+    from territory_opt.outputs.maps import coloured_territories
 
     p = session.problem
     units = p.units.to_crs("EPSG:4326")
@@ -84,12 +86,12 @@ def units_geojson(session: EditSession) -> dict[str, Any]:
                  "properties": {"id": session.unit_ids[i], "i": i,
                                 "accounts": int(session.accounts[i])}}
                 for i, g in enumerate(geoms)]
-    colours = territory_colours(session.start.territories(reach_km=session.context.reach_km))
-    bases = p.territories
-    from pyproj import Transformer
-
-    to_wgs = Transformer.from_crs(p.units.crs, "EPSG:4326", always_xy=True)
-    lon, lat = to_wgs.transform(bases["x"].to_numpy(), bases["y"].to_numpy())
+    # a rep keeps the colour of the run's map and report
+    colours = coloured_territories(session.start, session.context.reach_km)["colour"].tolist()
+    info = session.start.territory_info
+    bases = gpd.GeoSeries(gpd.points_from_xy(info["x"], info["y"]), crs=p.units.crs
+                          ).to_crs("EPSG:4326")
+    lon, lat = bases.x.to_numpy(), bases.y.to_numpy()
     territories = [{"label": str(session.labels[t]), "rep_id": str(session.rep_ids[t]),
                     "rep_name": str(session.rep_names[t]), "colour": colours[t],
                     "lat": float(lat[t]), "lon": float(lon[t])}

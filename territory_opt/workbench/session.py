@@ -59,7 +59,7 @@ class Proposal:
 
 @dataclass
 class Edit:
-    """One entry of the log: what changed, undoable."""
+    """One edit on the undo stack: the units it moved and the locks before and after."""
 
     action: str  # assign, lock, unlock, rebalance
     units: np.ndarray
@@ -67,7 +67,6 @@ class Edit:
     after: np.ndarray
     locks_before: frozenset[int]
     locks_after: frozenset[int]
-    at: str
     note: str = ""
 
 
@@ -209,7 +208,7 @@ class EditSession:
                locks_after: frozenset[int], note: str = "") -> None:
         edit = Edit(action=action, units=units, before=self.columns[units].copy(),
                     after=np.asarray(after, dtype=int), locks_before=self.locks,
-                    locks_after=locks_after, at=_now(), note=note)
+                    locks_after=locks_after, note=note)
         self._do(edit)
         self.done.append(edit)
         self.undone.clear()
