@@ -8,6 +8,9 @@ import hashlib
 import json
 import re
 import shutil
+import signal
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -267,6 +270,25 @@ def _get(url: str, *, data: object = None, token: str | None = None) -> tuple[in
             return res.status, res.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
+
+
+def test_the_edit_command_prints_the_address_and_stops_on_ctrl_c(georgia_run):
+    """territory-opt edit RUN_DIR --no-browser: one line with the address (it serves
+    the page), Ctrl-C stops it with exit code 0 and says nothing was saved."""
+    proc = subprocess.Popen([sys.executable, "-m", "territory_opt.cli", "edit",
+                             str(georgia_run.out_dir), "--no-browser"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        url = re.search(r"http://127\.0\.0\.1:\d+/\?token=\S+", line).group(0)
+        status, page = _get(url)
+        assert status == 200 and "Workbench" in page
+        assert _get(url.split("?")[0])[0] == 403
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "stopped; nothing saved" in out
 
 
 def test_requests_without_the_token_are_refused(bench):
