@@ -31,12 +31,11 @@ from territory_opt.errors import InfeasibleError, InputError
 from territory_opt.metrics import bands_held, covered_share
 from territory_opt.plan import Plan
 from territory_opt.problem import plan_faults
-from territory_opt.solution import Solution, relative_gap
+from territory_opt.solution import DEFAULT_REACH_KM, Solution, relative_gap
 
 if TYPE_CHECKING:
     from territory_opt.scenario.run import LoadedInputs, RunResult
 
-DEFAULT_REACH_KM = 100.0
 WHOLE_UNITS = 3000  # rebalance re-solves the whole problem up to this many units ...
 REBALANCE_SECONDS = 30.0  # ... else the territories at fault and their neighbours
 REBALANCE_GAP = 0.001
