@@ -154,6 +154,7 @@ class Plan:
         self.fixed[list(fixed)] = True
         self.sums = self.bands.sums(self.label)
         self.members = [set(np.flatnonzero(self.label == t).tolist()) for t in range(self.k)]
+        self._cuts: list[set[int] | None | bool] = [False] * self.k  # False: not computed
 
     @property
     def a(self) -> np.ndarray:
@@ -178,6 +179,7 @@ class Plan:
         self.members[s].discard(i)
         self.members[t].add(i)
         self.label[i] = t
+        self._cuts[s] = self._cuts[t] = False
         if len(self.a):
             self.sums[:, s] -= self.a[:, i]
             self.sums[:, t] += self.a[:, i]
@@ -230,11 +232,63 @@ class Plan:
         first = np.unique(component, return_index=True)[1]
         return np.bincount(self.label[first], minlength=self.k)
 
+    def cut_units(self, t: int) -> set[int] | None:
+        """The articulation points of territory t (the members whose leaving cuts it
+        in two), or None when t is not connected. Computed for t alone (Tarjan's
+        low-link, iterative) and kept until a move touches t."""
+        cached = self._cuts[t]
+        if cached is False:
+            cached = self._cuts[t] = self._articulation(t)
+        return cached  # type: ignore[return-value]
+
+    def _articulation(self, t: int) -> set[int] | None:
+        members = self.members[t]
+        if not members:
+            return set()
+        label, indptr, indices = self.label, self.indptr, self.indices
+        start = int(self.roots[t]) if self.roots is not None and self.roots[t] in members \
+            else min(members)
+        order = {start: 0}
+        low = {start: 0}
+        cuts: set[int] = set()
+        root_children = 0
+        stack = [(start, -1, iter(indices[indptr[start]:indptr[start + 1]].tolist()))]
+        while stack:
+            u, parent, it = stack[-1]
+            for v in it:
+                if label[v] != t:
+                    continue
+                if v not in order:
+                    order[v] = low[v] = len(order)
+                    stack.append((v, u, iter(indices[indptr[v]:indptr[v + 1]].tolist())))
+                    break
+                if v != parent and order[v] < low[u]:
+                    low[u] = order[v]
+            else:
+                stack.pop()
+                if parent < 0:
+                    continue
+                if low[u] < low[parent]:
+                    low[parent] = low[u]
+                if parent == start:
+                    root_children += 1
+                elif low[u] >= order[parent]:
+                    cuts.add(parent)
+        if len(order) != len(members):
+            return None
+        if root_children > 1:
+            cuts.add(start)
+        return cuts
+
     def can_leave(self, i: int) -> bool:
-        """Whether unit i may move without cutting its territory in two."""
+        """Whether unit i may move without cutting its territory in two (for a
+        connected territory: i is no articulation point of it)."""
         if self.fixed[i]:
             return False
         t = int(self.label[i])
+        cuts = self.cut_units(t)
+        if cuts is not None:
+            return i not in cuts
         return len(self.reached(t, without=i)) == len(self.members[t]) - 1
 
     def other_labels(self, i: int) -> set[int]:

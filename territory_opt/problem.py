@@ -905,6 +905,16 @@ class TerritoryProblem:
             out[pos], why[pos] = t, key
         return out
 
+    def relaxation(self) -> TerritoryProblem:
+        """The problem without contiguity whose plans include every connected plan:
+        with fixed centres each territory's root is locked into it, as the contiguous
+        problem keeps it. Its bound is valid for this problem."""
+        if self.roots is None:
+            return self.with_options(contiguity=False)
+        reps = self.territories["rep_id"].to_numpy()
+        return self.with_options(contiguity=False, locks=dict(self.locks) | {
+            self.unit_ids[r]: str(reps[t]) for t, r in enumerate(self.roots)})
+
     def with_options(self, **changes: object) -> TerritoryProblem:
         """A copy of the problem with some parameters changed.
 

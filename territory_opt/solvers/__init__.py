@@ -8,7 +8,9 @@ whose status, objective, bound and gap mean the same whatever the method
 - ``"mip"`` (:mod:`~territory_opt.solvers.mip`): the exact mixed-integer model
   through PuLP and HiGHS;
 - ``"lagrange"`` (:mod:`~territory_opt.solvers.lagrange`): the Lagrangian dual of
-  the bands, rounding and repair, for national sizes, with a certified bound.
+  the bands, rounding and repair, for national sizes, with a certified bound;
+- ``"search"`` (:mod:`~territory_opt.solvers.search`): connected plans by ejection
+  chains and tabu search, certified by the plain problem's bound.
 
 The HiGHS adapter (:mod:`~territory_opt.solvers.highs`) and the local searches on
 a :class:`~territory_opt.plan.Plan` (:mod:`~territory_opt.solvers.local`) serve
@@ -26,23 +28,29 @@ from territory_opt.solvers import lagrange
 from territory_opt.solvers.lagrange import solve_lagrange
 from territory_opt.solvers.mip import solve_mip
 from territory_opt.solvers.options import SolveOptions
+from territory_opt.solvers.search import solve_search
 
 __all__ = ["METHODS", "SolveOptions", "choose_method", "solve"]
 
 METHODS: dict[str, Callable[[TerritoryProblem, SolveOptions], Solution]] = {
     "mip": solve_mip,
     "lagrange": solve_lagrange,
+    "search": solve_search,
 }
 # the names of earlier releases
 ALIASES = {"exact": "mip", "large": "lagrange"}
 
 
 def choose_method(problem: TerritoryProblem) -> str:
-    """The method ``method="auto"`` picks: the Lagrangian path above a million
-    unit-centre pairs (units x territories, or units^2 with model centres), or with
-    contiguity above ``lagrange.CONTIGUOUS_UNITS`` units (the MIP's flow model finds
-    no plan there in minutes: 5,622 ZIP codes x 40, none in 289 s, where the
-    Lagrangian path's repair gives a 1.03 % gap in 16 s)."""
+    """The method ``method="auto"`` picks: with contiguity and fixed centres the search
+    (then the flow MIP from its plan while time is left and the gap is above the one
+    asked, up to ``lagrange.CONTIGUOUS_UNITS`` units); otherwise the Lagrangian path
+    above a million unit-centre pairs (units x territories, or units^2 with model
+    centres), or with contiguity above ``lagrange.CONTIGUOUS_UNITS`` units (the MIP's
+    flow model finds no plan there in minutes: 5,622 ZIP codes x 40, none in 289 s),
+    else the MIP."""
+    if problem.contiguity and problem.centres == "fixed":
+        return "search"
     if problem.contiguity and problem.n_units > lagrange.CONTIGUOUS_UNITS:
         return "lagrange"
     return "lagrange" if problem.n_units * problem.n_columns > lagrange.LARGE_PAIRS else "mip"
@@ -139,7 +147,10 @@ def solve(
     else:
         if name == "auto":
             name = choose_method(problem)
-        solution = METHODS[name](problem, options)
+            solution = solve_search(problem, options, polish=True) if name == "search" \
+                else METHODS[name](problem, options)
+        else:
+            solution = METHODS[name](problem, options)
     faults = plan_faults(problem, solution.unit_centres())
     if faults:  # never hand on a broken plan
         raise SolverError(f"method {name!r} returned a plan that breaks {', '.join(faults[:5])}"

@@ -18,7 +18,7 @@ from territory_opt.errors import SolverError
 from territory_opt.plan import Plan
 from territory_opt.problem import TerritoryProblem
 
-__all__ = ["locate_allocate", "make_contiguous"]
+__all__ = ["locate_allocate", "make_contiguous", "rejoin_pieces"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def make_contiguous(problem: TerritoryProblem, territory: np.ndarray, cost: np.n
     """
     plan = Plan(problem, territory, cost=cost, roots=roots, fixed=list(pinned or {}),
                 keep_regions=bool(problem.region_bands))  # type: ignore[attr-defined]
-    counts = {"orphans": _rejoin_pieces(plan), "balance": _balance(plan, deadline),
+    counts = {"orphans": rejoin_pieces(plan), "balance": _balance(plan, deadline),
               "improve": 0, "swaps": 0}
     while True:  # single moves, then swaps, while either improves
         moved = _improve(plan, deadline)
@@ -68,7 +68,7 @@ def make_contiguous(problem: TerritoryProblem, territory: np.ndarray, cost: np.n
     return plan.label, counts
 
 
-def _rejoin_pieces(plan: Plan) -> int:
+def rejoin_pieces(plan: Plan) -> int:
     """Pieces of a territory cut off from its root join the neighbouring territory
     where they cost least; a piece holding a locked unit cannot move."""
     orphans: set[int] = set()

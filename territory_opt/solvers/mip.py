@@ -479,7 +479,8 @@ class _Runner:
         return status, bound
 
 
-def solve_mip(problem: TerritoryProblem, options: SolveOptions) -> Solution:
+def solve_mip(problem: TerritoryProblem, options: SolveOptions, *,
+              start: np.ndarray | None = None, start_bound: float | None = None) -> Solution:
     """Solve ``problem`` exactly with the MIP, within the options' gap and time limit.
 
     With ``options.reduce`` (the default) it solves the LP relaxation (lower
@@ -497,6 +498,11 @@ def solve_mip(problem: TerritoryProblem, options: SolveOptions) -> Solution:
     territory that comes out disconnected adds separator cuts
     (:func:`separator_cuts`) and the model is re-solved until every territory
     is connected; each round's bound is valid for the contiguous problem.
+
+    ``start`` is a valid plan (each unit's centre column) to start from, such as the
+    search's, and ``start_bound`` a bound already proven for the problem (the plain
+    problem's): then the plain problem is not solved again, and the start is the
+    incumbent that the reduced-cost fixing works against.
     """
     seconds: dict[str, float] = {"check": 0.0, "build": 0.0, "presolve": 0.0, "solve": 0.0}
     clock = time.perf_counter()
@@ -534,7 +540,9 @@ def solve_mip(problem: TerritoryProblem, options: SolveOptions) -> Solution:
     plain_bound = None
     seed: np.ndarray | None = None  # a connected plan, when one is known
     lp_status = None  # the LP, when already solved (its values and duals stay on x)
-    if problem.contiguity and problem.contiguity_method == "flow":
+    if start is not None:
+        plain_bound = start_bound
+    elif problem.contiguity and problem.contiguity_method == "flow":
         t0 = time.perf_counter()
         # An infeasible flow LP proves the contiguous problem infeasible at once.
         lp_status = runner.run(mip=False)[0]
@@ -546,11 +554,7 @@ def solve_mip(problem: TerritoryProblem, options: SolveOptions) -> Solution:
         # to slow HiGHS down: AR 50 s -> over 200 s.)
         # (If even the plain problem is infeasible, its error, which says why, holds for
         # the contiguous one too.)
-        relaxed = problem.with_options(contiguity=False)
-        if problem.roots is not None:  # each territory holds its root: so must the plan
-            reps = problem.territories["rep_id"].to_numpy()
-            relaxed = problem.with_options(contiguity=False, locks=dict(problem.locks) | {
-                problem.unit_ids[r]: str(reps[t]) for t, r in enumerate(problem.roots)})
+        relaxed = problem.relaxation()  # each territory holds its root: so must the plan
         plain = solve_mip(relaxed, replace(
             options, time_limit=None if time_limit is None else time_limit / 2))
         seconds["presolve"] += time.perf_counter() - t0
@@ -579,7 +583,9 @@ def solve_mip(problem: TerritoryProblem, options: SolveOptions) -> Solution:
     while True:
         unit_centres, status, bound, info = _solve_round(
             problem, runner, x, seconds, lp_status, seed,
-            known=None if dual is None or closed is None else dual.plan)
+            known=start if start is not None else
+            None if dual is None or closed is None else dual.plan)
+        start = None
         seed = None
         lp_status = None  # later rounds add cuts: their LP differs
         if status == "infeasible":
@@ -636,7 +642,8 @@ def _solve_round(problem: TerritoryProblem, runner: _Runner, x: Variables,
     ``known`` a good plan that the model was reduced around (the Lagrangian
     bound's): the incumbent, without the LP's heuristics.
     """
-    incumbent = known
+    incumbent = known if known is None or all((i, c) in x for i, c in enumerate(known)) \
+        else None
     info: dict[str, Any] = {}
     lp_bound: float | None = None
     fixed: list[pulp.LpVariable] = []
