@@ -1,9 +1,12 @@
 """Contiguity's price: plain and contiguous plans side by side, one table.
 
 Each instance is solved without and with contiguity (the same adjacency graph,
-the same bands), each in its own process with a time limit; the table gives
-seconds, objective, best bound, gap, how many territories are in pieces, and
-the contiguous run's seconds and objective as ratios to the plain one.
+the same bands), each in its own process with a time limit: ``plain`` and
+``contiguous`` by ``method="auto"`` (with contiguity: the search, then the flow
+MIP from its plan), and the search alone at 5 s and 30 s. The table gives
+seconds, objective, gap against the best bound (the plain problem's, at least),
+how many territories are in pieces, and seconds and objective as ratios to the
+plain run.
 
 Instances (the first rows of issue "Contiguous territories by default"):
 
@@ -16,7 +19,7 @@ Instances (the first rows of issue "Contiguous territories by default"):
   (the Lagrangian path).
 
 Usage: .venv/bin/python benchmarks/contiguity.py [--instances georgia ...]
-           [--time-limit S]
+           [--runs plain contiguous ...] [--time-limit S]
 """
 
 from __future__ import annotations
@@ -57,16 +60,25 @@ def problem(name: str):
     raise SystemExit(f"unknown instance {name!r}")
 
 
-def child(name: str, contiguous: bool, time_limit: float) -> dict:
+RUNS = {  # run: (contiguous, method, time limit: None = --time-limit)
+    "plain": (False, "auto", None),
+    "contiguous": (True, "auto", None),
+    "search 5s": (True, "search", 5.0),
+    "search 30s": (True, "search", 30.0),
+}
+
+
+def child(name: str, run: str, time_limit: float) -> dict:
     """One run, in this process: the figures as a dict."""
     import territory_opt as topt
 
+    contiguous, method, limit = RUNS[run]
     p = problem(name)
     if contiguous:
         p = p.with_options(contiguity=True)
     t0 = time.perf_counter()
     try:
-        sol = topt.solve(p, gap=1e-3, time_limit=time_limit)
+        sol = topt.solve(p, method=method, gap=1e-3, time_limit=limit or time_limit)
     except topt.TerritoryOptError as exc:
         return {"seconds": time.perf_counter() - t0, "error": str(exc)[:70]}
     seconds = time.perf_counter() - t0
@@ -82,32 +94,32 @@ def child(name: str, contiguous: bool, time_limit: float) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--instances", nargs="+", default=list(INSTANCES), choices=INSTANCES)
+    parser.add_argument("--runs", nargs="+", default=list(RUNS), choices=RUNS)
     parser.add_argument("--time-limit", type=float, default=120.0)
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.child[0], args.child[1] == "1", args.time_limit)))
+        print(json.dumps(child(args.child[0], args.child[1], args.time_limit)))
         return
-    print(f"{'instance':18} {'run':10} {'seconds':>8} {'x plain':>8} {'objective':>13} "
+    print(f"{'instance':18} {'run':11} {'seconds':>8} {'x plain':>8} {'objective':>13} "
           f"{'x plain':>8} {'gap':>8} {'pieces':>6}  status")
     for name in args.instances:
         plain = None
-        for contiguous in (False, True):
-            out = subprocess.run([sys.executable, __file__, "--child", name,
-                                  "1" if contiguous else "0", "--time-limit",
-                                  str(args.time_limit)], capture_output=True, text=True)
+        for run in args.runs:
+            out = subprocess.run([sys.executable, __file__, "--child", name, run,
+                                  "--time-limit", str(args.time_limit)],
+                                 capture_output=True, text=True)
             try:
                 r = json.loads(out.stdout.strip().splitlines()[-1])
             except (IndexError, json.JSONDecodeError):
                 r = {"seconds": float("nan"), "error": out.stderr.strip()[-70:]}
-            run = "contiguous" if contiguous else "plain"
             if "error" in r:
-                print(f"{name:18} {run:10} {r['seconds']:8.1f} {'':>8} {'-':>13} {'':>8} "
+                print(f"{name:18} {run:11} {r['seconds']:8.1f} {'':>8} {'-':>13} {'':>8} "
                       f"{'-':>8} {'-':>6}  {r['error']}", flush=True)
                 continue
             plain = plain or r
             gap = "-" if r["gap"] is None else f"{r['gap']:.3%}"
-            print(f"{name:18} {run:10} {r['seconds']:8.1f} {r['seconds'] / plain['seconds']:7.1f}x "
+            print(f"{name:18} {run:11} {r['seconds']:8.1f} {r['seconds'] / plain['seconds']:7.1f}x "
                   f"{r['objective']:13,.0f} {r['objective'] / plain['objective']:7.4f}x "
                   f"{gap:>8} {r['in_pieces']:6d}  {r['status']} ({r['method']})", flush=True)
 

@@ -123,9 +123,15 @@ def test_solve_picks_the_path_by_size(georgia_zips, monkeypatch):
     assert topt.solve(problem, gap=1e-3).options["method"] == "lagrange"
     assert topt.solve(problem, gap=1e-3, method="large").options["method"] == "lagrange"
     monkeypatch.setattr(lagrange, "LARGE_PAIRS", 10**9)
-    assert choose_method(problem.with_options(contiguity=True)) == "mip"
+    # contiguity: the search at every size with fixed centres; the MIP or the
+    # Lagrangian path with model centres, by size
+    assert choose_method(problem.with_options(contiguity=True)) == "search"
+    model = topt.TerritoryProblem(units, k=4, centres="model", balance={"workload": 0.05},
+                                  contiguity=True)
+    assert choose_method(model) == "mip"
     monkeypatch.setattr(lagrange, "CONTIGUOUS_UNITS", problem.n_units - 1)
-    assert choose_method(problem.with_options(contiguity=True)) == "lagrange"
+    assert choose_method(model) == "lagrange"
+    assert choose_method(problem.with_options(contiguity=True)) == "search"
     assert choose_method(problem) == "mip"
     with pytest.raises(topt.InputError, match="method must be"):
         topt.solve(problem, method="fast")

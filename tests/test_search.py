@@ -79,22 +79,23 @@ def test_search_keeps_segments_locks_and_connection(inst, seed):
         warnings.simplefilter("ignore", topt.TerritoryOptWarning)
         try:
             problem = build(inst)
+            roots = problem.roots
         except topt.InfeasibleError:
             return
     start = grow_plan(problem, random_state=seed)
-    assert problem.eligible is None or problem.eligible[np.arange(problem.n_units), start].all() \
-        or not problem.eligible.any(axis=1).all()
-    engine = Search(problem, start, cost=problem.costs, roots=problem.roots,
+    if not topt.problem.is_connected_plan(problem, start) or (
+            problem.eligible is not None
+            and not problem.eligible[np.arange(problem.n_units), start].all()):
+        return  # grow_plan may strand a unit that no eligible territory touches
+    engine = Search(problem, start, cost=problem.costs, roots=roots,
                     fixed=sorted(problem.locked), connected=True,
                     rng=np.random.default_rng(seed))
-    if not topt.problem.is_connected_plan(problem, engine.labels()):
-        return  # grow_plan may strand a unit that no eligible territory touches
     engine.repair(None)
     engine.tabu_phase(30, None)
     labels = engine.labels()
     assert topt.problem.is_connected_plan(problem, labels)
     assert all(labels[i] == t for i, t in problem.locked.items())
-    assert all(labels[r] == t for t, r in enumerate(problem.roots))
+    assert all(labels[r] == t for t, r in enumerate(roots))
     if problem.eligible is not None:
         assert problem.eligible[np.arange(problem.n_units), labels].all()
     # the plan's sums are the engine's

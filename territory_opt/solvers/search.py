@@ -59,7 +59,7 @@ STALL_ROUNDS = 12  # rounds without a better plan after which a run without a li
 START_SHARE = 0.5  # of the time limit, for the plain solve that gives the start and bound
 SEARCH_SHARE = 0.5  # with a MIP after it: the search's share of the time left
 POLISH_SECONDS = 5.0  # time left below which the search's plan is not handed to the MIP
-POLISH_MARGIN = 0.85  # of the time left, for the MIP (its model building overruns a little)
+POLISH_MARGIN = 0.75  # of the time left, for the MIP (its model building overruns a little)
 BIG = 1e6  # violation's weight in the last descent, in units of the typical move cost
 PENALTY = 30.0  # violation's first weight in a repair and the tabu phase, the same units
 
@@ -473,10 +473,10 @@ def search(problem: TerritoryProblem, labels: np.ndarray, *, deadline: float | N
         if stop is not None and time.perf_counter() >= stop:
             break
         rounds += 1
-        found = engine.tabu_phase(iterations, deadline)
+        found = engine.tabu_phase(iterations, stop)
         if found is not None:
             engine.set_labels(found[0])
-            steps += engine.repair(deadline)
+            steps += engine.repair(stop)
         key = (engine.violation(), engine.total_cost())
         if key[0] < best_key[0] - 1e-12 or (key[0] <= best_key[0] + 1e-12
                                             and key[1] < best_key[1] - 1e-9):
