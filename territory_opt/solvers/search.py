@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from territory_opt.errors import SolverError
+from territory_opt.errors import InfeasibleError, SolverError
 from territory_opt.plan import Plan
 from territory_opt.problem import TerritoryProblem, check_feasibility, plan_faults
 from territory_opt.solution import Solution, relative_gap
@@ -593,7 +593,14 @@ def solve_search(problem: TerritoryProblem, options: SolveOptions, *,
     t0 = time.perf_counter()
     start_options = options if limit is None else replace(
         options, time_limit=max(1.0, START_SHARE * (limit - seconds["check"])))
-    start, bound, how = plain_start(problem, start_options)
+    try:
+        start, bound, how = plain_start(problem, start_options)
+    except InfeasibleError:
+        if not (polish and problem.contiguity and problem.n_units <= CONTIGUOUS_UNITS):
+            raise
+        # the exact model names what contiguity adds (a unit no territory can reach)
+        left = None if deadline is None else max(1.0, deadline - time.perf_counter())
+        return solve_mip(problem, replace(options, time_limit=left))
     centres = None
     if start is None and problem.centres == "model":
         raise SolverError(f"the search starts from the plain problem's centres, which gave "
