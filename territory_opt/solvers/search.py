@@ -459,7 +459,12 @@ def search(problem: TerritoryProblem, labels: np.ndarray, *, deadline: float | N
         roots = np.asarray(centres, dtype=int)
     connected = problem.contiguity
     plan = Plan(problem, labels, roots=roots, cost=cost, fixed=fixed)
-    rejoined = rejoin_pieces(plan) if connected else 0
+    try:
+        rejoined = rejoin_pieces(plan) if connected else 0
+    except SolverError:  # a locked piece cut off: territories grow from roots and locks
+        if centres is not None:
+            raise
+        plan, rejoined = Plan(problem, grow_plan(problem, random_state=random_state)), -1
     engine = Search(problem, plan.label, cost=cost, roots=roots, fixed=fixed,
                     connected=connected, rng=rng)
     steps = engine.repair(deadline)
@@ -615,8 +620,11 @@ def solve_search(problem: TerritoryProblem, options: SolveOptions, *,
     until = deadline
     if polish and deadline is not None:  # the MIP gets a share of what is left
         until = time.perf_counter() + SEARCH_SHARE * max(deadline - time.perf_counter(), 0.0)
-    labels, violation, info = search(problem, start, deadline=deadline, until=until,
-                                     centres=centres, random_state=options.random_state)
+    try:
+        labels, violation, info = search(problem, start, deadline=deadline, until=until,
+                                         centres=centres, random_state=options.random_state)
+    except SolverError as exc:  # no start it can work from
+        labels, violation, info = start, np.inf, {"search_error": str(exc)}
     if centres is not None:
         labels = centres[labels]
     seconds["solve"] = time.perf_counter() - t0
