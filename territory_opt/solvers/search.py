@@ -122,7 +122,6 @@ class Search:
         self.unit_cost = float(np.median(typical)) if len(typical) else 1.0
         self.unit_cost = max(self.unit_cost, 1e-9)
         self.big = BIG * self.unit_cost
-        self.weight = self.big
         self.tabu = np.zeros((plan.n, plan.k), dtype=np.int64)
         self.iteration = 0
 
