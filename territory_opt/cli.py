@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 EXIT_CODES = {InputError: 2, InfeasibleError: 3, SolverError: 4}
+EXIT_RELAXED = 5  # a compromise plan was written
 EXIT_HELP = """\
 exit codes:
   0    done (validate: no problem found)
@@ -32,6 +33,8 @@ exit codes:
   3    infeasible: no plan meets the bands, locks and options (the message says why);
        size: no headcount tried is feasible; sweep: no run has a plan
   4    the solver failed or stopped without a plan (time limit)
+  5    relaxed: no plan holds every band; the plan nearest them was written (status
+       relaxed, the bands it misses in the console, report and manifest)
   130  interrupted (Ctrl-C), 143 terminated (SIGTERM): nothing was written
 """
 
@@ -256,7 +259,8 @@ def _run(args: argparse.Namespace) -> int:
             _print_run(run)
         print("  " + ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()))
         print(f"  outputs: {result.out_dir}")
-    return 0
+    relaxed = any(run.solution.status == "relaxed" for run in result.teams.values() or [result])
+    return EXIT_RELAXED if relaxed else 0
 
 
 def _print_run(result: RunResult) -> None:
@@ -269,12 +273,23 @@ def _print_run(result: RunResult) -> None:
     bound = "unknown" if sol.bound is None else f"{sol.bound:,.2f}"
     print(f"{result.scenario.name}: {sol.status}, objective {sol.objective:,.2f}, "
           f"bound {bound}, gap {gap}")
+    if sol.status == "relaxed":
+        least = sol.options.get("violation_bound")
+        least = "" if least is None else f", at least {least:.3g} for any plan"
+        print(f"  no plan holds every band ({sol.options.get('relaxed_because', '')}); "
+              f"the plan nearest them (total violation {sol.options['violation']:.3g}"
+              f"{least}) misses:")
+        for line in s.get("band_misses", []):
+            print(f"    {line}")
     chosen = ", chosen by units: auto" if result.scenario.units.method == "auto" else ""
     coverage = (f"coverage ratio {s['coverage_ratio']:.1%}"
                 if s["coverage_ratio"] == s["coverage_ratio"]  # no potential: NaN
                 else f"account coverage {s['account_coverage']:.1%}")
+    pieces = s.get("territories_in_pieces", 0)
+    shape = f" ({pieces} in pieces)" if pieces else \
+        (" (each in one piece)" if sol.problem.contiguity else "")
     print(f"  {s['accounts']} accounts in {s['units']} units ({s['units_method']}"
-          f"{chosen}), {s['territories']} territories; {coverage} within "
+          f"{chosen}), {s['territories']} territories{shape}; {coverage} within "
           f"{s['reach_km']:g} km; worst workload deviation "
           f"{s['worst_deviation_workload']:.1%}")
     if s.get("moved_accounts") is not None:

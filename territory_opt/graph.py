@@ -21,7 +21,7 @@ import shapely
 
 from territory_opt.errors import InputError, TerritoryOptWarning
 
-__all__ = ["adjacency", "graph_from_edges", "relabel_to_positions"]
+__all__ = ["adjacency", "graph_from_edges", "piece_counts", "relabel_to_positions"]
 
 logger = logging.getLogger(__name__)
 
@@ -152,3 +152,20 @@ def relabel_to_positions(graph: nx.Graph, ids: Sequence[str]) -> nx.Graph:
     out.add_nodes_from(range(len(ids)))
     out.add_edges_from((pos[a], pos[b]) for a, b in graph.edges if a in pos and b in pos)
     return out
+
+
+def piece_counts(indptr: np.ndarray, indices: np.ndarray, labels: np.ndarray,
+                 k: int) -> np.ndarray:
+    """Per territory (``labels``: each unit's, 0 .. k-1): how many connected pieces it
+    is in on the graph given as CSR ``indptr`` / ``indices`` (one connected-components
+    pass over the edges inside territories)."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = len(labels)
+    rows = np.repeat(np.arange(n), np.diff(indptr))
+    same = labels[rows] == labels[indices]
+    inside = csr_matrix((np.ones(int(same.sum())), (rows[same], indices[same])), shape=(n, n))
+    _, component = connected_components(inside, directed=False)
+    first = np.unique(component, return_index=True)[1]
+    return np.bincount(labels[first], minlength=k)

@@ -221,16 +221,9 @@ class Plan:
     def piece_counts(self) -> np.ndarray:
         """Per territory: how many connected pieces it is in, all territories at once
         (one connected-components pass over the edges inside territories)."""
-        from scipy.sparse import csr_matrix
-        from scipy.sparse.csgraph import connected_components
+        from territory_opt.graph import piece_counts
 
-        rows = np.repeat(np.arange(self.n), np.diff(self.indptr))
-        same = self.label[rows] == self.label[self.indices]
-        inside = csr_matrix((np.ones(int(same.sum())), (rows[same], self.indices[same])),
-                            shape=(self.n, self.n))
-        _, component = connected_components(inside, directed=False)
-        first = np.unique(component, return_index=True)[1]
-        return np.bincount(self.label[first], minlength=self.k)
+        return piece_counts(self.indptr, self.indices, self.label, self.k)
 
     def cut_units(self, t: int) -> set[int] | None:
         """The articulation points of territory t (the members whose leaving cuts it

@@ -35,7 +35,7 @@ from territory_opt.geo import (
     project,
 )
 
-__all__ = ["Band", "TerritoryProblem", "check_feasibility", "conflicts", "format_amount",
+__all__ = ["Band", "TerritoryProblem", "band_misses", "check_feasibility", "conflicts", "format_amount",
            "is_connected_plan", "max_units_per_territory", "parse_band", "plan_faults",
            "reachable_units", "regions_connected", "split_metric"]
 
@@ -1264,11 +1264,36 @@ def regions_connected(problem: TerritoryProblem, columns: np.ndarray) -> bool:
     return is_connected_plan(problem, problem.region_of[np.asarray(columns)])
 
 
-def plan_faults(problem: TerritoryProblem, unit_centres: np.ndarray) -> list[str]:
+def band_misses(problem: TerritoryProblem, unit_centres: np.ndarray) -> list[str]:
+    """Each band a plan (fixed centres: each unit's territory) misses, one line per
+    territory and metric: the amount, how far outside, and that as a share of the
+    bound (the figures a compromise plan is shown with). Empty when every band holds."""
+    from territory_opt.metrics import bands_held
+
+    terr = problem.territories
+    labels = np.asarray(unit_centres)
+    lines = []
+    for metric in problem.bands:  # type: ignore[attr-defined]
+        sums = np.bincount(labels, weights=problem.values(metric),
+                           minlength=problem.n_territories)
+        lower, upper = problem.bounds(metric)
+        for t in np.flatnonzero(~bands_held(sums, lower, upper)).tolist():
+            below = sums[t] < lower[t]
+            bound = lower[t] if below else upper[t]
+            off = abs(sums[t] - bound)
+            rep = f" (rep {terr['rep_id'][t]!r})" if terr["rep_id"][t] else ""
+            lines.append(f"territory {terr['territory'][t]!r}{rep}: {metric} {format_amount(sums[t])}, {format_amount(off)} "
+                         f"{'below its minimum' if below else 'above its maximum'} "
+                         f"{format_amount(bound)} ({off / max(abs(bound), 1e-9):.1%})")
+    return lines
+
+
+def plan_faults(problem: TerritoryProblem, unit_centres: np.ndarray, *,
+                bands: bool = True) -> list[str]:
     """What a plan (each unit's centre column) breaks of the problem's rules: every
     unit in one territory of the right number, its centres (model centres) in
-    their own territories, bands, locks and, when asked, contiguity. Empty for a
-    valid plan."""
+    their own territories, bands (unless ``bands`` is False: a compromise plan),
+    locks and, when asked, contiguity. Empty for a valid plan."""
     from territory_opt.metrics import bands_held
 
     unit_centres = np.asarray(unit_centres)
@@ -1286,7 +1311,7 @@ def plan_faults(problem: TerritoryProblem, unit_centres: np.ndarray) -> list[str
     else:
         labels = unit_centres
     k = len(centres) if problem.centres == "model" else problem.n_territories
-    for metric in problem.bands:  # type: ignore[attr-defined]
+    for metric in problem.bands if bands else ():  # type: ignore[attr-defined]
         sums = np.bincount(labels, weights=problem.values(metric), minlength=k)
         lower, upper = problem.bounds(metric)
         outside = np.flatnonzero(~bands_held(sums, lower[:k], upper[:k]))
@@ -1307,7 +1332,7 @@ def plan_faults(problem: TerritoryProblem, unit_centres: np.ndarray) -> list[str
         faults.append("contiguity")
     if problem.regions is not None and problem.centres == "fixed":
         regions = problem.region_of[unit_centres]
-        for metric in problem.region_bands:  # type: ignore[attr-defined]
+        for metric in problem.region_bands if bands else ():  # type: ignore[attr-defined]
             sums = np.bincount(regions, weights=problem.values(metric),
                                minlength=len(problem.regions))
             lower, upper = problem.region_bounds(metric)

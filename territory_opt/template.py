@@ -148,6 +148,7 @@ def scenario_template(path: str | Path, *, accounts: str | Path | None = None,
                   _line("fte", fte, "targets scale with FTE" if fte else
                         "no FTE column: everyone full time")]
         served = guess_column(columns, "segments")
+        specialists = bool(served)
         if served:
             lines.append(_line("segments", served, "segments each rep serves (a; b), "
                                "blank: all"))
@@ -160,6 +161,8 @@ def scenario_template(path: str | Path, *, accounts: str | Path | None = None,
         lines += [("centres: model" + " " * 27 + "# no reps file: the model chooses each "
                    "territory's centre"),
                   "k: 10" + " " * 36 + "# TODO: number of territories"]
+    if reps is None:
+        specialists = False
     lines += ["units:",
               _line("method", "auto", "auto, accounts, clusters (n_units:) or polygons "
                     "(the potential areas)"),
@@ -171,13 +174,25 @@ def scenario_template(path: str | Path, *, accounts: str | Path | None = None,
     lines += ["objective:",
               _line("weight", "workload", "distance weighted by workload"),
               _line("power", 1, "1: distance, 2: squared distance (tighter shapes)"),
-              ("contiguity: false" + " " * 24 + "# true: each territory in one piece"),
+              _contiguity_line(reps is not None, specialists),
               "solver:",
               _line("time_limit", 120, "seconds; a plan found by then is reported with "
                     "its gap"),
-              _line("gap", 0.001, "stop at a proven gap of 0.1 %"),
+              _line("gap", 0.005, "stop within 0.5 % of the proven bound"),
               "report:",
               _line("reach_km", 100, "coverage ratio: potential within this distance"),
               _line("output", f"out/{name}", "outputs folder (relative to this file)",
                     indent=0)]
     return "\n".join(lines) + "\n"
+
+
+def _contiguity_line(fixed: bool, specialists: bool) -> str:
+    """Territories in one piece, except where that cannot hold yet: specialists on
+    the map of every account, and model-chosen centres (slow with contiguity)."""
+    if specialists:
+        return ("contiguity: false" + " " * 24 + "# specialists' accounts lie among the "
+                "others': connected maps per team need teams:")
+    if not fixed:
+        return ("contiguity: false" + " " * 24 + "# model centres: true asks connected "
+                "territories (slower)")
+    return "contiguity: true" + " " * 25 + "# each territory in one piece; false allows pieces"

@@ -110,9 +110,11 @@ def browser():
         b.close()
 
 
-def georgia_copy(path: Path, *, solver: dict | None = None, **files: Path) -> Path:
+def georgia_copy(path: Path, *, solver: dict | None = None, contiguity: bool | None = None,
+                 **files: Path) -> Path:
     """The Georgia scenario written to ``path`` with absolute input paths,
-    ``solver`` options merged in, and any input replaced (``accounts=...``)."""
+    ``solver`` options merged in, ``contiguity`` set when given, and any input
+    replaced (``accounts=...``)."""
     import yaml
 
     data = yaml.safe_load((ROOT / "scenarios" / "georgia.yaml").read_text())
@@ -120,6 +122,8 @@ def georgia_copy(path: Path, *, solver: dict | None = None, **files: Path) -> Pa
         data[key]["path"] = str(files.get(key, (ROOT / "scenarios" / data[key]["path"])
                                           .resolve()))
     data["solver"] |= solver or {}
+    if contiguity is not None:
+        data["contiguity"] = contiguity
     data.pop("output")
     path.write_text(yaml.safe_dump(data))
     return path

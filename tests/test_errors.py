@@ -221,7 +221,8 @@ CASES = [
                                                        "rep_id": ["R1", "R2"]}).to_csv(
         d / "locks.csv", index=False), scenario(d, "locks: {path: locks.csv}\n")),
          IE, r"locks\.csv', column 'account_id': id 'A1' appears on rows 2, 3"),
-    Case("band-cannot-hold", lambda d: scenario_text(d, SCENARIO.replace("0.5", "0.1"),
+    Case("band-cannot-hold", lambda d: scenario_text(d, SCENARIO.replace("0.5", "0.1")
+                                                     + "solver: {infeasible: refuse}\n",
                                                      accounts=accounts_with(
                                                          workload=[1.0, 1.0, 1.0, 9.0])),
          INF, r"unit 'A4' .*workload .*band", cli=True),

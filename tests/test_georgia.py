@@ -81,8 +81,9 @@ def test_territories_layer_and_map(out):
 
 def test_manifest(out, georgia_run):
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["status"] == "optimal"
-    assert manifest["gap"] <= 1e-3
+    assert manifest["status"] == "optimal"  # connected, within the 0.4 % the demo asks
+    assert manifest["gap"] <= 4e-3
+    assert manifest["solver"]["method"] in ("search", "search+mip")
     assert manifest["bound"] <= manifest["objective"]
     roles = {i["role"] for i in manifest["inputs"]}
     assert roles == {"accounts", "potential", "reps", "deals"}

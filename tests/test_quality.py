@@ -85,8 +85,9 @@ def test_a_run_writes_quality_csv_the_report_and_the_console(tmp_path, capsys):
     frame = pd.read_csv(ROOT / "data" / "georgia" / "accounts.csv")
     frame.loc[0, ["lat", "lon"]] = [42.99, -71.46]  # in New England
     frame.to_csv(tmp_path / "accounts.csv", index=False)
+    # without contiguity: a contiguous map would also bridge the far account (a warning)
     scenario = georgia_copy(tmp_path / "s.yaml", accounts=tmp_path / "accounts.csv",
-                            solver={"gap": 0.01})
+                            solver={"gap": 0.01}, contiguity=False)
     assert main(["validate", str(scenario)]) == 0
     assert "warning: account A30002 lies" in capsys.readouterr().err
     assert main(["run", str(scenario), "--out", str(tmp_path / "out")]) == 0

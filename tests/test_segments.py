@@ -301,7 +301,8 @@ def _teams_copy(tmp_path, **changes):
 
 
 def test_overlay_teams_assign_each_account_once_per_team(tmp_path):
-    path = _teams_copy(tmp_path, locks={"A30026": "R13", "A30003": "R05"})
+    path = _teams_copy(tmp_path, locks={"A30026": "R13", "A30003": "R05"},
+                       solver={"time_limit": 20, "gap": 0.004})  # plans, not their quality
     check = topt.check_scenario(path)
     assert check.ok, check.problems
     assert check.facts["teams"]["hospital"]["accounts"] == 121

@@ -153,7 +153,7 @@ ul.quality li {{ margin-bottom: 0.4em; }}
 table.head {{ margin-bottom: 2em; }}
 th, td {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }}
 th {{ background: #f0f0f0; }}
-table.head th, table.head td {{ text-align: left; }}
+table.head th, table.head td {{ text-align: left; white-space: pre-line; }}
 tr.total td {{ font-weight: bold; }}
 td.bad {{ background: #fdd; }}
 img {{ max-width: 100%; }}
@@ -177,8 +177,12 @@ def report_sections(solution: Solution, table: pd.DataFrame, summary: dict[str, 
     gap = "unknown" if summary["gap"] is None else f"{summary['gap']:.4%}"
     bound = "unknown" if summary["bound"] is None else f"{summary['bound']:,.2f}"
     bands = p.bands  # type: ignore[attr-defined]
+    status = f"{summary['status']} (solver {summary['solver']})"
+    if summary["status"] == "relaxed":
+        status += (": no plan holds every band; this is the plan nearest them (red cells "
+                   "below)")
     head = [
-        ("Status", f"{summary['status']} (solver {summary['solver']})"),
+        ("Status", status),
         ("Objective", f"{summary['objective']:,.2f}"),
         ("Best lower bound", bound),
         ("Gap", gap),
@@ -202,6 +206,11 @@ def report_sections(solution: Solution, table: pd.DataFrame, summary: dict[str, 
         head.append(("Regions", f"{len(p.regions)} ({', '.join(p.regions)}), planned {how}; "
                      f"region bands: {region_bands or 'none'}"
                      + ("; every region connected" if p.region_contiguity else "")))
+    if summary.get("band_misses"):
+        head.append(("Outside the bands", "\n".join(summary["band_misses"])))
+    if summary.get("territories_in_pieces"):
+        head.append(("Territories in pieces", f"{summary['territories_in_pieces']} of "
+                     f"{p.n_territories} (the scenario has contiguity: false)"))
     if summary.get("placed_by_zip"):
         head.append(("Placed by ZIP code", f"{summary['placed_by_zip']:,} accounts (no "
                      "coordinates in the file)"))
@@ -209,7 +218,9 @@ def report_sections(solution: Solution, table: pd.DataFrame, summary: dict[str, 
         head.append(("Moved accounts", f"{summary['moved_accounts']:,} "
                      f"({summary['moved_share']:.1%}) change rep against the current "
                      "alignment"))
-    rows_head = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in head)
+    red = {"Outside the bands"}  # a compromise plan's misses
+    rows_head = "".join(f"<tr><th>{esc(k)}</th><td{' class=bad' if k in red else ''}>"
+                        f"{esc(v)}</td></tr>" for k, v in head)
     bad: set[tuple[int, str]] = set()
     for metric in bands:
         lower, upper = p.bounds(metric)

@@ -14,6 +14,7 @@ import pandas as pd
 
 from territory_opt import metrics
 from territory_opt.errors import TerritoryOptWarning
+from territory_opt.problem import band_misses
 
 if TYPE_CHECKING:
     from territory_opt.solution import Solution
@@ -263,6 +264,22 @@ def deals_table(solution: Solution, deals: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["territory", *DEAL_COLUMNS]).round(2)
 
 
+def territories_in_pieces(solution: Solution) -> int:
+    """How many territories are in more than one piece on the units' adjacency graph
+    (the contiguity graph when one was asked, else the units' own)."""
+    import networkx as nx
+
+    from territory_opt.graph import piece_counts
+
+    p = solution.problem
+    with warnings.catch_warnings():  # islands bridged: said where contiguity is asked
+        warnings.simplefilter("ignore", TerritoryOptWarning)
+        graph = p.adjacency
+    csr = nx.to_scipy_sparse_array(graph, nodelist=range(p.n_units), format="csr")
+    return int((piece_counts(csr.indptr, csr.indices, solution.assignment,
+                             p.n_territories) > 1).sum())
+
+
 def scenario_summary(solution: Solution, *, reach_km: float) -> dict[str, Any]:
     """Headline figures of a run: solver outcome, coverage, balance."""
     p = solution.problem
@@ -288,6 +305,9 @@ def scenario_summary(solution: Solution, *, reach_km: float) -> dict[str, Any]:
     for metric in report_metrics(solution):
         summary[f"worst_deviation_{metric}"] = metrics.worst_deviation(
             solution.sums(metric), p.targets(metric))
+    if p.centres == "fixed":  # a compromise plan (status relaxed) misses some
+        summary["band_misses"] = band_misses(p, solution.unit_centres())
+    summary["territories_in_pieces"] = territories_in_pieces(solution)
     if p.current:  # realignment: accounts that change rep, and their share
         moved = solution.moves()
         known = int((moved["old_rep_id"] != "").sum())

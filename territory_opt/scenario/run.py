@@ -481,7 +481,7 @@ def _solve_scenario(scenario: Scenario, path: Path | None, *, time_limit: float 
                          time_limit=time_limit if time_limit is not None
                          else sol_spec.time_limit, gap=sol_spec.gap, threads=sol_spec.threads,
                          random_state=sol_spec.random_state, reduce=sol_spec.reduce,
-                         diagnose=sol_spec.diagnose,
+                         diagnose=sol_spec.diagnose, infeasible=sol_spec.infeasible,
                          regions="joint" if scenario.regions is None
                          else scenario.regions.method,
                          workers=None if scenario.regions is None else scenario.regions.workers)

@@ -112,7 +112,7 @@ class ContiguitySpec(_Spec):
 
 
 class SolverSpec(_Spec):
-    method: Literal["auto", "mip", "lagrange"] = "auto"  # see territory_opt.solve
+    method: Literal["auto", "mip", "lagrange", "search"] = "auto"  # see territory_opt.solve
     name: str = "HiGHS"
     time_limit: float | None = Field(default=120.0, gt=0)
     gap: float = Field(default=1e-4, ge=0, lt=1)
@@ -120,6 +120,9 @@ class SolverSpec(_Spec):
     random_state: int = 0
     reduce: bool = True
     diagnose: bool = True
+    # no plan holds every band: write the plan nearest them (status relaxed, exit 5),
+    # or refuse (exit 3, the diagnosis only)
+    infeasible: Literal["compromise", "refuse"] = "compromise"
 
 
 class ReportSpec(_Spec):
@@ -229,7 +232,7 @@ class Scenario(_Spec):
         default_factory=lambda: {"workload": 0.05})
     capacity: dict[str, CapacitySpec] = Field(default_factory=dict)
     objective: ObjectiveSpec = Field(default_factory=ObjectiveSpec)
-    contiguity: bool | ContiguitySpec = False
+    contiguity: bool | ContiguitySpec = True  # wherever units have an adjacency
     # a file ({path: ...}) before inline locks ({A1: R1}): {path: x.csv} is both
     locks: LocksSpec | dict[str, str] | None = Field(default=None, union_mode="left_to_right")
     alignment: AlignmentSpec | None = None

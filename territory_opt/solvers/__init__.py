@@ -19,16 +19,17 @@ both.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
-from territory_opt.errors import InputError, SolverError
+from territory_opt.errors import InfeasibleError, InputError, SolverError
 from territory_opt.problem import TerritoryProblem, plan_faults
 from territory_opt.solution import Solution
 from territory_opt.solvers import lagrange
 from territory_opt.solvers.lagrange import solve_lagrange
 from territory_opt.solvers.mip import solve_mip
 from territory_opt.solvers.options import SolveOptions
-from territory_opt.solvers.search import solve_search
+from territory_opt.solvers.search import solve_compromise, solve_search
 
 __all__ = ["METHODS", "SolveOptions", "choose_method", "solve"]
 
@@ -68,6 +69,7 @@ def solve(
     msg: bool = False,
     reduce: bool = True,
     diagnose: bool = True,
+    infeasible: str = "refuse",
     regions: str = "joint",
     workers: int | None = None,
 ) -> Solution:
@@ -103,6 +105,14 @@ def solve(
         MIP: when the solver proves the problem infeasible, re-solve it with
         elastic bands (up to 30 s) so that the error says which bands must
         give, and by how much.
+    infeasible
+        When no plan holds every band (proven, or none found in the time):
+        ``"refuse"`` (default) raises :class:`InfeasibleError` (or
+        :class:`SolverError`) with the diagnosis; ``"compromise"`` returns the plan
+        nearest the bands instead (:func:`~territory_opt.solvers.search.solve_compromise`:
+        connected when contiguity is asked, locks and segments kept), with status
+        ``"relaxed"``; it still raises when no such plan exists (a unit no territory
+        can join connected).
     regions
         With reps in regions: ``"joint"`` (default) solves both levels in one
         model (``method`` as above); ``"top_down"`` solves the regions first,
@@ -115,9 +125,10 @@ def solve(
     Returns
     -------
     Solution
-        With ``status`` ``"optimal"`` (proven within ``gap``) or ``"feasible"``
+        With ``status`` ``"optimal"`` (proven within ``gap``), ``"feasible"``
         (a valid plan not proven optimal; ``gap`` says how far, None without a
-        bound); ``options["method"]`` names the method used.
+        bound) or, with ``infeasible="compromise"``, ``"relaxed"`` (outside some
+        bands: no bound, no gap); ``options["method"]`` names the method used.
 
     Raises
     ------
@@ -131,7 +142,7 @@ def solve(
     """
     options = SolveOptions(solver=solver, time_limit=time_limit, gap=gap, threads=threads,
                            random_state=random_state, msg=msg, reduce=reduce,
-                           diagnose=diagnose)
+                           diagnose=diagnose, infeasible=infeasible)
     name = ALIASES.get(method, method)
     if name not in (*METHODS, "auto"):
         raise InputError(f"method must be 'auto', {', '.join(map(repr, METHODS))}, got "
@@ -139,19 +150,26 @@ def solve(
     if regions not in ("joint", "top_down"):
         raise InputError(f"regions must be 'joint' (one model) or 'top_down' (regions "
                          f"first, then each region's territories), got {regions!r}")
-    if regions == "top_down":
-        from territory_opt.solvers.regions import solve_top_down
+    clock = time.perf_counter()
+    try:
+        if regions == "top_down":
+            from territory_opt.solvers.regions import solve_top_down
 
-        solution = solve_top_down(problem, options, method=name, workers=workers)
-        name = "top_down"
-    else:
-        if name == "auto":
+            solution = solve_top_down(problem, options, method=name, workers=workers)
+            name = "top_down"
+        elif name == "auto":
             name = choose_method(problem)
             solution = solve_search(problem, options, polish=True) if name == "search" \
                 else METHODS[name](problem, options)
         else:
             solution = METHODS[name](problem, options)
-    faults = plan_faults(problem, solution.unit_centres())
+    except (InfeasibleError, SolverError) as exc:
+        if infeasible != "compromise":
+            raise
+        solution = solve_compromise(problem, options, exc, spent=time.perf_counter() - clock)
+        name = "search"
+    faults = plan_faults(problem, solution.unit_centres(),
+                         bands=solution.status != "relaxed")
     if faults:  # never hand on a broken plan
         raise SolverError(f"method {name!r} returned a plan that breaks {', '.join(faults[:5])}"
                           f"{' and more' if len(faults) > 5 else ''}; this is a bug, please "

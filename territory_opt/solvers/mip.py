@@ -793,6 +793,26 @@ def _diagnose(problem: TerritoryProblem, runner: _Runner) -> list[str] | None:
     return elastic_slacks(problem, elastic) or None
 
 
+def violation_bound(problem: TerritoryProblem, time_limit: float) -> float | None:
+    """A proven lower bound on the least total band violation of any plan that keeps
+    the other rules (contiguity included): the elastic model's bound after at most
+    ``time_limit`` seconds, in the search's measure (each band's distance as a share
+    of the metric's average territory). None when it gives none (or with a cap on
+    moves, whose slack is measured otherwise)."""
+    if problem.max_moved is not None:
+        return None
+    engine = make_solver("HiGHS", time_limit=max(time_limit, 0.5), gap=1e-4, threads=None,
+                         random_state=0, msg=False)
+    try:  # no model (a unit no territory can join): no bound; the search says why
+        elastic, _ = build_model(problem, elastic=True)
+        status, bound = _solve_lp(elastic, engine, "HiGHS")
+    except (SolverError, InfeasibleError):
+        return None
+    if status == "optimal" and bound is None:
+        bound = pulp.value(elastic.objective)
+    return None if bound is None else max(float(bound), 0.0)
+
+
 def _infeasible(problem: TerritoryProblem, rounds: int,
                 diagnosis: list[str] | None = None) -> InfeasibleError:
     bands = ", ".join(b.describe().removeprefix("the ")

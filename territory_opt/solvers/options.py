@@ -7,7 +7,10 @@ from typing import Any
 
 from territory_opt.errors import InputError
 
-__all__ = ["SolveOptions"]
+__all__ = ["INFEASIBLE", "SolveOptions"]
+
+# what solve does when no plan holds every band: raise, or hand back the compromise
+INFEASIBLE = ("refuse", "compromise")
 
 
 @dataclass(frozen=True)
@@ -26,8 +29,13 @@ class SolveOptions:
     msg: bool = False
     reduce: bool = True
     diagnose: bool = True
+    infeasible: str = "refuse"
 
     def __post_init__(self) -> None:
+        if self.infeasible not in INFEASIBLE:
+            raise InputError(f"infeasible must be 'refuse' (raise InfeasibleError) or "
+                             f"'compromise' (the plan nearest the bands), got "
+                             f"{self.infeasible!r}")
         if not 0 <= self.gap < 1:
             raise InputError(f"gap must be a share between 0 and 1 (1e-3 = 0.1 %), got "
                              f"{self.gap!r}")
@@ -39,4 +47,4 @@ class SolveOptions:
         """What a :class:`~territory_opt.Solution` records of how it was solved."""
         return {"method": method, "time_limit": self.time_limit, "gap": self.gap,
                 "threads": self.threads, "reduce": self.reduce,
-                "random_state": self.random_state}
+                "random_state": self.random_state, "infeasible": self.infeasible}

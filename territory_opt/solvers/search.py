@@ -47,7 +47,7 @@ from territory_opt.solution import Solution, relative_gap
 from territory_opt.solvers.local import rejoin_pieces
 from territory_opt.solvers.options import SolveOptions
 
-__all__ = ["Search", "grow_plan", "solve_search"]
+__all__ = ["Search", "grow_plan", "solve_compromise", "solve_search"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,11 +57,16 @@ NODES = 1000  # arcs the chain search evaluates per descent step
 TABU_ITERATIONS = 300  # single penalised moves per diversification phase
 STALL_ROUNDS = 12  # rounds without a better plan after which a run without a limit stops
 START_SHARE = 0.5  # of the time limit, for the plain solve that gives the start and bound
+PLAIN_GAP_SHARE = 1 / 3  # of the gap asked, for the plain solve's own gap
 SEARCH_SHARE = 0.5  # with a MIP after it: the search's share of the time left
 POLISH_SECONDS = 5.0  # time left below which the search's plan is not handed to the MIP
 POLISH_MARGIN = 0.75  # of the time left, for the MIP (its model building overruns a little)
 BIG = 1e6  # violation's weight in the last descent, in units of the typical move cost
 PENALTY = 30.0  # violation's first weight in a repair and the tabu phase, the same units
+COMPROMISE_SHARE = 0.05  # of the time limit, the compromise's at least (when it is spent)
+ELASTIC_UNITS = 500  # units up to which the elastic model bounds the compromise's violation
+ELASTIC_SHARE = 0.25  # of the compromise's time, for that bound
+ELASTIC_SECONDS = 10.0  # the bound's time at most
 
 
 @dataclass
@@ -398,12 +403,12 @@ class Search:
                    ) -> tuple[np.ndarray, float] | None:
         """Tabu search: the best non-tabu move or pair of moves by cost plus an
         adaptive penalty on the violation, improving or not; a unit may not return to
-        the territory it left for a random tenure. Returns the best plan within the
-        bands it passed through (and its cost), None if none beat the start."""
+        the territory it left for a random tenure. Returns the best plan it passed
+        through (violation first, then cost) and its cost, None if none beat the start."""
         k = self.plan.k
         weight = PENALTY * self.unit_cost
         best: tuple[np.ndarray, float] | None = None
-        best_cost = self.total_cost() if self.violation() <= 1e-12 else np.inf
+        best_key = (_rounded(self.violation()), self.total_cost())
         for _ in range(iterations):
             if deadline is not None and time.perf_counter() > deadline:
                 break
@@ -419,13 +424,15 @@ class Search:
                 done.append((u, s))
             for u, s in done:
                 self.tabu[u, s] = self.iteration + int(self.rng.integers(5, 5 + max(k, 5)))
-            if self.violation() > 1e-12:
+            violation = self.violation()
+            if violation > 1e-12:
                 weight *= 1.1
             else:
                 weight = max(weight / 1.1, self.unit_cost)
-                cost = self.total_cost()
-                if cost < best_cost - 1e-9:
-                    best, best_cost = (self.labels(), cost), cost
+            key = (_rounded(violation), self.total_cost())
+            if key[0] < best_key[0] or (key[0] == best_key[0]
+                                        and key[1] < best_key[1] - 1e-9):
+                best, best_key = (self.labels(), key[1]), key
         return best
 
     def labels(self) -> np.ndarray:
@@ -436,18 +443,24 @@ class Search:
             self.move(i, int(labels[i]))
 
 
+def _rounded(violation: float) -> float:
+    """A violation compared as equal when it differs in rounding only (0 inside)."""
+    return 0.0 if violation <= 1e-12 else round(violation, 9)
+
+
 def search(problem: TerritoryProblem, labels: np.ndarray, *, deadline: float | None,
            until: float | None = None, centres: np.ndarray | None = None,
-           random_state: int = 0, stall: int = STALL_ROUNDS
+           random_state: int = 0, stall: int = STALL_ROUNDS, target: float | None = None
            ) -> tuple[np.ndarray, float, dict[str, Any]]:
     """Improve the plan ``labels`` (each unit's territory) by the search of the module
     docstring until ``deadline`` (or ``stall`` rounds bring nothing better); once a
     plan within the bands is found, until ``until`` (when earlier than ``deadline``).
 
     With model centres, ``centres`` are the territories' centre units: they stay
-    (each is its territory's root). Returns the best plan found (connected when the
-    problem asks it), its violation (0 when every band holds) and counts of the
-    search's work.
+    (each is its territory's root). The search stops as soon as a plan within the
+    bands has an objective of at most ``target`` (a plan within the gap asked).
+    Returns the best plan found (connected when the problem asks it), its violation
+    (0 when every band holds) and counts of the search's work.
     """
     rng = np.random.default_rng(random_state)
     fixed = sorted(problem.locked)
@@ -469,10 +482,15 @@ def search(problem: TerritoryProblem, labels: np.ndarray, *, deadline: float | N
     steps = engine.repair(deadline)
     best, best_key = engine.labels(), (engine.violation(), engine.total_cost())
     rounds = since = 0
+
+    def good_enough() -> bool:
+        return target is not None and best_key[0] <= 1e-12 and \
+            problem.objective_of(best if centres is None else centres[best]) <= target
+
     # small plans need fewer iterations: a phase of 4 moves per unit, 2 idle rounds at least
     iterations = min(TABU_ITERATIONS, 4 * problem.n_units)
     stall = min(stall, max(2, problem.n_units // 20))
-    while since < stall:
+    while since < stall and not good_enough():
         stop = deadline if best_key[0] > 1e-12 or until is None else until
         if stop is not None and time.perf_counter() >= stop:
             break
@@ -520,6 +538,10 @@ def grow_plan(problem: TerritoryProblem, *, random_state: int = 0) -> np.ndarray
 
     for i, t in seeds.items():
         add(i, t)
+    if problem.contiguity and problem.roots is not None:
+        for i, t in seeds.items():  # a locked unit apart from its root: a path joins them
+            for v in _path_to(plan, label, int(problem.roots[t]), i, t):
+                add(v, t)
     for t in range(k):  # a territory without a root (no contiguity) starts at its cheapest
         if not (label == t).any():
             free = np.flatnonzero(label < 0)
@@ -547,6 +569,34 @@ def grow_plan(problem: TerritoryProblem, *, random_state: int = 0) -> np.ndarray
             else problem.eligible[free]
         label[free] = np.argmin(np.where(allowed, problem.costs[free], np.inf), axis=1)
     return label
+
+
+def _path_to(plan: Plan, label: np.ndarray, source: int, target: int, t: int) -> list[int]:
+    """The free units (``label < 0``) on a shortest path from territory t's units
+    around ``source`` to unit ``target`` (breadth first through units that may join
+    t); empty when they already touch or no such path exists."""
+    from collections import deque
+
+    piece = plan.flood(source, lambda v: label[v] == t)
+    if target in piece:
+        return []
+    came: dict[int, int] = {u: -1 for u in piece}
+    queue = deque(piece)
+    while queue:
+        u = queue.popleft()
+        for v in plan.neighbours(u).tolist():
+            if v in came or not (label[v] < 0 or v == target) or not plan.may_join(v, t):
+                continue
+            came[v] = u
+            if v == target:
+                path = []
+                while came[v] >= 0 and v not in piece:
+                    v = came[v]
+                    if v not in piece:
+                        path.append(v)
+                return path
+            queue.append(v)
+    return []
 
 
 def plain_start(problem: TerritoryProblem, options: SolveOptions
@@ -595,8 +645,11 @@ def solve_search(problem: TerritoryProblem, options: SolveOptions, *,
     check_feasibility(problem)
     seconds["check"] = time.perf_counter() - clock
     t0 = time.perf_counter()
-    start_options = options if limit is None else replace(
-        options, time_limit=max(1.0, START_SHARE * (limit - seconds["check"])))
+    # the plain bound certifies the connected plan: proven to a third of the gap asked,
+    # so that most of the gap is left for what connecting the territories costs
+    start_options = replace(options, gap=options.gap * PLAIN_GAP_SHARE,
+                            time_limit=None if limit is None else
+                            max(1.0, START_SHARE * (limit - seconds["check"])))
     try:
         start, bound, how = plain_start(problem, start_options)
     except InfeasibleError:
@@ -619,9 +672,12 @@ def solve_search(problem: TerritoryProblem, options: SolveOptions, *,
     until = deadline
     if polish and deadline is not None:  # the MIP gets a share of what is left
         until = time.perf_counter() + SEARCH_SHARE * max(deadline - time.perf_counter(), 0.0)
+    # a plan within the gap asked ends the search (and makes the MIP unnecessary)
+    target = None if bound is None or options.gap >= 1 else bound / (1 - options.gap)
     try:
         labels, violation, info = search(problem, start, deadline=deadline, until=until,
-                                         centres=centres, random_state=options.random_state)
+                                         centres=centres, random_state=options.random_state,
+                                         target=target)
     except SolverError as exc:  # no start it can work from
         labels, violation, info = start, np.inf, {"search_error": str(exc)}
     if centres is not None:
@@ -661,3 +717,57 @@ def solve_search(problem: TerritoryProblem, options: SolveOptions, *,
     return Solution.from_unit_centres(
         problem, labels, status=status, bound=bound, solver="HiGHS", seconds=seconds,
         options=options.record(method) | info | {"start": how, "plain_bound": bound})
+
+
+def solve_compromise(problem: TerritoryProblem, options: SolveOptions, why: Exception, *,
+                     spent: float = 0.0) -> Solution:
+    """The plan nearest the bands when no plan was found that holds them all (``why``:
+    the error that said so): connected when contiguity is asked, locks and segments
+    kept, the least total band violation (each territory's distance outside each of
+    its bands, as a share of the band's average target, summed), then the least cost.
+
+    Territories grow from their roots (and locked units), then the search of the
+    module docstring minimises violation first. The status is ``"relaxed"``: no
+    bound, no gap, never optimal; ``options["relaxed_because"]`` keeps ``why``'s
+    message, ``options["violation"]`` the total and ``options["violation_bound"]`` a
+    proven lower bound on it (the elastic model's, up to ``ELASTIC_UNITS`` units; None
+    otherwise). Runs for what is left of the time limit after ``spent`` seconds (5 %
+    of the limit at least).
+
+    Raises ``why`` again when no compromise exists: model centres or region bands
+    (not searched here), or a unit that no territory can join connected, or locks
+    and segments that no connected plan can keep.
+    """
+    from territory_opt.solvers.mip import violation_bound
+
+    if problem.centres == "model" or problem.region_bands:  # type: ignore[attr-defined]
+        raise why
+    clock = time.perf_counter()
+    limit = options.time_limit
+    left = None if limit is None else max(limit - spent, COMPROMISE_SHARE * limit)
+    bound = None
+    if problem.n_units <= ELASTIC_UNITS:
+        bound = violation_bound(problem, ELASTIC_SECONDS if left is None
+                                else min(ELASTIC_SHARE * left, ELASTIC_SECONDS))
+    deadline = None if left is None else clock + left
+    start = grow_plan(problem, random_state=options.random_state)
+    try:
+        labels, violation, info = search(problem, start, deadline=deadline,
+                                         random_state=options.random_state)
+    except SolverError:
+        raise why from None
+    if plan_faults(problem, labels, bands=False):  # no connected plan keeps the rules
+        raise why
+    seconds = {"check": 0.0, "build": 0.0, "presolve": spent,
+               "solve": time.perf_counter() - clock}
+    record = options.record("search") | info | {"start": "growth"}
+    if violation <= 1e-9:  # the search found what the first method did not
+        return Solution.from_unit_centres(problem, labels, status="feasible", bound=None,
+                                          solver="HiGHS", seconds=seconds, options=record)
+    logger.info("no plan holds every band (%s): compromise with violation %.4g", why,
+                violation)
+    return Solution.from_unit_centres(
+        problem, labels, status="relaxed", bound=None, solver="HiGHS", seconds=seconds,
+        options=record | {"relaxed_because": str(why), "violation": float(violation),
+                          "violation_bound": None if bound is None else min(bound, violation),
+                          "proven_infeasible": isinstance(why, InfeasibleError)})
