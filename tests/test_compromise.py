@@ -143,6 +143,17 @@ def test_georgia_counties_give_a_connected_compromise(tmp_path, capsys):
     assert "<th>Outside the bands</th><td class=bad>" in report
     table = (out / "assignments.csv").read_text()
     assert table.count("\n") == 950  # every account written
+    # the workbench opens it with the territories out of band marked, ready to edit
+    from territory_opt.workbench.session import open_run
+
+    session = open_run(out)
+    assert session.start.status == "relaxed"
+    figures = session.figures()
+    marked = {r["territory"] for r in figures["territories"]
+              if not all(x["held"] for x in r["metrics"].values())}
+    named = {line.split("'")[1] for line in summary["band_misses"]}
+    assert marked == named and figures["faults"]
+    assert all(r["pieces"] == 1 for r in figures["territories"])
 
 
 def test_refuse_keeps_the_diagnosis_and_writes_nothing(tmp_path, capsys):

@@ -58,6 +58,7 @@ TABU_ITERATIONS = 300  # single penalised moves per diversification phase
 STALL_ROUNDS = 12  # rounds without a better plan after which a run without a limit stops
 START_SHARE = 0.5  # of the time limit, for the plain solve that gives the start and bound
 PLAIN_GAP_SHARE = 1 / 3  # of the gap asked, for the plain solve's own gap
+PLAIN_GAP_FLOOR = 1e-3  # ... but no tighter than this (nor than the gap asked)
 SEARCH_SHARE = 0.5  # with a MIP after it: the search's share of the time left
 POLISH_SECONDS = 5.0  # time left below which the search's plan is not handed to the MIP
 POLISH_MARGIN = 0.75  # of the time left, for the MIP (its model building overruns a little)
@@ -645,9 +646,10 @@ def solve_search(problem: TerritoryProblem, options: SolveOptions, *,
     check_feasibility(problem)
     seconds["check"] = time.perf_counter() - clock
     t0 = time.perf_counter()
-    # the plain bound certifies the connected plan: proven to a third of the gap asked,
-    # so that most of the gap is left for what connecting the territories costs
-    start_options = replace(options, gap=options.gap * PLAIN_GAP_SHARE,
+    # the plain bound certifies the connected plan: proven to a third of the gap asked
+    # (0.1 % at least), so that most of the gap is left for what connecting costs
+    start_options = replace(options, gap=min(options.gap, max(options.gap * PLAIN_GAP_SHARE,
+                                                              PLAIN_GAP_FLOOR)),
                             time_limit=None if limit is None else
                             max(1.0, START_SHARE * (limit - seconds["check"])))
     try:
