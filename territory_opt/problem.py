@@ -35,8 +35,8 @@ from territory_opt.geo import (
     project,
 )
 
-__all__ = ["Band", "TerritoryProblem", "band_misses", "check_feasibility", "conflicts", "format_amount",
-           "is_connected_plan", "max_units_per_territory", "parse_band", "plan_faults",
+__all__ = ["Band", "TerritoryProblem", "band_misses", "check_feasibility", "conflicts",
+           "format_amount", "is_connected_plan", "max_units_per_territory", "parse_band", "plan_faults",
            "reachable_units", "regions_connected", "split_metric"]
 
 logger = logging.getLogger(__name__)
@@ -1282,7 +1282,8 @@ def band_misses(problem: TerritoryProblem, unit_centres: np.ndarray) -> list[str
             bound = lower[t] if below else upper[t]
             off = abs(sums[t] - bound)
             rep = f" (rep {terr['rep_id'][t]!r})" if terr["rep_id"][t] else ""
-            lines.append(f"territory {terr['territory'][t]!r}{rep}: {metric} {format_amount(sums[t])}, {format_amount(off)} "
+            lines.append(f"territory {terr['territory'][t]!r}{rep}: {metric} "
+                         f"{format_amount(sums[t])}, {format_amount(off)} "
                          f"{'below its minimum' if below else 'above its maximum'} "
                          f"{format_amount(bound)} ({off / max(abs(bound), 1e-9):.1%})")
     return lines

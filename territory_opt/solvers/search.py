@@ -589,12 +589,11 @@ def _path_to(plan: Plan, label: np.ndarray, source: int, target: int, t: int) ->
             if v in came or not (label[v] < 0 or v == target) or not plan.may_join(v, t):
                 continue
             came[v] = u
-            if v == target:
+            if v == target:  # walk back to the piece
                 path = []
-                while came[v] >= 0 and v not in piece:
-                    v = came[v]
-                    if v not in piece:
-                        path.append(v)
+                while (u := came[v]) not in piece:
+                    path.append(u)
+                    v = u
                 return path
             queue.append(v)
     return []
