@@ -56,8 +56,9 @@ def write_instance(data: dict, folder: Path, variant: str, time_limit: float,
         # the time to decide; the elastic diagnosis of an infeasible plan is extra
         "solver": {"time_limit": time_limit, "gap": gap, "diagnose": False},
     }
-    if variant == "contiguous":
-        scenario["contiguity"] = {"edges": {"path": "edges.csv"}}
+    # contiguity is on by default; the plain variant is Hess's model without it
+    scenario["contiguity"] = ({"edges": {"path": "edges.csv"}} if variant == "contiguous"
+                              else False)
     path = folder / "scenario.yaml"
     path.write_text(yaml.safe_dump(scenario, sort_keys=False))
     return path
