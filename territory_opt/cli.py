@@ -87,6 +87,12 @@ examples:
 KEY is a dotted scenario key (k, balance.workload, realignment.max_moved,
 solver.time_limit, ...); VALUES are comma-separated, or A..B for whole numbers.
 """,
+    "load-demo": """\
+examples:
+  export TERRITORY_OPT_DB_CRM=postgresql://planner@localhost:5432/crm
+  territory-opt load-demo crm            # accounts, counties, reps, deals, alignment
+  territory-opt run scenarios/georgia_postgis.yaml
+""",
     "size": """\
 examples:
   territory-opt size scenarios/georgia.yaml --max-workload 1600
@@ -169,7 +175,15 @@ def _parser() -> argparse.ArgumentParser:
     size.add_argument("--time-limit", type=float, default=60.0, metavar="S",
                       help="solver seconds per headcount (default 60)")
     size.add_argument("--csv", metavar="FILE", help="also write the table to FILE")
-    for each in (run, val, init, comp, swp, size, edt):
+    demo = command("load-demo", "load the Georgia demo data into a PostgreSQL/PostGIS "
+                   "database (for scenarios/georgia_postgis.yaml)")
+    demo.add_argument("database", help="the connection's name: its URL in "
+                      "TERRITORY_OPT_DB_<NAME>, or a libpq service of that name")
+    demo.add_argument("--schema", default="public", help="schema of the tables (default "
+                      "public)")
+    demo.add_argument("--replace", action="store_true", help="replace tables of the same "
+                      "names")
+    for each in (run, val, init, comp, swp, size, edt, demo):
         loud = each.add_mutually_exclusive_group()
         loud.add_argument("-v", "--verbose", action="store_true",
                           help="log every step, and show tracebacks")
@@ -361,6 +375,16 @@ def _init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_demo(args: argparse.Namespace) -> int:
+    from territory_opt.datasets import georgia_to_database
+
+    tables = georgia_to_database(args.database, schema=args.schema, replace=args.replace)
+    if not args.quiet:
+        print(f"loaded {', '.join(tables)} into database {args.database!r}; then: "
+              "territory-opt run scenarios/georgia_postgis.yaml")
+    return 0
+
+
 def _sweep(args: argparse.Namespace) -> int:
     from territory_opt.sweep import sweep
 
@@ -420,7 +444,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         command = {"run": _run, "validate": _validate, "init": _init, "sweep": _sweep,
-                   "size": _size, "compare": _compare, "edit": _edit}[args.command]
+                   "size": _size, "compare": _compare, "edit": _edit,
+                   "load-demo": _load_demo}[args.command]
         return command(args)
     except TerritoryOptError as exc:
         if args.verbose:

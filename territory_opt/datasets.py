@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -15,7 +16,8 @@ import pandas as pd
 from territory_opt.errors import InputError
 from territory_opt.io import read_accounts, read_potential, read_reps
 
-__all__ = ["georgia_paths", "load_georgia", "seeded_home_bases", "us_zip_units"]
+__all__ = ["georgia_paths", "georgia_to_database", "load_georgia", "seeded_home_bases",
+           "us_zip_units"]
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
@@ -43,6 +45,47 @@ def load_georgia() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame
     return (read_accounts(paths["accounts"]),
             read_potential(paths["potential"], value="population", id="fips"),
             read_reps(paths["reps"], region="region"))
+
+
+def georgia_to_database(database: str, *, schema: str = "public", con: Any = None,
+                        replace: bool = False) -> list[str]:
+    """Load the Georgia demo files into PostgreSQL/PostGIS, for
+    ``scenarios/georgia_postgis.yaml``: tables ``accounts`` (the CSV's columns and a
+    PostGIS point ``geom``), ``counties`` (polygons in the file's own SRID,
+    EPSG:26716), ``reps``, ``deals`` and ``alignment``, in one transaction.
+
+    ``database`` names the connection (``TERRITORY_OPT_DB_<NAME>`` or a libpq
+    service; see :mod:`territory_opt.io.database`), or ``con`` is an engine. Existing
+    tables of those names are an error unless ``replace``. Returns the tables written.
+    """
+    from territory_opt.io.database import connect
+    from territory_opt.io.sink import write_table
+
+    folder = DATA_DIR / "georgia"
+    frames: dict[str, pd.DataFrame] = {}
+    for name in ("accounts", "reps", "deals", "alignment"):
+        path = folder / f"{name}.csv"
+        if not path.is_file():
+            georgia_paths()  # names what is missing and how to get it
+            raise InputError(f"demo data file '{path}' not found")
+        frames[name] = pd.read_csv(path)  # the types a scenario reading the file sees
+    frames["counties"] = gpd.read_file(georgia_paths()["potential"])
+    engine = con if con is not None else connect(database)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        for name, frame in frames.items():
+            if replace:
+                conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{schema}"."{name}" CASCADE')
+            elif conn.exec_driver_sql("SELECT to_regclass(%(t)s)",
+                                      {"t": f'"{schema}"."{name}"'}).scalar() is not None:
+                raise InputError(f"database {database!r} already has table "
+                                 f"{schema}.{name}; pass replace=True (--replace) to load "
+                                 "the demo over it")
+            write_table(conn, schema, name, frame, srid=None)
+        conn.exec_driver_sql(
+            f'ALTER TABLE "{schema}".accounts ADD COLUMN geom geometry(Point, 4326); '
+            f'UPDATE "{schema}".accounts SET geom = ST_SetSRID(ST_MakePoint(lon, lat), 4326)')
+    return [f"{schema}.{name}" for name in frames]
 
 
 LOWER_48 = frozenset(

@@ -69,6 +69,34 @@ def owners(solution: topt.Solution) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
+def cluster():
+    """A throwaway PostgreSQL/PostGIS cluster (tests/pgcluster.py) with databases
+    ``crm`` (the Georgia demo tables) and ``warehouse``; skipped, saying why, where
+    the server cannot start, failed instead under REQUIRE_POSTGRES=1 (CI)."""
+    import pgcluster
+
+    why = pgcluster.why_not()
+    if why is not None:
+        if os.environ.get("REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"REQUIRE_POSTGRES=1 but {why}")
+        pytest.skip(why)
+    pytest.importorskip("sqlalchemy")
+    import sqlalchemy
+
+    server = pgcluster.start()
+    try:
+        for name in ("crm", "warehouse"):
+            server.create_database(name)
+        engine = sqlalchemy.create_engine(
+            server.url("crm").replace("postgresql://", "postgresql+psycopg://"),
+            poolclass=sqlalchemy.pool.NullPool)
+        topt.datasets.georgia_to_database("crm", con=engine)
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
 def georgia_run(tmp_path_factory):
     """The Georgia demo scenario, run once for the session."""
     out = tmp_path_factory.mktemp("georgia") / "out"

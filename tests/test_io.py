@@ -181,3 +181,15 @@ def test_bad_crs_string(tmp_path):
 def test_error_is_also_a_value_error(tmp_path):
     with pytest.raises(ValueError):
         topt.read_accounts(tmp_path / "nope.csv")
+
+
+def test_database_without_sqlalchemy_says_what_to_install(monkeypatch):
+    """The database readers import SQLAlchemy only when used; without it, the message
+    names the extra to install."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "sqlalchemy", None)
+    with pytest.raises(topt.InputError, match=r"pip install 'territory-opt\[postgis\]'"):
+        topt.io.connect("crm", environ={"TERRITORY_OPT_DB_CRM": "postgresql://u@h/db"})
+    with pytest.raises(topt.InputError, match=r"territory-opt\[postgis\]"):
+        topt.read_accounts("select 1", con="postgresql://u@h/db")

@@ -15,7 +15,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "territory_opt"
 # who may import a third-party package (anywhere in the module, lazily or not)
 ROOMS = {"pulp": ("solvers/mip.py",), "highspy": ("solvers/highs.py",),
          "folium": ("outputs/",), "matplotlib": ("outputs/",),
-         "starlette": ("workbench/app.py",), "uvicorn": ("workbench/app.py",)}
+         "starlette": ("workbench/app.py",), "uvicorn": ("workbench/app.py",),
+         "sqlalchemy": ("io/database.py", "io/sink.py"), "psycopg": ("io/database.py",)}
 
 
 def modules() -> dict[str, Path]:
@@ -86,7 +87,7 @@ def test_each_heavy_dependency_stays_in_its_room(package):
 
 def test_importing_the_package_loads_no_map_or_chart_library():
     code = ("import sys, territory_opt; print(sorted(m for m in ('folium', 'matplotlib', "
-            "'branca', 'starlette', 'uvicorn') if m in sys.modules))")
+            "'branca', 'starlette', 'uvicorn', 'sqlalchemy', 'psycopg') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"

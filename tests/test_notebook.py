@@ -3,7 +3,10 @@ package, as an analyst would run it (nbclient; working folder notebooks/)."""
 
 from __future__ import annotations
 
+import os
+
 import nbformat
+import pgcluster
 import pytest
 from conftest import ROOT
 from nbclient import NotebookClient
@@ -34,8 +37,16 @@ def _text(cell) -> str:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs(path, tmp_path, monkeypatch):
+def test_notebook_runs(path, tmp_path, monkeypatch, request):
     monkeypatch.setenv("TERRITORY_OPT_PROGRESS", "1")  # as in Jupyter: bars on
+    database = path.stem == "04_bring_your_own_data" and (
+        pgcluster.why_not() is None or os.environ.get("REQUIRE_POSTGRES") == "1")
+    if database:  # its database cell reads the demo tables of a throwaway server
+        server = request.getfixturevalue("cluster")
+        monkeypatch.setenv("TERRITORY_OPT_DB_CRM", server.url("crm", password=None))
+        monkeypatch.setenv("PGPASSWORD", pgcluster.PASSWORD)
+    else:
+        monkeypatch.delenv("TERRITORY_OPT_DB_CRM", raising=False)
     nb = nbformat.read(path, as_version=4)
     NotebookClient(nb, timeout=900, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
@@ -53,3 +64,5 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
         assert "Open the workbench" in text and "<b>edited</b>: objective" in text
     if path.stem == "04_bring_your_own_data":
         assert "39999" in text and "319O6" in text  # the unplaced rows are shown
+        if database:
+            assert "828 accounts from the database, CRS EPSG:4326" in text

@@ -1,8 +1,10 @@
 """Reading inputs (files, ZIP geocoding) and writing outputs (all or nothing).
 
-A database reader can join the file readers here, imported only when called.
+A database (PostgreSQL/PostGIS) is read where a file would be: a query or a table
+on a named connection; SQLAlchemy is imported only when one is used.
 """
 
+from territory_opt.io.database import DatabaseSource, connect, env_name
 from territory_opt.io.files import (
     read_accounts,
     read_alignment,
@@ -26,7 +28,10 @@ from territory_opt.io.zips import geocode_zip, normalise_zip, zip_centroids
 
 __all__ = [
     "MANIFEST",
+    "DatabaseSource",
     "capacity_column",
+    "connect",
+    "env_name",
     "geocode_zip",
     "is_replaceable",
     "normalise_zip",

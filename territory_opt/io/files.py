@@ -27,6 +27,7 @@ import pandas as pd
 from territory_opt.errors import InputError, TerritoryOptWarning
 from territory_opt.geo import parse_crs
 from territory_opt.io.columns import guess_column
+from territory_opt.io.database import DatabaseSource, database_source, read_database
 from territory_opt.io.zips import ZIP_REASONS, geocode_zip
 
 __all__ = ["PARQUET_SUFFIXES", "TABLE_SUFFIXES", "VECTOR_SUFFIXES", "read_accounts",
@@ -41,22 +42,34 @@ PARQUET_SUFFIXES = {".parquet", ".geoparquet", ".pq"}
 MAX_ROWS_LISTED = 5
 
 PathLike = str | os.PathLike[str]
-Source = PathLike | pd.DataFrame
+Source = PathLike | pd.DataFrame | DatabaseSource
 
 
 # --------------------------------------------------------------------------- reading
 
 
 def _name(source: Source) -> str:
+    if isinstance(source, DatabaseSource):
+        return source.label
     return f"'{source}'" if not isinstance(source, pd.DataFrame) else "the table given"
+
+
+def _is_sheet(source: Source) -> bool:
+    """A CSV or Excel file: its rows are named by line (the header is line 1)."""
+    return isinstance(source, (str, os.PathLike)) \
+        and Path(source).suffix.lower() in TABLE_SUFFIXES
+
+
+def _source(source: Source, con: Any) -> Source:
+    """``source`` as given, or with ``con`` (a SQLAlchemy engine, connection or URL) a
+    query or table name on that database."""
+    return source if con is None else database_source(source, con)
 
 
 def _row_labels(source: Source, positions: Sequence[int]) -> str:
     """Human row numbers: the line of a CSV (header is line 1), else 1-based rows."""
     shown = list(positions)[:MAX_ROWS_LISTED]
-    is_sheet = not isinstance(source, pd.DataFrame) \
-        and Path(source).suffix.lower() in TABLE_SUFFIXES
-    offset = 2 if is_sheet else 1
+    offset = 2 if _is_sheet(source) else 1
     text = ", ".join(str(p + offset) for p in shown)
     more = f" and {len(positions) - len(shown)} more" if len(positions) > len(shown) else ""
     word = "row" if len(positions) == 1 else "rows"
@@ -179,6 +192,8 @@ def read_table(source: Source, *, layer: str | None = None, sheet: str | int | N
     """
     if isinstance(source, pd.DataFrame):
         return source.copy()
+    if isinstance(source, DatabaseSource):
+        return _text_columns(read_database(source), text_columns)
     path = Path(source)
     if not path.exists():
         raise InputError(f"{_name(source)} does not exist; check the path "
@@ -212,11 +227,18 @@ def read_table(source: Source, *, layer: str | None = None, sheet: str | int | N
         raise InputError(f"{_name(source)} could not be read as {suffix or 'a table'} "
                          f"({type(exc).__name__}: {exc}); check that the file is not "
                          "damaged and that its suffix matches its format") from None
-    for col in text_columns:  # vector formats and parquet keep their own types
-        if col in frame.columns and frame[col].dtype != object:
-            frame[col] = frame[col].map(lambda v: v if pd.isna(v) else _id_text(v))
+    frame = _text_columns(frame, text_columns)
     if len(frame) == 0:
         raise InputError(f"{_name(source)} has no rows; export the data again")
+    return frame
+
+
+def _text_columns(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Identifier columns as text (vector formats, parquet and databases keep their
+    own types: 30301 and 30301.0 become '30301')."""
+    for col in columns:
+        if col in frame.columns and frame[col].dtype != object:
+            frame[col] = frame[col].map(lambda v: v if pd.isna(v) else _id_text(v))
     return frame
 
 
@@ -392,13 +414,15 @@ def read_accounts(
     unplaced: Literal["error", "drop"] = "error", name: str | None = None,
     segment: str | None = None,
     encoding: str | None = None, sep: str | None = None, decimal: str | None = None,
+    con: Any = None,
 ) -> gpd.GeoDataFrame:
     """Read customer accounts as points.
 
     Parameters
     ----------
     source
-        File (CSV, XLSX, GeoPackage, GeoJSON, Shapefile, GeoParquet) or DataFrame.
+        File (CSV, XLSX, GeoPackage, GeoJSON, Shapefile, GeoParquet) or DataFrame;
+        with ``con``, a SQL query or a table name.
     id
         Column with a unique account id.
     workload
@@ -428,6 +452,10 @@ def read_accounts(
     encoding, sep, decimal
         CSV text encoding, separator and decimal mark, when they are not
         recognised (see :func:`read_table`).
+    con
+        A SQLAlchemy engine or connection (or a ``postgresql://`` URL) that
+        ``source`` is read from; a PostGIS geometry column of the result gives
+        the points, else ``lat``/``lon`` as for a file (every reader takes it).
     unplaced
         What to do with rows whose ZIP code cannot be placed (blank, malformed
         or unknown): ``"error"`` raises an :class:`InputError` listing them;
@@ -440,6 +468,7 @@ def read_accounts(
         Columns ``account_id`` (text), ``workload`` (float), the file's other
         columns, and point geometry.
     """
+    source = _source(source, con)
     frame = read_table(source, layer=layer, sheet=sheet,
                        text_columns=[id] + ([zip] if zip else []) + ([segment] if segment
                                                                      else []),
@@ -503,8 +532,7 @@ def _place_by_zip(frame: pd.DataFrame, column: str, source: Source, ids: pd.Seri
         lat = np.where(keep, frame["_zip_lat"].to_numpy(dtype=float), lat)
         lon = np.where(keep, frame["_zip_lon"].to_numpy(dtype=float), lon)
     missing = np.array([r != "" for r in reasons])
-    offset = 2 if (not isinstance(source, pd.DataFrame)
-                   and Path(source).suffix.lower() in TABLE_SUFFIXES) else 1
+    offset = 2 if _is_sheet(source) else 1
     dropped = [{"line": int(p) + offset, f"{noun[:-1]}_id": ids.iloc[p],
                 "zip": "" if pd.isna(frame[column].iloc[p]) else str(frame[column].iloc[p]),
                 "reason": ZIP_REASONS[reasons[p]]} for p in np.flatnonzero(missing)]
@@ -536,7 +564,7 @@ def read_potential(
     lat: str | None = "lat", lon: str | None = "lon", x: str | None = None,
     y: str | None = None, crs: object | None = None, layer: str | None = None,
     sheet: str | int | None = None, encoding: str | None = None, sep: str | None = None,
-    decimal: str | None = None, name: str | None = None,
+    decimal: str | None = None, name: str | None = None, con: Any = None,
 ) -> gpd.GeoDataFrame:
     """Read a market-potential layer: polygons (or points) with a value each.
 
@@ -545,6 +573,7 @@ def read_potential(
     column, e.g. a county's name, shown in reports), the other columns and
     geometry.
     """
+    source = _source(source, con)
     frame = read_table(source, layer=layer, sheet=sheet, text_columns=[id] if id else [],
                        encoding=encoding, sep=sep, decimal=decimal)
     require_columns(frame, {"value": value, "id": id, "name": name}, source)
@@ -576,7 +605,7 @@ def read_reps(
     y: str | None = None, crs: object | None = None, layer: str | None = None,
     sheet: str | int | None = None, zip: str | None = None, encoding: str | None = None,
     sep: str | None = None, decimal: str | None = None, segments: str | None = None,
-    region: str | None = None,
+    region: str | None = None, con: Any = None,
 ) -> gpd.GeoDataFrame:
     """Read sales reps: one territory each, with a home base and an FTE.
 
@@ -590,6 +619,7 @@ def read_reps(
     column with each rep's region (the manager's level above the territories;
     every rep needs one), read as ``region``.
     """
+    source = _source(source, con)
     frame = read_table(source, layer=layer, sheet=sheet,
                        text_columns=[id] + ([zip] if zip else [])
                        + ([segments] if segments else []) + ([region] if region else []),
@@ -682,23 +712,26 @@ def _read_account_reps(source: Source, *, id: str, rep: str, sheet: str | int | 
 
 
 def read_locks(source: Source, *, id: str = "account_id", rep: str = "rep_id",
-               sheet: str | int | None = None, noun: str = "rep") -> dict[str, str]:
+               sheet: str | int | None = None, noun: str = "rep",
+               con: Any = None) -> dict[str, str]:
     """Read locked assignments: a table of account (or unit) ids and rep ids (or, with
     ``noun="region"``, region names in column ``rep``)."""
+    source = _source(source, con)
     return _read_account_reps(source, id=id, rep=rep, sheet=sheet, noun=noun)
 
 
 def read_alignment(source: Source, *, id: str = "account_id", rep: str = "rep_id",
-                   sheet: str | int | None = None) -> dict[str, str]:
+                   sheet: str | int | None = None, con: Any = None) -> dict[str, str]:
     """Read the current alignment (account id to rep id), e.g. a CRM owner export or
     last year's ``crm_assignments.csv``; an account with no rep (blank) counts as new."""
+    source = _source(source, con)
     return _read_account_reps(source, id=id, rep=rep, sheet=sheet, blank_ok=True)
 
 
 def read_deals(
     source: Source, *, account: str = "account_id", amount: str = "amount",
     stage: str = "stage", created: str = "created", closed: str = "closed", won: str = "won",
-    sheet: str | int | None = None,
+    sheet: str | int | None = None, con: Any = None,
 ) -> pd.DataFrame:
     """Read CRM deals (opportunities) for the sales metrics of the report.
 
@@ -712,6 +745,7 @@ def read_deals(
         Columns ``account_id`` (text), ``amount``, ``stage``, ``created``,
         ``closed`` (dates; NaT while open) and ``won`` (bool; False while open).
     """
+    source = _source(source, con)
     frame = read_table(source, sheet=sheet, text_columns=[account])
     require_columns(frame, {"account": account, "amount": amount, "stage": stage,
                             "created": created, "closed": closed, "won": won}, source)
@@ -764,7 +798,7 @@ def _flag(value: Any) -> bool | None:
 
 def read_distance_matrix(
     source: Source, *, origin: str = "origin", destination: str = "destination",
-    cost: str = "cost", sheet: str | int | None = None,
+    cost: str = "cost", sheet: str | int | None = None, con: Any = None,
 ) -> pd.DataFrame:
     """Read a distance or travel-time matrix.
 
@@ -779,6 +813,7 @@ def read_distance_matrix(
         Missing pairs are NaN: :class:`territory_opt.TerritoryProblem` names
         the first one it needs.
     """
+    source = _source(source, con)
     frame = read_table(source, sheet=sheet, text_columns=[origin, destination])
     if origin in frame.columns and destination in frame.columns:
         require_columns(frame, {"cost": cost}, source)
@@ -802,8 +837,10 @@ def read_distance_matrix(
     return dense
 
 
-def read_edges(source: Source, *, a: str = "a", b: str = "b") -> list[tuple[str, str]]:
+def read_edges(source: Source, *, a: str = "a", b: str = "b",
+               con: Any = None) -> list[tuple[str, str]]:
     """Read an adjacency edge list: one row per pair of neighbouring unit ids."""
+    source = _source(source, con)
     frame = read_table(source, text_columns=[a, b])
     require_columns(frame, {"a": a, "b": b}, source)
     blank = frame[a].isna() | frame[b].isna()

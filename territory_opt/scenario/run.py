@@ -6,6 +6,7 @@ output of the run into its output folder at once (all or nothing).
 
 from __future__ import annotations
 
+import json
 import logging
 import platform
 import tempfile
@@ -37,6 +38,7 @@ from territory_opt.scenario.schema import (
     PointsSpec,
     RegionLocksSpec,
     Scenario,
+    SourceSpec,
     load_scenario,
 )
 from territory_opt.solution import Solution
@@ -44,8 +46,8 @@ from territory_opt.solvers import solve
 from territory_opt.units import build_units, unit_method
 
 __all__ = ["INFEASIBLE", "LoadedInputs", "RunResult", "ScenarioCheck", "build_problem",
-           "check_scenario", "input_readers", "inputs_from", "load_inputs", "quality_messages",
-           "run_scenario", "scenario_units"]
+           "check_scenario", "input_readers", "input_records", "inputs_from", "load_inputs",
+           "quality_messages", "run_scenario", "scenario_units", "sink_tables"]
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +94,7 @@ class LoadedInputs:
     edges: list[tuple[str, str]] | None
     locks: dict[str, str]
     current: dict[str, str]
-    inputs: list[tuple[str, Path]]
+    inputs: list[tuple[str, Input]]
     region_locks: dict[str, str] = field(default_factory=dict)
     deals: Any = None
     unplaced: list[dict[str, Any]] | None = None  # accounts left out by ZIP geocoding
@@ -100,47 +102,68 @@ class LoadedInputs:
     quality: pd.DataFrame | None = None  # findings of the data-quality gate
 
 
-def input_readers(scenario: Scenario) -> list[tuple[str, Path | None, Callable[[], Any]]]:
-    """``(role, path, read)`` for every input a scenario names, in reading order."""
+Input = Path | io.DatabaseSource  # where an input of a scenario is read from
+
+
+def input_readers(scenario: Scenario) -> list[tuple[str, Input, Callable[[], Any]]]:
+    """``(role, source, read)`` for every input a scenario names, in reading order:
+    ``source`` a file's path or a query on a named database."""
     acc = scenario.accounts
-    readers: list[tuple[str, Path | None, Callable[[], Any]]] = []
+    readers: list[tuple[str, Input, Callable[[], Any]]] = []
+    engines: dict[str, Any] = {}  # one engine per named connection
 
-    def add(role: str, path: str | None, read: Callable[[Path | None], Any]) -> None:
-        file = scenario.resolve(path) if path is not None else None
-        readers.append((role, file, lambda: read(file)))
+    def add(role: str, spec: SourceSpec, read: Callable[[Any], Any]) -> None:
+        if spec.path is not None:
+            file = scenario.resolve(spec.path)
+            readers.append((role, file, lambda: read(file)))
+            return
+        name = str(spec.database)
+        try:
+            if name not in engines:
+                engines[name] = io.connect(name)
+            source = io.DatabaseSource(engines[name], sql=spec.sql, table=spec.table,
+                                       database=name, key=role)
+        except InputError as exc:  # raised when read, beside the other inputs' problems
+            readers.append((role, None, lambda exc=exc: _raise(exc)))
+            return
+        readers.append((role, source, lambda: read(source)))
 
-    add("accounts", acc.path, lambda f: io.read_accounts(
+    add("accounts", acc, lambda f: io.read_accounts(
         f, id=acc.id, workload=acc.workload, zip=acc.zip, unplaced=acc.unplaced, name=acc.name,
         segment=acc.segment, **_points_kwargs(acc)))
     if (pot := scenario.potential) is not None:
-        add("potential", pot.path, lambda f: io.read_potential(
+        add("potential", pot, lambda f: io.read_potential(
             f, value=pot.value, id=pot.id, name=pot.name, **_points_kwargs(pot)))
     if (reps := scenario.reps) is not None:
-        add("reps", reps.path, lambda f: _filtered(io.read_reps(
+        add("reps", reps, lambda f: _filtered(io.read_reps(
             f, id=reps.id, name=reps.name, fte=reps.fte, territory=reps.territory,
             zip=reps.zip, segments=reps.segments, region=reps.region,
             **_points_kwargs(reps)), reps.where, "reps: where:"))
     if isinstance(dist := scenario.objective.distance, DistanceSpec):
-        add("distance", dist.path, lambda f: io.read_distance_matrix(
+        add("distance", dist, lambda f: io.read_distance_matrix(
             f, origin=dist.origin, destination=dist.destination, cost=dist.cost,
             sheet=dist.sheet))
     contiguity = scenario.contiguity
     if isinstance(contiguity, ContiguitySpec) and (edges := contiguity.edges) is not None:
-        add("edges", edges.path, lambda f: io.read_edges(f, a=edges.a, b=edges.b))
+        add("edges", edges, lambda f: io.read_edges(f, a=edges.a, b=edges.b))
     if isinstance(locks := scenario.locks, LocksSpec):
-        add("locks", locks.path, lambda f: io.read_locks(f, id=locks.id, rep=locks.rep))
+        add("locks", locks, lambda f: io.read_locks(f, id=locks.id, rep=locks.rep))
     if scenario.regions is not None and isinstance(rl := scenario.regions.locks,
                                                    RegionLocksSpec):
-        add("region_locks", rl.path, lambda f: io.read_locks(f, id=rl.id, rep=rl.region,
+        add("region_locks", rl, lambda f: io.read_locks(f, id=rl.id, rep=rl.region,
                                                              noun="region"))
     if (align := scenario.alignment) is not None:
-        add("alignment", align.path, lambda f: io.read_alignment(f, id=align.id,
+        add("alignment", align, lambda f: io.read_alignment(f, id=align.id,
                                                                  rep=align.rep))
     if (deals := scenario.deals) is not None:
-        add("deals", deals.path, lambda f: io.read_deals(
+        add("deals", deals, lambda f: io.read_deals(
             f, account=deals.account, amount=deals.amount, stage=deals.stage,
             created=deals.created, closed=deals.closed, won=deals.won, sheet=deals.sheet))
     return readers
+
+
+def _raise(exc: Exception) -> Any:
+    raise exc
 
 
 def _filtered(table: Any, where: str | None, what: str) -> Any:
@@ -160,7 +183,7 @@ def load_inputs(scenario: Scenario) -> LoadedInputs:
     return inputs_from(scenario, readers, {role: read() for role, _, read in readers})
 
 
-def inputs_from(scenario: Scenario, readers: list[tuple[str, Path | None, Any]],
+def inputs_from(scenario: Scenario, readers: list[tuple[str, Input | None, Any]],
                 read: dict[str, Any]) -> LoadedInputs:
     """:class:`LoadedInputs` from what ``readers`` (:func:`input_readers`) read, by role."""
     accounts = read["accounts"]
@@ -170,7 +193,7 @@ def inputs_from(scenario: Scenario, readers: list[tuple[str, Path | None, Any]],
     locks = read.get("locks") or (dict(scenario.locks) if isinstance(scenario.locks, dict)
                                   else {})
     distance = read.get("distance", scenario.objective.distance)
-    inputs = [(role, path) for role, path, _ in readers if path is not None]
+    inputs = [(role, src) for role, src, _ in readers if src is not None]
     current = read.get("alignment") or {}
     if scenario.team_name is not None and read.get("reps") is not None:
         # one team: the locks and today's owners among its reps (and accounts)
@@ -328,6 +351,11 @@ def check_scenario(scenario: Scenario | str | Path, *,
     else:
         check = _check_inputs(scenario)
     folder = Path(out) if out is not None else scenario.output_dir()
+    if (sink := scenario.sink) is not None:
+        from territory_opt.io.sink import check_sink
+
+        if (why := check_sink(str(sink.database), sink.schema_)) is not None:
+            check.problems.append(why)
     if not io.is_replaceable(folder.absolute()):
         check.problems.append(f"output folder '{folder}' holds files that are not a "
                               "territory_opt run (no manifest.json); choose another `output:` "
@@ -450,11 +478,37 @@ def _run(scenario: Scenario, path: Path | None, *, out: str | Path | None,
         files = run_files(result, loaded)
         result.seconds["outputs"] = time.perf_counter() - t0
         result.manifest["seconds"] = dict(result.seconds)  # building them, before the write
-        result.out_dir = io.write_outputs(Path(out) if out is not None
-                                          else scenario.output_dir(), files)
+        result.out_dir = _write_run(scenario, out, files, result.manifest, sink_tables(files))
     result.seconds["outputs"] = time.perf_counter() - t0
     stages.update(1)
     return result
+
+
+def sink_tables(files: dict[str, Any], team: str | None = None) -> dict[str, Any]:
+    """The tables a run writes into a database (``output: database:``), by kind, from
+    its files; with ``team``, a ``team`` column first."""
+    tables = {"assignments": files["assignments.csv"],
+              "crm_assignments": files["crm_assignments.csv"],
+              "report": files["report.csv"], "territories": files["territories.geojson"]}
+    if team is not None:
+        tables = {kind: t.assign(team=team)[["team", *t.columns]]
+                  for kind, t in tables.items()}
+    return tables
+
+
+def _write_run(scenario: Scenario, out: str | Path | None, files: dict[str, Any],
+               manifest: dict[str, Any], tables: dict[str, Any]) -> Path:
+    """Write a run's files into its folder and, with ``output: database:``, its tables
+    into the database: the files inside the database's transaction, so that either
+    both are written or the database keeps its earlier runs untouched."""
+    folder = Path(out) if out is not None else scenario.output_dir()
+    sink = scenario.sink
+    if sink is None:
+        return io.write_outputs(folder, files)
+    from territory_opt.io.sink import database_sink
+
+    with database_sink(str(sink.database), sink.schema_, scenario.name, tables, manifest):
+        return io.write_outputs(folder, files)
 
 
 def _solve_scenario(scenario: Scenario, path: Path | None, *, time_limit: float | None,
@@ -505,8 +559,7 @@ def _solve_scenario(scenario: Scenario, path: Path | None, *, time_limit: float 
                                if scenario.units.method == "auto" else scenario.units.method)
     summary["quality_findings"] = len(quality_messages(quality))
     manifest = _manifest_head(scenario, path) | {
-        "inputs": [{"role": role, "path": str(p.absolute()), "sha256": io.sha256_file(p)}
-                   for role, p in loaded.inputs],
+        "inputs": input_records(loaded),
         "crs": units.crs.to_string(),
         "packages": _versions(),
         "solver": {"name": solution.solver} | solution.options,
@@ -519,6 +572,14 @@ def _solve_scenario(scenario: Scenario, path: Path | None, *, time_limit: float 
     }
     return RunResult(scenario=scenario, solution=solution, out_dir=None, manifest=manifest,
                      seconds=seconds, quality=quality), loaded
+
+
+def input_records(loaded: LoadedInputs) -> list[dict[str, Any]]:
+    """The manifest's ``inputs``: each file's path and SHA-256; each query's database
+    name, text, row count and SHA-256 of the rows read (never a URL or password)."""
+    return [src.manifest(role) if isinstance(src, io.DatabaseSource)
+            else {"role": role, "path": str(src.absolute()), "sha256": io.sha256_file(src)}
+            for role, src in loaded.inputs]
 
 
 def quota_rule(scenario: Scenario) -> QuotaRule | None:
@@ -557,7 +618,7 @@ def _manifest_head(scenario: Scenario, path: Path | None) -> dict[str, Any]:
         "scenario": {"name": scenario.name,
                      "file": str(path.absolute()) if path else None,
                      "sha256": io.sha256_file(path) if path else None,
-                     "content": scenario.model_dump(mode="json")},
+                     "content": scenario.model_dump(mode="json", by_alias=True)},
     }
 
 
@@ -593,8 +654,8 @@ def _run_teams(scenario: Scenario, path: Path | None, *, out: str | Path | None,
         "teams": {name: {k: r.manifest[k] for k in ("status", "objective", "bound", "gap",
                                                      "summary", "seconds")}
                   | {"folder": name} for name, (r, _) in runs.items()},
-        "inputs": list({i["path"]: i for r, _ in runs.values() for i in r.manifest["inputs"]}
-                       .values()),
+        "inputs": list({json.dumps(i, sort_keys=True): i for r, _ in runs.values()
+                        for i in r.manifest["inputs"]}.values()),
         "packages": _versions(),
         "seconds": seconds,
     }
@@ -606,16 +667,20 @@ def _run_teams(scenario: Scenario, path: Path | None, *, out: str | Path | None,
 
         with tempfile.TemporaryDirectory(prefix=".teams-") as tmp:
             files: dict[str, Any] = {}
+            parts: list[dict[str, Any]] = []
             for name, (run, loaded) in runs.items():  # each team's folder, written apart
-                files[name] = io.write_outputs(Path(tmp) / name, run_files(run, loaded))
+                one = run_files(run, loaded)
+                parts.append(sink_tables(one, team=name))
+                files[name] = io.write_outputs(Path(tmp) / name, one)
             files |= team_files({name: (r.solution, loaded.accounts)
                                  for name, (r, loaded) in runs.items()},
                                 manifest, title=scenario.name,
                                 reach_km=scenario.report.reach_km)
             seconds["outputs"] = time.perf_counter() - t0
             manifest["seconds"] = dict(seconds)
-            result.out_dir = io.write_outputs(Path(out) if out is not None
-                                              else scenario.output_dir(), files)
+            tables = {kind: pd.concat([p[kind] for p in parts], ignore_index=True)
+                      for kind in parts[0]}
+            result.out_dir = _write_run(scenario, out, files, manifest, tables)
     seconds["outputs"] = time.perf_counter() - t0
     stages.update(1)
     return result

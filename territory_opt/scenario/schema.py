@@ -12,21 +12,45 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from territory_opt.errors import InputError
 from territory_opt.solution import DEFAULT_REACH_KM
 
-__all__ = ["AccountsSpec", "CapacitySpec", "ContiguitySpec", "TeamSpec", "DistanceSpec", "LocksSpec", "PointsSpec",
-           "Scenario", "load_scenario", "scenario_from_dict"]
+__all__ = ["AccountsSpec", "CapacitySpec", "ContiguitySpec", "DistanceSpec", "LocksSpec",
+           "OutputSpec", "PointsSpec", "Scenario", "SourceSpec", "TeamSpec", "load_scenario",
+           "scenario_from_dict"]
 
 
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class PointsSpec(_Spec):
-    path: str
+class SourceSpec(_Spec):
+    """Where an input comes from: a file (``path:``), or a query (``sql:``) or a
+    table (``table:``) on a named database connection (``database:``, resolved from
+    ``TERRITORY_OPT_DB_<NAME>`` or the libpq service of that name)."""
+
+    path: str | None = None
+    database: str | None = None
+    sql: str | None = None
+    table: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SourceSpec:
+        if (self.path is None) == (self.database is None):
+            raise ValueError("give path: (a file) or database: (a named connection, with "
+                             "sql: or table:), one of them")
+        if self.database is not None and (self.sql is None) == (self.table is None):
+            raise ValueError(f"database: {self.database}: give sql: (a query) or table: "
+                             "(a table name), one of them")
+        if self.path is not None and (self.sql is not None or self.table is not None):
+            raise ValueError("sql: and table: read from a database: name the connection "
+                             "with database: instead of path:")
+        return self
+
+
+class PointsSpec(SourceSpec):
     lat: str | None = "lat"
     lon: str | None = "lon"
     x: str | None = None
@@ -84,8 +108,7 @@ class UnitsSpec(_Spec):
     random_state: int = 0
 
 
-class DistanceSpec(_Spec):
-    path: str
+class DistanceSpec(SourceSpec):
     origin: str = "origin"
     destination: str = "destination"
     cost: str = "cost"
@@ -98,8 +121,7 @@ class ObjectiveSpec(_Spec):
     distance: Literal["euclidean", "great_circle"] | DistanceSpec = "euclidean"
 
 
-class EdgesSpec(_Spec):
-    path: str
+class EdgesSpec(SourceSpec):
     a: str = "a"
     b: str = "b"
 
@@ -129,8 +151,7 @@ class ReportSpec(_Spec):
     reach_km: float = Field(default=DEFAULT_REACH_KM, gt=0)
 
 
-class LocksSpec(_Spec):
-    path: str
+class LocksSpec(SourceSpec):
     id: str = "account_id"
     rep: str = "rep_id"
 
@@ -139,10 +160,9 @@ class AlignmentSpec(LocksSpec):
     """The current alignment: a table of account ids and their reps today."""
 
 
-class DealsSpec(_Spec):
+class DealsSpec(SourceSpec):
     """CRM deals (opportunities), for the sales columns of the report."""
 
-    path: str
     account: str = "account_id"
     amount: str = "amount"
     stage: str = "stage"
@@ -179,10 +199,9 @@ class RealignmentSpec(_Spec):
     level: Literal["territory", "region"] = "territory"  # region: only moves between regions count
 
 
-class RegionLocksSpec(_Spec):
+class RegionLocksSpec(SourceSpec):
     """Accounts (or units) locked to a region: a table of ids and region names."""
 
-    path: str
     id: str = "account_id"
     region: str = "region"
 
@@ -196,6 +215,17 @@ class RegionsSpec(_Spec):
     locks: RegionLocksSpec | dict[str, str] | None = Field(default=None,
                                                            union_mode="left_to_right")
     workers: int | None = Field(default=None, ge=1)  # top_down: Dask processes (1: none)
+
+
+class OutputSpec(_Spec):
+    """Where a run's outputs go: the folder (``path:``) and, with ``database:``, the
+    tables of a schema (see :mod:`territory_opt.io.sink`), in one transaction."""
+
+    path: str | None = None
+    database: str | None = None
+    schema_: str = Field(default="public", alias="schema")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 class TeamSpec(_Spec):
@@ -244,7 +274,7 @@ class Scenario(_Spec):
     solver: SolverSpec = Field(default_factory=SolverSpec)
     report: ReportSpec = Field(default_factory=ReportSpec)
     teams: dict[str, TeamSpec] = Field(default_factory=dict)
-    output: str | None = None
+    output: str | OutputSpec | None = None
     base_dir: Path = Field(default=Path("."), exclude=True)
     _team: str | None = PrivateAttr(default=None)  # set on the scenario of one team
 
@@ -305,7 +335,14 @@ class Scenario(_Spec):
 
     def output_dir(self) -> Path:
         """Output folder: ``output:`` (relative to the file), else ``out/<name>``."""
-        return self.resolve(self.output) if self.output else Path("out") / self.name
+        path = self.output.path if isinstance(self.output, OutputSpec) else self.output
+        return self.resolve(path) if path else Path("out") / self.name
+
+    @property
+    def sink(self) -> OutputSpec | None:
+        """The ``output:`` database of the run, or None (files only)."""
+        out = self.output
+        return out if isinstance(out, OutputSpec) and out.database is not None else None
 
 
 def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
@@ -347,7 +384,8 @@ def _validation_problems(exc: ValidationError) -> list[str]:
         elif not loc:  # a rule across keys: its message says it all
             lines.append(str(err["msg"]).removeprefix("Value error, "))
         else:
-            lines.append(f"key {key!r}: {err['msg']} (got {err.get('input')!r})")
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            lines.append(f"key {key!r}: {msg} (got {err.get('input')!r})")
     return lines
 
 

@@ -532,7 +532,12 @@ def open_run(run_dir: str | Path) -> EditSession:
     read again (each input must be unchanged since the run: same SHA-256), its
     plan from ``assignments.csv``."""
     from territory_opt import io
-    from territory_opt.scenario.run import RunResult, build_problem, load_inputs
+    from territory_opt.scenario.run import (
+        RunResult,
+        build_problem,
+        input_records,
+        load_inputs,
+    )
     from territory_opt.scenario.schema import scenario_from_dict
 
     folder = Path(run_dir)
@@ -547,6 +552,8 @@ def open_run(run_dir: str | Path) -> EditSession:
         raise InputError(f"'{folder}' was run from a scenario given in code, not a file; "
                          "edit it from the notebook: solution.edit()")
     for item in manifest.get("inputs", []):
+        if "path" not in item:  # a query: its rows are compared once read, below
+            continue
         path = Path(item["path"])
         if not path.is_file():
             raise InputError(f"input '{path}' of this run ({item['role']}) is gone; put it "
@@ -557,6 +564,12 @@ def open_run(run_dir: str | Path) -> EditSession:
     scenario = scenario_from_dict(head["content"], base_dir=Path(head["file"]).parent,
                                   source=f"of '{manifest_file}'")
     loaded = load_inputs(scenario)
+    now = {i["role"]: i for i in input_records(loaded) if "database" in i}
+    for item in manifest.get("inputs", []):
+        if "database" in item and now.get(item["role"], {}).get("sha256") != item["sha256"]:
+            raise InputError(f"the rows of {item['role']} (database {item['database']!r}) "
+                             "changed since this run; run the scenario again, then edit "
+                             "the new run")
     problem = build_problem(scenario, loaded)
     plan = _plan_from_assignments(problem, table, folder / "assignments.csv")
     solution = Solution.from_unit_centres(
