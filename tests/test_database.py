@@ -108,6 +108,8 @@ def test_database_scenario_gives_the_file_scenarios_plan(env, georgia_run, tmp_p
     assert rows == [(run, "optimal", [f"{run}_{k}" for k in
                                       ("assignments", "crm_assignments", "report",
                                        "territories")], "optimal")]
+    assert sql(env, "select run_id from territories.georgia_postgis_run",
+               "warehouse") == [(run,)]
     shapes = sql(env, "select count(*), min(ST_SRID(geometry)), bool_and(ST_IsValid(geometry)) "
                       "from territories.georgia_postgis_territories", "warehouse")
     assert shapes == [(12, 4326, True)]
@@ -193,7 +195,7 @@ def test_killed_writer_leaves_the_previous_run_untouched(env, tmp_path):
                       "order by 1", "warehouse")
     assert [t for (t,) in tables if not t.startswith(before)] == \
         ["interrupted_assignments", "interrupted_crm_assignments", "interrupted_report",
-         "interrupted_territories"]  # the views, still there
+         "interrupted_run", "interrupted_territories"]  # the views, still there
     assert sql(env, "select * from territories.interrupted_assignments",
                "warehouse") == view_before
     assert not (tmp_path / "b" / "out").exists()

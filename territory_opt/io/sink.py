@@ -9,6 +9,7 @@ For a run of scenario ``georgia`` into schema ``territories``::
     territories.georgia_20261204t181500z_report       the balance report
     territories.georgia_20261204t181500z_territories  PostGIS polygons (EPSG:4326)
     territories.georgia_assignments, ...              views of the latest run
+    territories.georgia_run                           its row of the runs table
 
 A run that fails or is interrupted before its commit leaves every earlier table
 and view as it was: the server rolls the whole transaction back.
@@ -120,7 +121,7 @@ def database_sink(database: str, schema: str, scenario: str,
             run = _free_run_id(conn, schema, run_id(scenario, finished))
             names = {kind: f"{run}_{kind}" for kind in KINDS if kind in tables}
             slug = _scenario_slug(run_id(scenario, finished))
-            views = {kind: f"{slug}_{kind}" for kind in names}
+            views = {kind: f"{slug}_{kind}" for kind in names} | {"run": f"{slug}_run"}
             record = {"database": database, "schema": schema, "run_id": run,
                       "tables": list(names.values()), "views": list(views.values())}
             manifest["database"] = record
@@ -135,7 +136,7 @@ def database_sink(database: str, schema: str, scenario: str,
                  "bound": manifest.get("bound"), "gap": manifest.get("gap"),
                  "tables": list(names.values()),
                  "manifest": json.dumps(manifest, default=str)})
-            _point_views(conn, schema, views, names)
+            _point_views(conn, schema, views, names, run)
         except sql_errors() as exc:
             trans.rollback()
             text = scrub(str(getattr(exc, "orig", None) or exc), engine)
@@ -154,12 +155,14 @@ def database_sink(database: str, schema: str, scenario: str,
 
 
 def _point_views(conn: Any, schema: str, views: Mapping[str, str],
-                 names: Mapping[str, str]) -> None:
-    """The views of the scenario's latest run onto this run's tables."""
+                 names: Mapping[str, str], run: str) -> None:
+    """The views of the scenario's latest run onto this run's tables, and its row of
+    the runs table (``<scenario>_run``)."""
     for kind, view in views.items():
+        query = (f"SELECT * FROM {_quote(schema)}.{_quote(names[kind])}" if kind in names
+                 else f"SELECT * FROM {_quote(schema)}.runs WHERE run_id = '{run}'")
         conn.exec_driver_sql(f"DROP VIEW IF EXISTS {_quote(schema)}.{_quote(view)}")
-        conn.exec_driver_sql(f"CREATE VIEW {_quote(schema)}.{_quote(view)} AS SELECT * "
-                             f"FROM {_quote(schema)}.{_quote(names[kind])}")
+        conn.exec_driver_sql(f"CREATE VIEW {_quote(schema)}.{_quote(view)} AS {query}")
 
 
 def check_sink(database: str, schema: str) -> str | None:
