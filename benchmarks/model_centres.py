@@ -11,8 +11,16 @@ certified gap). ``--baseline DIR`` adds the same runs of another checkout of the
 code (e.g. a ``git worktree`` of an earlier commit), measured in the same
 session, and a column with the ratio of seconds.
 
+``--table several`` runs the instances of issue "Model-chosen centres with several
+balanced measures" instead, each once at its own time limit, with the wall clock as
+a share of the limit: the demo's 949 Georgia account units, k = 12, and the ZIP codes
+of SC, AL and GA (Delaunay neighbours), k = 10, each with workload, potential and
+account count within +-5 % (``georgia-3m``, ``SC-10-3m`` ...; ``-c``: contiguous).
+The capacitated p-median rows are ``benchmarks/capacitated_pmedian.py``'s, the
+national one ``benchmarks/national.py``'s.
+
 Usage: python benchmarks/model_centres.py [--instances SC-2 SC-4 ...]
-           [--time-limit S] [--baseline DIR]
+           [--time-limit S] [--baseline DIR] [--table several]
 """
 
 from __future__ import annotations
@@ -27,14 +35,27 @@ import time
 # state, territories; band +-1 % of workload
 INSTANCES = ("SC-2", "SC-4", "SC-7", "TN-4", "AL-6", "GA-8", "GA-14")
 TOLERANCE = 0.01
+# several measures: instance, time limit (s)
+SEVERAL = (("georgia-3m", 30.0), ("georgia-3m-c", 30.0), ("SC-10-3m-c", 60.0),
+           ("AL-10-3m-c", 60.0), ("GA-10-3m-c", 60.0))
+THREE = {"workload": 0.05, "potential": 0.05, "accounts": 0.05}
 
 
 def problem(name: str):
     import territory_opt as topt
     from territory_opt.datasets import us_zip_units
 
-    state, k = name.split("-")
+    contiguous = name.endswith("-c")
+    if name.startswith("georgia-3m"):
+        accounts, potential, _ = topt.load_georgia()
+        units = topt.build_units(accounts, potential=potential, method="accounts")
+        return topt.TerritoryProblem(units, k=12, centres="model", balance=THREE,
+                                     contiguity=contiguous)
+    state, k, *rest = name.split("-")
     units = us_zip_units(states=[state], seed=0)
+    if rest and rest[0] == "3m":
+        return topt.TerritoryProblem(units, k=int(k), centres="model", balance=THREE,
+                                     contiguity=contiguous)
     return topt.TerritoryProblem(units, k=int(k), centres="model", power=2,
                                  balance={"workload": TOLERANCE})
 
@@ -48,7 +69,7 @@ def child(name: str, time_limit: float) -> dict:
     try:
         sol = topt.solve(p, time_limit=time_limit)
     except topt.TerritoryOptError as exc:
-        return {"n": p.n_units, "seconds": time.perf_counter() - t0, "error": str(exc)[:60]}
+        return {"n": p.n_units, "seconds": time.perf_counter() - t0, "error": str(exc)[:90]}
     return {"n": p.n_units, "seconds": time.perf_counter() - t0, "status": sol.status,
             "objective": sol.objective, "gap": sol.gap, "method": sol.options["method"]}
 
@@ -77,10 +98,20 @@ def main() -> None:
     parser.add_argument("--instances", nargs="+", default=list(INSTANCES))
     parser.add_argument("--time-limit", type=float, default=120.0)
     parser.add_argument("--baseline", help="another checkout of the code, run alike")
+    parser.add_argument("--table", choices=["several"], help="the several-measures table")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args.child, args.time_limit)))
+        return
+    if args.table == "several":
+        print(f"{'instance':13} {'n':>5} {'limit':>5}  {'seconds':>7} {'objective':>14} "
+              f"{'gap':>8} {'status':>8}  {'wall/limit':>10}  method")
+        for name, limit in SEVERAL:
+            r = run(name, limit, None)
+            print(f"{name:13} {r.get('n', ''):>5} {limit:5.0f}  {cell(r)}  "
+                  f"{r['seconds'] / limit:10.2f}  {r.get('method', r.get('error', ''))}",
+                  flush=True)
         return
     codes = [("this", None)] + ([("baseline", args.baseline)] if args.baseline else [])
     print(f"{'instance':9} {'n':>5} {'code':9} {'limit':>5}  {'seconds':>7} {'objective':>14} "

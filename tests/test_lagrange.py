@@ -8,7 +8,7 @@ import pytest
 
 import territory_opt as topt
 from territory_opt.errors import InfeasibleError
-from territory_opt.solvers import choose_method, lagrange
+from territory_opt.solvers import choose_method, lagrange, locate
 from territory_opt.solvers.lagrange import Allocator
 
 pytest.importorskip("zipcodes")
@@ -123,12 +123,19 @@ def test_solve_picks_the_path_by_size(georgia_zips, monkeypatch):
     assert topt.solve(problem, gap=1e-3).options["method"] == "lagrange"
     assert topt.solve(problem, gap=1e-3, method="large").options["method"] == "lagrange"
     monkeypatch.setattr(lagrange, "LARGE_PAIRS", 10**9)
-    # contiguity: the search at every size with fixed centres; the MIP or the
-    # Lagrangian path with model centres, by size
+    # contiguity: the search at every size with fixed centres; with model centres the
+    # search's location-allocation from locate.MIP_UNITS units (contiguity, or several
+    # measures), the MIP below, the Lagrangian path past lagrange.CONTIGUOUS_UNITS
     assert choose_method(problem.with_options(contiguity=True)) == "search"
     model = topt.TerritoryProblem(units, k=4, centres="model", balance={"workload": 0.05},
                                   contiguity=True)
-    assert choose_method(model) == "mip"
+    assert locate.MIP_UNITS < model.n_units and choose_method(model) == "search"
+    assert choose_method(model.with_options(contiguity=False)) == "mip"
+    several = topt.TerritoryProblem(units, k=4, centres="model",
+                                    balance={"workload": 0.05, "accounts": 0.1})
+    assert choose_method(several) == "search"
+    monkeypatch.setattr(locate, "MIP_UNITS", model.n_units)
+    assert choose_method(model) == "mip" and choose_method(several) == "mip"
     monkeypatch.setattr(lagrange, "CONTIGUOUS_UNITS", problem.n_units - 1)
     assert choose_method(model) == "lagrange"
     assert choose_method(problem.with_options(contiguity=True)) == "search"

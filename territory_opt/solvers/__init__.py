@@ -25,7 +25,7 @@ from collections.abc import Callable
 from territory_opt.errors import InfeasibleError, InputError, SolverError
 from territory_opt.problem import TerritoryProblem, plan_faults
 from territory_opt.solution import Solution
-from territory_opt.solvers import lagrange
+from territory_opt.solvers import lagrange, locate
 from territory_opt.solvers.lagrange import solve_lagrange
 from territory_opt.solvers.mip import solve_mip
 from territory_opt.solvers.options import SolveOptions
@@ -49,8 +49,15 @@ def choose_method(problem: TerritoryProblem) -> str:
     above a million unit-centre pairs (units x territories, or units^2 with model
     centres), or with contiguity above ``lagrange.CONTIGUOUS_UNITS`` units (the MIP's
     flow model finds no plan there in minutes: 5,622 ZIP codes x 40, none in 289 s),
-    else the MIP."""
+    else the MIP. Model-chosen centres between ``locate.MIP_UNITS`` and
+    ``locate.DUAL_UNITS`` units with contiguity or several balanced measures take the
+    search's location-allocation (there the MIP's units^2 model overran a 30 s limit
+    3.5x without a plan on Georgia's 949 units, three measures +-5 %); with one
+    measure the MIP keeps its proofs."""
     if problem.contiguity and problem.centres == "fixed":
+        return "search"
+    if problem.centres == "model" and locate.MIP_UNITS < problem.n_units <= locate.DUAL_UNITS \
+            and (problem.contiguity or len(problem.bands) > 1):
         return "search"
     if problem.contiguity and problem.n_units > lagrange.CONTIGUOUS_UNITS:
         return "lagrange"

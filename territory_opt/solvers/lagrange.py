@@ -641,8 +641,14 @@ class Allocator:
             fin = alt[free][np.isfinite(alt[free])]
             delta = float(fin.max(initial=0.0)) if size < n else np.inf
             sup = free_mask[units]
-            territory = self._round_mip(free_mask, lp_terr, rc, delta, bound, deadline,
-                                        (units[sup], terrs[sup]), start)
+            try:
+                territory = self._round_mip(free_mask, lp_terr, rc, delta, bound, deadline,
+                                            (units[sup], terrs[sup]), start)
+            except SolverError:  # none in its time: every unit free, on fewer columns
+                territory = self._round_all(pi, gamma, lp_terr, bound, deadline,
+                                            (units, terrs))
+                if territory is None:
+                    raise
             if territory is not None:
                 return territory, bound
             if size >= n:
@@ -655,6 +661,27 @@ class Allocator:
                                   "bands; give it more time (--time-limit)")
             size = min(n, size * 4)
             logger.info("rounding MIP infeasible; %d units free now", size)
+
+    def _round_all(self, pi: np.ndarray, gamma: float, lp_terr: np.ndarray, lp_value: float,
+                   deadline: float | None, support: tuple[np.ndarray, np.ndarray]
+                   ) -> np.ndarray | None:
+        """The rounding MIP with every unit free, on each unit's ``RESTRICTED_COLUMNS``
+        columns of least reduced cost under the restricted LP's duals (and the LP's
+        support). Where the bands are tight on several measures, fixing the LP's whole
+        units leaves the split ones no room (measured: Georgia's 949 units x 12 model
+        centres, three measures +-5 %: no plan from the free units in 3 s; every unit
+        free on 3 columns each: a plan within 1 % of the LP in about 2 s)."""
+        red = self.reduced(pi, gamma)
+        q = min(RESTRICTED_COLUMNS, self.k)
+        near = np.full(red.shape, np.inf)
+        cheap = np.argpartition(red, q - 1, axis=1)[:, :q]
+        near[np.arange(self.n)[:, None], cheap] = 0.0
+        everyone = np.ones(self.n, dtype=bool)
+        try:
+            return self._round_mip(everyone, lp_terr, near, 0.0, lp_value, deadline, support,
+                                   None)
+        except SolverError:
+            return None
 
     def _round_mip(self, free: np.ndarray, lp_terr: np.ndarray, rc: np.ndarray, delta: float,
                    lp_value: float, deadline: float | None,

@@ -513,21 +513,26 @@ def search(problem: TerritoryProblem, labels: np.ndarray, *, deadline: float | N
                                "rejoined_units": rejoined}
 
 
-def grow_plan(problem: TerritoryProblem, *, random_state: int = 0) -> np.ndarray:
+def grow_plan(problem: TerritoryProblem, *, random_state: int = 0,
+              cost: np.ndarray | None = None, roots: np.ndarray | None = None) -> np.ndarray:
     """A connected start: territories grow from their roots (and locked units), the
     cheapest frontier unit first, a territory stopping at its upper band while another
-    can take the unit; every unit joins a territory it touches."""
+    can take the unit; every unit joins a territory it touches. ``cost`` (units x
+    territories) and ``roots`` default to the problem's (model centres: give both,
+    for the chosen centre units)."""
     rng = np.random.default_rng(random_state)
     n, k = problem.n_units, problem.n_territories
-    cost = problem.costs * (1 + 0.05 * rng.random((n, k)))
+    base = problem.costs if cost is None else cost
+    roots = problem.roots if roots is None else roots
+    cost = base * (1 + 0.05 * rng.random((n, k)))
     plan = Plan(problem, np.zeros(n, dtype=int))
     label = np.full(n, -1)
     sums = np.zeros_like(plan.sums)
     a, upper = plan.a, plan.bands.upper
     heap: list[tuple[float, int, int]] = []
     seeds = dict(problem.locked)
-    if problem.roots is not None:
-        seeds |= {int(r): t for t, r in enumerate(problem.roots)}
+    if roots is not None:
+        seeds |= {int(r): t for t, r in enumerate(roots)}
 
     def add(i: int, t: int) -> None:
         label[i] = t
@@ -539,9 +544,9 @@ def grow_plan(problem: TerritoryProblem, *, random_state: int = 0) -> np.ndarray
 
     for i, t in seeds.items():
         add(i, t)
-    if problem.contiguity and problem.roots is not None:
+    if problem.contiguity and roots is not None:
         for i, t in seeds.items():  # a locked unit apart from its root: a path joins them
-            for v in _path_to(plan, label, int(problem.roots[t]), i, t):
+            for v in _path_to(plan, label, int(roots[t]), i, t):
                 add(v, t)
     for t in range(k):  # a territory without a root (no contiguity) starts at its cheapest
         if not (label == t).any():
@@ -568,7 +573,7 @@ def grow_plan(problem: TerritoryProblem, *, random_state: int = 0) -> np.ndarray
         free = np.flatnonzero(label < 0)
         allowed = np.ones((len(free), k), dtype=bool) if problem.eligible is None \
             else problem.eligible[free]
-        label[free] = np.argmin(np.where(allowed, problem.costs[free], np.inf), axis=1)
+        label[free] = np.argmin(np.where(allowed, base[free], np.inf), axis=1)
     return label
 
 
@@ -625,7 +630,8 @@ def solve_search(problem: TerritoryProblem, options: SolveOptions, *,
     gap is above the one asked and the problem has at most
     ``lagrange.CONTIGUOUS_UNITS`` units; the better plan and the better bound are
     kept. The status is ``"optimal"`` only when the plan is within the options' gap
-    of the bound.
+    of the bound. With model-chosen centres the centres move too: location-allocation
+    (:func:`~territory_opt.solvers.locate.solve_locate`).
 
     Raises
     ------
@@ -636,8 +642,11 @@ def solve_search(problem: TerritoryProblem, options: SolveOptions, *,
         When no connected plan within the bands is found in the time.
     """
     from territory_opt.solvers.lagrange import CONTIGUOUS_UNITS
+    from territory_opt.solvers.locate import solve_locate
     from territory_opt.solvers.mip import solve_mip
 
+    if problem.centres == "model":  # the centres move too: location-allocation
+        return solve_locate(problem, options)
     clock = time.perf_counter()
     limit = options.time_limit
     deadline = None if limit is None else clock + limit
@@ -659,15 +668,9 @@ def solve_search(problem: TerritoryProblem, options: SolveOptions, *,
         # the exact model names what contiguity adds (a unit no territory can reach)
         left = None if deadline is None else max(1.0, deadline - time.perf_counter())
         return solve_mip(problem, replace(options, time_limit=left))
-    centres = None
-    if start is None and problem.centres == "model":
-        raise SolverError(f"the search starts from the plain problem's centres, which gave "
-                          f"no plan: {how}")
     if start is None:
         logger.info("no plain plan (%s): territories grow from their roots", how)
         start, how = grow_plan(problem, random_state=options.random_state), "growth"
-    if problem.centres == "model":  # the plain plan's centres stay (roots of the search)
-        centres, start = np.unique(start, return_inverse=True)
     seconds["presolve"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     until = deadline
@@ -677,12 +680,10 @@ def solve_search(problem: TerritoryProblem, options: SolveOptions, *,
     target = None if bound is None or options.gap >= 1 else bound / (1 - options.gap)
     try:
         labels, violation, info = search(problem, start, deadline=deadline, until=until,
-                                         centres=centres, random_state=options.random_state,
+                                         random_state=options.random_state,
                                          target=target)
     except SolverError as exc:  # no start it can work from
         labels, violation, info = start, np.inf, {"search_error": str(exc)}
-    if centres is not None:
-        labels = centres[labels]
     seconds["solve"] = time.perf_counter() - t0
     found = violation <= 1e-9 and not plan_faults(problem, labels)
     objective = problem.objective_of(labels) if found else np.inf
