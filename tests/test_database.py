@@ -123,7 +123,14 @@ def test_no_credential_in_any_output(cluster, monkeypatch, tmp_path, caplog):
     monkeypatch.setenv("TERRITORY_OPT_DB_CRM", cluster.url("crm"))
     monkeypatch.setenv("TERRITORY_OPT_DB_WAREHOUSE", cluster.url("warehouse"))
     caplog.set_level("DEBUG")
-    result = topt.run_scenario(scenario(tmp_path, name="secret_check"))
+    result = topt.run_scenario(scenario(
+        tmp_path, name="secret_check", alignment={"database": "crm", "table": "alignment"},
+        locks={"database": "crm", "sql": "select account_id, rep_id from alignment where "
+                                         "account_id in ('A30002', 'A30003')"}))
+    inputs = {i["role"]: i for i in result.manifest["inputs"]}
+    assert inputs["alignment"]["rows"] == 949 and inputs["locks"]["rows"] == 2
+    owners = result.solution.assignments().set_index("account_id")["rep_id"]
+    assert owners["A30002"] == "R01" and owners["A30003"] == "R03"  # the locks hold
     secrets = [pgcluster.PASSWORD, cluster.url("crm"), f"127.0.0.1:{cluster.port}"]
     for path in result.out_dir.iterdir():
         blobs = [path.read_bytes()]
@@ -401,3 +408,21 @@ def test_teams_write_one_table_per_kind_with_a_team_column(env, tmp_path):
         assert n == len(pd.read_csv(result.out_dir / name / "assignments.csv"))
     assert sql(env, "select count(distinct team) from territories.teams_db_territories",
                "warehouse") == [(2,)]
+
+
+def test_the_workbench_refuses_a_run_whose_rows_changed(env, tmp_path):
+    """A run read from the database opens in the workbench while its rows are as
+    read; once they change, the workbench says so instead of editing stale data."""
+    from territory_opt.workbench.session import open_run
+
+    sql(env, "drop table if exists accounts_copy; create table accounts_copy as "
+             "select * from accounts")
+    path = scenario(tmp_path, name="edited_from_db",
+                    accounts={"database": "crm", "table": "accounts_copy", "sums": ["revenue"]})
+    result = topt.run_scenario(path)
+    session = open_run(result.out_dir)
+    assert session.solution().objective == pytest.approx(result.solution.objective)
+    sql(env, "update accounts_copy set workload = workload + 1 where account_id = 'A30002'")
+    with pytest.raises(InputError, match=r"the rows of accounts \(database 'crm'\) changed "
+                                         r"since this run"):
+        open_run(result.out_dir)

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from territory_opt.errors import SolverError
-from territory_opt.problem import TerritoryProblem, check_feasibility, plan_faults
+from territory_opt.problem import TerritoryProblem, plan_faults
 from territory_opt.solution import Solution, relative_gap
 from territory_opt.solvers.options import SolveOptions
 
@@ -170,13 +170,10 @@ def solve_locate(problem: TerritoryProblem, options: SolveOptions) -> Solution:
         When no plan within the bands is found in the time.
     """
     from territory_opt.solvers.centres import dual_bound
+    from territory_opt.solvers.search import solve_clock
 
-    clock = time.perf_counter()
+    clock, deadline, seconds = solve_clock(problem, options)
     limit = options.time_limit
-    deadline = None if limit is None else clock + limit
-    seconds: dict[str, float] = {"check": 0.0, "build": 0.0, "presolve": 0.0, "solve": 0.0}
-    check_feasibility(problem)
-    seconds["check"] = time.perf_counter() - clock
     rng = np.random.default_rng(options.random_state)
     info: dict[str, Any] = {"start": "k-means++", "locate_starts": 0}
     best: Located | None = None

@@ -620,6 +620,19 @@ def plain_start(problem: TerritoryProblem, options: SolveOptions
     return plain.unit_centres(), bound, name
 
 
+def solve_clock(problem: TerritoryProblem, options: SolveOptions
+                ) -> tuple[float, float | None, dict[str, float]]:
+    """The start of a search's solve: its clock, the deadline of the options' time
+    limit, and the seconds by stage, the checks before any solve done (they raise
+    :class:`InfeasibleError` on a conflict)."""
+    clock = time.perf_counter()
+    deadline = None if options.time_limit is None else clock + options.time_limit
+    seconds: dict[str, float] = {"check": 0.0, "build": 0.0, "presolve": 0.0, "solve": 0.0}
+    check_feasibility(problem)
+    seconds["check"] = time.perf_counter() - clock
+    return clock, deadline, seconds
+
+
 def solve_search(problem: TerritoryProblem, options: SolveOptions, *,
                  polish: bool = False) -> Solution:
     """Solve ``problem`` by the territory-design search (module docstring).
@@ -647,12 +660,8 @@ def solve_search(problem: TerritoryProblem, options: SolveOptions, *,
 
     if problem.centres == "model":  # the centres move too: location-allocation
         return solve_locate(problem, options)
-    clock = time.perf_counter()
+    clock, deadline, seconds = solve_clock(problem, options)
     limit = options.time_limit
-    deadline = None if limit is None else clock + limit
-    seconds: dict[str, float] = {"check": 0.0, "build": 0.0, "presolve": 0.0, "solve": 0.0}
-    check_feasibility(problem)
-    seconds["check"] = time.perf_counter() - clock
     t0 = time.perf_counter()
     # the plain bound certifies the connected plan: proven to a third of the gap asked
     # (0.1 % at least), so that most of the gap is left for what connecting costs
