@@ -352,6 +352,9 @@ def _validate(args: argparse.Namespace) -> int:
                 print("  segments: " + "; ".join(
                     f"{name} {v['accounts']} accounts, {v['reps']} reps"
                     for name, v in f["segments"].items()))
+            for role, v in f.get("database", {}).items():
+                srid = f", geometry in EPSG:{v['srid']}" if "srid" in v else ""
+                print(f"  {role}: {v['rows']:,} rows of {v['source']}{srid}")
     return 0
 
 

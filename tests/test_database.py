@@ -426,3 +426,19 @@ def test_the_workbench_refuses_a_run_whose_rows_changed(env, tmp_path):
     with pytest.raises(InputError, match=r"the rows of accounts \(database 'crm'\) changed "
                                          r"since this run"):
         open_run(result.out_dir)
+
+
+def test_validate_says_what_each_query_read(env, capsys):
+    """`validate` of the database scenario: OK, and per database input its rows and
+    the SRID its geometry was read in (the counties' EPSG:26716, reprojected for
+    planning as every input is)."""
+    from territory_opt.cli import main
+
+    assert main(["validate", str(ROOT / "scenarios" / "georgia_postgis.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "OK: 949 accounts in 949 units, 12 territories" in out
+    assert "  accounts: 949 rows of query 'select * from accounts' on database 'crm', " \
+        "geometry in EPSG:4326" in out
+    assert "  potential: 159 rows of table 'counties' on database 'crm', geometry in " \
+        "EPSG:26716" in out
+    assert "  reps: 12 rows of table 'reps' on database 'crm'\n" in out

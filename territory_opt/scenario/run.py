@@ -407,6 +407,10 @@ def _check_inputs(scenario: Scenario) -> ScenarioCheck:
             if loaded.unplaced is not None:
                 check.facts["unplaced_accounts"] = len(loaded.unplaced)
             check.facts["placed_by_zip"] = loaded.placed_by_zip
+            read_from = {role: {"source": src.label} | src.record
+                         for role, src in loaded.inputs if isinstance(src, io.DatabaseSource)}
+            if read_from:  # what each query read, in which SRID
+                check.facts["database"] = read_from
     check.warnings = [str(w.message) for w in caught
                       if issubclass(w.category, TerritoryOptWarning)]
     if problem is not None:
