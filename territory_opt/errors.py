@@ -7,8 +7,21 @@ this package.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 __all__ = ["InfeasibleError", "InputError", "SolverError", "TerritoryOptError",
-           "TerritoryOptWarning"]
+           "TerritoryOptWarning", "rows_text"]
+
+MAX_ROWS_LISTED = 5
+
+
+def rows_text(positions: Sequence[int], *, offset: int = 1) -> str:
+    """Rows as messages name them: ``row 3``, ``rows 3, 5 and 2 more`` (``positions``
+    counted from 0; ``offset`` 1 for 1-based rows, 2 for the lines of a CSV file)."""
+    shown = list(positions)[:MAX_ROWS_LISTED]
+    text = ", ".join(str(p + offset) for p in shown)
+    more = f" and {len(positions) - len(shown)} more" if len(positions) > len(shown) else ""
+    return f"{'row' if len(positions) == 1 else 'rows'} {text}{more}"
 
 
 class TerritoryOptError(Exception):

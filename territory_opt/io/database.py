@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from territory_opt.errors import InputError, TerritoryOptWarning
+from territory_opt.errors import InputError, TerritoryOptWarning, rows_text
 
 __all__ = ["DatabaseSource", "connect", "database_source", "env_name", "frame_sha256",
            "read_database"]
@@ -86,10 +86,9 @@ def connect(database: str, *, environ: Any = None) -> Any:
                              f"{engine.dialect.name} database; territory_opt reads "
                              "PostgreSQL/PostGIS (postgresql://user@host/dbname)")
         return engine
-    engine = sqlalchemy.create_engine("postgresql+psycopg://",
-                                      connect_args={"service": database},
-                                      poolclass=sqlalchemy.pool.NullPool)
-    return engine
+    return sqlalchemy.create_engine("postgresql+psycopg://",
+                                    connect_args={"service": database},
+                                    poolclass=sqlalchemy.pool.NullPool)
 
 
 @dataclass(eq=False)
@@ -151,7 +150,8 @@ def database_source(source: Any, con: Any, *, key: str | None = None) -> Databas
         raise InputError(f"with con=, give the query or table name as text, not a "
                          f"{type(source).__name__}")
     if isinstance(con, str):
-        con = _import_sqlalchemy().create_engine(_driver_url(con))
+        sqlalchemy = _import_sqlalchemy()
+        con = sqlalchemy.create_engine(_driver_url(con), poolclass=sqlalchemy.pool.NullPool)
     is_table = IDENTIFIER.fullmatch(source.strip()) is not None
     return DatabaseSource(con, sql=None if is_table else source,
                           table=source.strip() if is_table else None, key=key)
@@ -263,8 +263,8 @@ def sql_errors() -> tuple[type[BaseException], ...]:
 
 
 def _geometry_oids(conn: Any) -> set[int]:
-    rows = conn.exec_driver_sql("SELECT oid FROM pg_type WHERE typname IN "
-                                "('geometry', 'geography')").fetchall()
+    rows = conn.exec_driver_sql("SELECT oid FROM pg_type WHERE typname = ANY(%(t)s)",
+                                {"t": list(GEOMETRY_TYPES)}).fetchall()
     return {int(r[0]) for r in rows}
 
 
@@ -324,12 +324,9 @@ def _geo_frame(frame: pd.DataFrame, column: str, source: DatabaseSource) -> gpd.
     raw = frame[column]
     missing = raw.isna().to_numpy()
     if missing.any():
-        pos = np.flatnonzero(missing)
-        shown = ", ".join(str(p + 1) for p in pos[:5])
-        more = f" and {len(pos) - 5} more" if len(pos) > 5 else ""
-        raise InputError(f"{source.label}, column {column!r}: rows "
-                         f"{shown}{more} have no geometry (NULL); give them one or leave "
-                         f"them out (where {column} IS NOT NULL)")
+        raise InputError(f"{source.label}, column {column!r}: "
+                         f"{rows_text(np.flatnonzero(missing))} have no geometry (NULL); "
+                         f"give them one or leave them out (where {column} IS NOT NULL)")
     values = raw.map(lambda v: bytes.fromhex(v) if isinstance(v, str) else bytes(v))
     geoms = shapely.from_wkb(values.to_numpy())
     srids = shapely.get_srid(geoms)
@@ -346,14 +343,11 @@ def _geo_frame(frame: pd.DataFrame, column: str, source: DatabaseSource) -> gpd.
             rows = srids == s
             if s == 0:
                 raise InputError(f"{source.label}, column {column!r}: "
-                                 f"rows {', '.join(str(p + 1) for p in np.flatnonzero(rows)[:5])}"
-                                 f" have no SRID while the others are EPSG:{srid}; fix them "
-                                 "(ST_SetSRID)")
+                                 f"{rows_text(np.flatnonzero(rows))} have no SRID while the "
+                                 f"others are EPSG:{srid}; fix them (ST_SetSRID)")
             part = gpd.GeoSeries(gdf.geometry[rows].to_numpy(), crs=f"EPSG:{s}")
             gdf.loc[rows, "geometry"] = part.to_crs(f"EPSG:{srid}").to_numpy()
-        warnings.warn(f"{source.label}, column {column!r}: rows "
-                      f"{', '.join(str(p + 1) for p in pos[:5])}"
-                      f"{' and more' if len(pos) > 5 else ''} are in "
+        warnings.warn(f"{source.label}, column {column!r}: {rows_text(pos)} are in "
                       f"{', '.join(f'EPSG:{s}' for s in found)}, the others in "
                       f"EPSG:{srid}; reprojected to EPSG:{srid}", TerritoryOptWarning,
                       stacklevel=4)

@@ -24,7 +24,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from territory_opt.errors import InputError, TerritoryOptWarning
+from territory_opt.errors import MAX_ROWS_LISTED, InputError, TerritoryOptWarning, rows_text
 from territory_opt.geo import parse_crs
 from territory_opt.io.columns import guess_column
 from territory_opt.io.database import DatabaseSource, database_source, read_database
@@ -39,7 +39,6 @@ logger = logging.getLogger(__name__)
 TABLE_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls"}
 VECTOR_SUFFIXES = {".gpkg", ".geojson", ".json", ".shp", ".fgb", ".zip"}
 PARQUET_SUFFIXES = {".parquet", ".geoparquet", ".pq"}
-MAX_ROWS_LISTED = 5
 
 PathLike = str | os.PathLike[str]
 Source = PathLike | pd.DataFrame | DatabaseSource
@@ -68,12 +67,7 @@ def _source(source: Source, con: Any) -> Source:
 
 def _row_labels(source: Source, positions: Sequence[int]) -> str:
     """Human row numbers: the line of a CSV (header is line 1), else 1-based rows."""
-    shown = list(positions)[:MAX_ROWS_LISTED]
-    offset = 2 if _is_sheet(source) else 1
-    text = ", ".join(str(p + offset) for p in shown)
-    more = f" and {len(positions) - len(shown)} more" if len(positions) > len(shown) else ""
-    word = "row" if len(positions) == 1 else "rows"
-    return f"{word} {text}{more}"
+    return rows_text(positions, offset=2 if _is_sheet(source) else 1)
 
 
 def _decode(raw: bytes, encoding: str | None, source: Source) -> tuple[str, str]:

@@ -43,15 +43,14 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _slug(scenario: str) -> str:
+    """The scenario's name in table names: lower case letters, digits and ``_``."""
+    return re.sub(r"[^a-z0-9]+", "_", scenario.lower()).strip("_")[:SLUG_CHARS] or "run"
+
+
 def run_id(scenario: str, when: datetime) -> str:
-    """The run's name in table names: the scenario's name in lower case letters, digits
-    and ``_``, and the time (UTC) it finished."""
-    slug = re.sub(r"[^a-z0-9]+", "_", scenario.lower()).strip("_")[:SLUG_CHARS] or "run"
-    return f"{slug}_{when.astimezone(timezone.utc):%Y%m%dt%H%M%Sz}"
-
-
-def _scenario_slug(run: str) -> str:
-    return run.rsplit("_", 1)[0]
+    """The run's name in table names: the scenario's, and the time (UTC) it finished."""
+    return f"{_slug(scenario)}_{when.astimezone(timezone.utc):%Y%m%dt%H%M%Sz}"
 
 
 def write_table(conn: Any, schema: str, name: str, frame: pd.DataFrame, *,
@@ -120,7 +119,7 @@ def database_sink(database: str, schema: str, scenario: str,
             finished = datetime.fromisoformat(manifest["finished_at"])
             run = _free_run_id(conn, schema, run_id(scenario, finished))
             names = {kind: f"{run}_{kind}" for kind in KINDS if kind in tables}
-            slug = _scenario_slug(run_id(scenario, finished))
+            slug = _slug(scenario)
             views = {kind: f"{slug}_{kind}" for kind in names} | {"run": f"{slug}_run"}
             record = {"database": database, "schema": schema, "run_id": run,
                       "tables": list(names.values()), "views": list(views.values())}

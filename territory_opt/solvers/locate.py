@@ -65,8 +65,8 @@ class Located:
     def better_than(self, other: Located | None) -> bool:
         if other is None:
             return True
-        mine, theirs = _key(self.violation), _key(other.violation)
-        return mine < theirs or (mine == theirs and self.objective < other.objective - 1e-9)
+        (mine, cost), (theirs, rival) = _rank(self), _rank(other)
+        return mine < theirs or (mine == theirs and cost < rival - 1e-9)
 
     @property
     def unit_centres(self) -> np.ndarray:
