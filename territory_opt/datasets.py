@@ -79,8 +79,8 @@ def georgia_to_database(database: str, *, schema: str = "public", con: Any = Non
             elif conn.exec_driver_sql("SELECT to_regclass(%(t)s)",
                                       {"t": f'"{schema}"."{name}"'}).scalar() is not None:
                 raise InputError(f"database {database!r} already has table "
-                                 f"{schema}.{name}; add --replace (replace=True in Python) to load "
-                                 "the demo over it")
+                                 f"{schema}.{name}; add --replace (replace=True in Python) "
+                                 "to load the demo over it")
             write_table(conn, schema, name, frame, srid=None)
         conn.exec_driver_sql(
             f'ALTER TABLE "{schema}".accounts ADD COLUMN geom geometry(Point, 4326); '
