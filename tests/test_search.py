@@ -22,6 +22,7 @@ from conftest import brute_force, build, grid_problem, segment_instances
 from territory_opt.plan import Plan
 from territory_opt.problem import plan_faults
 from territory_opt.solvers.search import Search, grow_plan
+from territory_opt.solvers.search.state import State
 
 
 def _tiny(seeds: int) -> list[tuple[topt.TerritoryProblem, float | None]]:
@@ -99,7 +100,7 @@ def test_search_keeps_segments_locks_and_connection(inst, seed):
     if problem.eligible is not None:
         assert problem.eligible[np.arange(problem.n_units), labels].all()
     # the plan's sums are the engine's
-    assert np.allclose(engine.plan.sums, engine.plan.bands.sums(labels))
+    assert np.allclose(engine.state.sums, engine.state.bands.sums(labels))
 
 
 def test_articulation_points_match_networkx():
@@ -126,6 +127,102 @@ def test_articulation_points_match_networkx():
             sub = p.adjacency.subgraph(np.flatnonzero(plan.label == t).tolist())
             if nx.is_connected(sub):
                 assert plan.cut_units(t) == set(nx.articulation_points(sub))
+
+
+def _grid_plan(size: int, k: int, seed: int):
+    """A size x size grid problem with k bases, and a random connected-or-not plan."""
+    graph = nx.grid_2d_graph(size, size)
+    nodes = sorted(graph)
+    rng = np.random.default_rng(seed)
+    acc = [(float(x), float(y)) for x, y in nodes]
+    g = nx.relabel_nodes(graph, {v: f"A{i}" for i, v in enumerate(nodes)})
+    bases = [(float(x), float(y)) for x, y in rng.integers(0, size, (k, 2))]
+    p = grid_problem(acc, bases, graph=g, balance={"workload": 0.3},
+                     workload=rng.integers(1, 9, len(nodes)).tolist())
+    return p, rng
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), connected=st.booleans())
+def test_incremental_state_equals_a_recomputation_after_random_moves(seed, connected):
+    """Sums, member lists, edges between territories and articulation points, kept per
+    move for the two territories it touches, equal those computed from scratch; the
+    articulation points equal networkx's; a refused move changes nothing."""
+    p, rng = _grid_plan(7, 4, seed)
+    labels = rng.integers(0, 4, p.n_units)
+    state = State(Plan(p, labels), cost=p.costs, connected=connected)
+    for _ in range(60):
+        i = int(rng.integers(p.n_units))
+        s, t = int(state.label[i]), int(rng.integers(4))
+        if connected and not state.may_move(i, s, t):
+            before = state.label.copy()
+            assert (state.label == before).all()
+            continue
+        state.move(i, t)
+    state.check()
+    for t in range(4):
+        sub = p.adjacency.subgraph(np.flatnonzero(state.label == t).tolist())
+        cuts = state.cut_units(t)
+        if len(sub) and nx.is_connected(sub):
+            assert cuts == set(nx.articulation_points(sub))
+        elif len(sub):
+            assert cuts is None
+
+
+def test_a_composite_move_takes_what_hangs_behind_an_articulation_point():
+    """A unit that cuts its territory leaves with the members it holds to the root
+    (those no longer reached from the root without it), and with none when a fixed
+    unit hangs behind it."""
+    p, rng = _grid_plan(6, 2, 1)
+    labels = np.ones(p.n_units, dtype=int)
+    labels[:6] = 0  # territory 0: the grid's first column, a path from its root, unit 0
+    roots = np.array([0, 35])
+    state = State(Plan(p, labels, roots=roots), cost=p.costs, connected=True)
+    for u in range(p.n_units):
+        t = int(state.label[u])
+        got = state.hanging(u)
+        members = np.flatnonzero(state.label == t).tolist()
+        if u == roots[t]:
+            assert len(got) == 0
+            continue
+        sub = p.adjacency.subgraph([m for m in members if m != u])
+        reached = nx.node_connected_component(sub, int(roots[t]))
+        assert sorted(got.tolist()) == sorted([u] + [m for m in members
+                                                     if m != u and m not in reached])
+    assert sorted(state.hanging(3).tolist()) == [3, 4, 5]
+    fixed = State(Plan(p, labels, roots=roots, fixed=[5]), cost=p.costs, connected=True)
+    assert len(fixed.hanging(3)) == 0 and fixed.hanging(5).tolist() == []
+    assert fixed.hanging(2).tolist() == [] and sorted(state.hanging(2).tolist()) == [2, 3, 4, 5]
+
+
+def test_repair_restores_the_bands_and_keeps_every_territory_connected():
+    """From plans grown from the roots (far outside the bands), the repair's descents,
+    flow balance and composite path pushes keep every territory connected, its root in
+    place and the state equal to a recomputation, never end further outside the bands
+    than they started, and end inside them on most grids where the exact flow model
+    finds a plan."""
+    feasible = restored = 0
+    for seed in range(24):
+        p, rng = _grid_plan(6, 3, seed)
+        p = p.with_options(contiguity=True)
+        roots = p.roots
+        start = grow_plan(p, random_state=seed)
+        engine = Search(p, start, cost=p.costs, roots=roots, fixed=sorted(p.locked),
+                        connected=True, rng=rng)
+        before = engine.violation()
+        engine.repair(None)
+        labels = engine.labels()
+        assert topt.problem.is_connected_plan(p, labels)
+        assert all(labels[r] == t for t, r in enumerate(roots))
+        engine.state.check()
+        assert engine.violation() <= before + 1e-9
+        try:
+            topt.solve(p, method="mip", time_limit=20, gap=0.5)
+        except (topt.InfeasibleError, topt.SolverError):
+            continue
+        feasible += 1
+        restored += engine.violation() <= 1e-9
+    assert feasible >= 12 and restored >= 0.9 * feasible, f"{restored} of {feasible}"
 
 
 def test_search_is_deterministic_for_a_random_state():

@@ -25,43 +25,22 @@ from collections.abc import Callable
 from territory_opt.errors import InfeasibleError, InputError, SolverError
 from territory_opt.problem import TerritoryProblem, plan_faults
 from territory_opt.solution import Solution
-from territory_opt.solvers import lagrange, locate
+from territory_opt.solvers.auto import choose_method, search_method, solve_auto
 from territory_opt.solvers.lagrange import solve_lagrange
 from territory_opt.solvers.mip import solve_mip
 from territory_opt.solvers.options import SolveOptions
-from territory_opt.solvers.search import solve_compromise, solve_search
+from territory_opt.solvers.regions import solve_top_down
+from territory_opt.solvers.search import solve_compromise
 
 __all__ = ["METHODS", "SolveOptions", "choose_method", "solve"]
 
 METHODS: dict[str, Callable[[TerritoryProblem, SolveOptions], Solution]] = {
     "mip": solve_mip,
     "lagrange": solve_lagrange,
-    "search": solve_search,
+    "search": search_method,
 }
 # the names of earlier releases
 ALIASES = {"exact": "mip", "large": "lagrange"}
-
-
-def choose_method(problem: TerritoryProblem) -> str:
-    """The method ``method="auto"`` picks: with contiguity and fixed centres the search
-    (then the flow MIP from its plan while time is left and the gap is above the one
-    asked, up to ``lagrange.CONTIGUOUS_UNITS`` units); otherwise the Lagrangian path
-    above a million unit-centre pairs (units x territories, or units^2 with model
-    centres), or with contiguity above ``lagrange.CONTIGUOUS_UNITS`` units (the MIP's
-    flow model finds no plan there in minutes: 5,622 ZIP codes x 40, none in 289 s),
-    else the MIP. Model-chosen centres between ``locate.MIP_UNITS`` and
-    ``locate.DUAL_UNITS`` units with contiguity or several balanced measures take the
-    search's location-allocation (there the MIP's units^2 model overran a 30 s limit
-    3.5x without a plan on Georgia's 949 units, three measures +-5 %); with one
-    measure the MIP keeps its proofs."""
-    if problem.contiguity and problem.centres == "fixed":
-        return "search"
-    if problem.centres == "model" and locate.MIP_UNITS < problem.n_units <= locate.DUAL_UNITS \
-            and (problem.contiguity or len(problem.bands) > 1):
-        return "search"
-    if problem.contiguity and problem.n_units > lagrange.CONTIGUOUS_UNITS:
-        return "lagrange"
-    return "lagrange" if problem.n_units * problem.n_columns > lagrange.LARGE_PAIRS else "mip"
 
 
 def solve(
@@ -160,14 +139,11 @@ def solve(
     clock = time.perf_counter()
     try:
         if regions == "top_down":
-            from territory_opt.solvers.regions import solve_top_down
-
             solution = solve_top_down(problem, options, method=name, workers=workers)
             name = "top_down"
         elif name == "auto":
             name = choose_method(problem)
-            solution = solve_search(problem, options, polish=True) if name == "search" \
-                else METHODS[name](problem, options)
+            solution = solve_auto(problem, options)
         else:
             solution = METHODS[name](problem, options)
     except (InfeasibleError, SolverError) as exc:

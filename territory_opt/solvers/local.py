@@ -68,9 +68,11 @@ def make_contiguous(problem: TerritoryProblem, territory: np.ndarray, cost: np.n
     return plan.label, counts
 
 
-def rejoin_pieces(plan: Plan) -> int:
+def rejoin_pieces(plan: Plan, *, balance: bool = False) -> int:
     """Pieces of a territory cut off from its root join the neighbouring territory
-    where they cost least; a piece holding a locked unit cannot move."""
+    where they cost least (with ``balance``: where they leave it least outside its
+    bands, then cost least; the largest pieces first); a piece holding a locked unit
+    cannot move."""
     orphans: set[int] = set()
     for t in range(plan.k):
         orphans |= plan.members[t] - plan.reached(t)
@@ -82,7 +84,10 @@ def rejoin_pieces(plan: Plan) -> int:
     moved = len(orphans)
     while orphans:
         progress = False
-        for piece in _pieces(plan, orphans):
+        pieces = _pieces(plan, orphans)
+        if balance:
+            pieces.sort(key=lambda piece: -float(plan.a[:, list(piece)].sum()))
+        for piece in pieces:
             touching: dict[int, float] = {}
             for u in piece:
                 for v in plan.neighbours(u):
@@ -93,7 +98,17 @@ def rejoin_pieces(plan: Plan) -> int:
             if not touching:
                 continue
             idx = np.fromiter(piece, dtype=int)
-            best = min(touching, key=lambda s: float(plan.cost[idx, s].sum()))
+            amount = plan.a[:, idx].sum(axis=1)
+
+            def rank(s: int) -> tuple[float, float]:
+                cost = float(plan.cost[idx, s].sum())
+                if not balance:
+                    return 0.0, cost
+                grows = plan.violation_of(s, plan.sums[:, s] + amount) \
+                    - plan.violation_of(s, plan.sums[:, s])
+                return round(grows, 9), cost
+
+            best = min(touching, key=rank)
             for u in piece:
                 plan.move(u, best)
             orphans -= piece

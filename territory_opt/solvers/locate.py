@@ -36,7 +36,12 @@ import numpy as np
 from territory_opt.errors import SolverError
 from territory_opt.problem import TerritoryProblem, plan_faults
 from territory_opt.solution import Solution, relative_gap
+from territory_opt.solvers.centres import dual_bound
+from territory_opt.solvers.lagrange import allocate_centres
+from territory_opt.solvers.local import locate_allocate
 from territory_opt.solvers.options import SolveOptions
+from territory_opt.solvers.search.engine import search
+from territory_opt.solvers.search.start import grow_plan, solve_clock
 
 __all__ = ["Located", "locate", "seed_centres", "solve_locate"]
 
@@ -103,8 +108,6 @@ def allocate(problem: TerritoryProblem, centres: np.ndarray, labels: np.ndarray 
     from their centre join a neighbour, the bands are restored). When the allocator
     finds none in its time, the search starts from ``labels`` (None: territories grown
     from the centres, or each unit's nearest centre)."""
-    from territory_opt.solvers.lagrange import allocate_centres
-    from territory_opt.solvers.search import grow_plan, search
 
     got = allocate_centres(problem, centres, deadline=deadline, seed=random_state)
     if got is not None:
@@ -128,7 +131,6 @@ def locate(problem: TerritoryProblem, centres: np.ndarray, *, deadline: float | 
     """Location-allocation from ``centres`` (steps 2 and 3, the loop of
     :func:`~territory_opt.solvers.local.locate_allocate`): the best plan it passes
     (violation first, then cost); each allocation starts from the plan before."""
-    from territory_opt.solvers.local import locate_allocate
 
     passed: list[Located] = []
 
@@ -169,8 +171,6 @@ def solve_locate(problem: TerritoryProblem, options: SolveOptions) -> Solution:
     SolverError
         When no plan within the bands is found in the time.
     """
-    from territory_opt.solvers.centres import dual_bound
-    from territory_opt.solvers.search import solve_clock
 
     clock, deadline, seconds = solve_clock(problem, options)
     limit = options.time_limit
