@@ -17,7 +17,13 @@ Instances (the first rows of issue "Contiguous territories by default"):
 - ``georgia_model``: 949 accounts, model-chosen centres, k = 12, workload, potential
   and account count each +-5 % (the MIP's Hess model);
 - ``southeast``: 5,622 ZIP codes of six states x 40 seeded bases, workload +-5 %
-  (the Lagrangian path).
+  (the Lagrangian path);
+- ``national``: the 40,457 ZIP codes of the lower 48 states x 200 seeded bases,
+  workload +-5 % (as ``benchmarks/national.py``).
+
+Besides seconds and objective, the table gives the search's milliseconds per applied
+chain (``ms/chain``: its solve seconds over the chains its descents applied) and the
+run's peak resident memory.
 
 Usage: .venv/bin/python benchmarks/contiguity.py [--instances georgia ...]
            [--runs plain contiguous ...] [--time-limit S]
@@ -27,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import subprocess
 import sys
 import time
@@ -34,16 +41,18 @@ import time
 import networkx as nx
 import numpy as np
 
-INSTANCES = ("georgia", "georgia_counties", "georgia_model", "southeast")
+INSTANCES = ("georgia", "georgia_counties", "georgia_model", "southeast", "national")
 
 
 def problem(name: str):
     import territory_opt as topt
     from territory_opt.datasets import seeded_home_bases, us_zip_units
 
-    if name == "southeast":
-        units = us_zip_units(states=["GA", "FL", "AL", "SC", "NC", "TN"], seed=0)
-        return topt.TerritoryProblem(units, reps=seeded_home_bases(units, 40, seed=0),
+    if name in ("southeast", "national"):
+        states = ["GA", "FL", "AL", "SC", "NC", "TN"] if name == "southeast" else None
+        units = us_zip_units(states=states, seed=0)
+        k = 40 if name == "southeast" else 200
+        return topt.TerritoryProblem(units, reps=seeded_home_bases(units, k, seed=0),
                                      balance={"workload": 0.05})
     accounts, potential, reps = topt.load_georgia()
     if name == "georgia":
@@ -84,13 +93,16 @@ def child(name: str, run: str, time_limit: float) -> dict:
     except topt.TerritoryOptError as exc:
         return {"seconds": time.perf_counter() - t0, "error": str(exc)[:70]}
     seconds = time.perf_counter() - t0
+    chains = sol.options.get("search_chains")
+    per_chain = None if not chains else 1000 * sol.seconds.get("solve", 0.0) / chains
     graph = p.adjacency
     labels = sol.unit_centres()
     pieces = sum(not nx.is_connected(graph.subgraph(np.flatnonzero(labels == c).tolist()))
                  for c in np.unique(labels))
     return {"seconds": seconds, "status": sol.status, "objective": sol.objective,
             "bound": sol.bound, "gap": sol.gap, "in_pieces": int(pieces),
-            "method": sol.options["method"]}
+            "method": sol.options["method"], "ms_per_chain": per_chain,
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def main() -> None:
@@ -104,7 +116,7 @@ def main() -> None:
         print(json.dumps(child(args.child[0], args.child[1], args.time_limit)))
         return
     print(f"{'instance':18} {'run':11} {'seconds':>8} {'x plain':>8} {'objective':>13} "
-          f"{'x plain':>8} {'gap':>8} {'pieces':>6}  status")
+          f"{'x plain':>8} {'gap':>8} {'pieces':>6} {'ms/chain':>8} {'peak MB':>7}  status")
     for name in args.instances:
         plain = None
         for run in args.runs:
@@ -121,9 +133,11 @@ def main() -> None:
                 continue
             plain = plain or r
             gap = "-" if r["gap"] is None else f"{r['gap']:.3%}"
+            per = "-" if r["ms_per_chain"] is None else f"{r['ms_per_chain']:.2f}"
             print(f"{name:18} {run:11} {r['seconds']:8.1f} {r['seconds'] / plain['seconds']:7.1f}x "
                   f"{r['objective']:13,.0f} {r['objective'] / plain['objective']:7.4f}x "
-                  f"{gap:>8} {r['in_pieces']:6d}  {r['status']} ({r['method']})", flush=True)
+                  f"{gap:>8} {r['in_pieces']:6d} {per:>8} {r['peak_mb']:7.0f}  "
+                  f"{r['status']} ({r['method']})", flush=True)
 
 
 if __name__ == "__main__":

@@ -138,8 +138,11 @@ class State:
                                      self.allowed, self.has_allowed, *self._graph()))
 
     def move(self, i: int, t: int) -> None:
+        """Put unit i into territory t; what must be looked at again is marked (with a
+        realignment cap, every territory: each move changes the cap's slack)."""
         if self.has_cap:
             self.moved += float(self.moves[i, t] - self.moves[i, self.label[i]])
+            self.dirty[:] = True
         kernels.apply_move(i, t, self.label, self.head, self.nxt, self.prv, self.size,
                            self.sums, self.a, self.tedge, self.indptr, self.indices,
                            self.cut_ok, self.dirty)
