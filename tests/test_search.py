@@ -14,11 +14,11 @@ import warnings
 import networkx as nx
 import numpy as np
 import pytest
+from conftest import brute_force, build, grid_problem, segment_instances
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import territory_opt as topt
-from conftest import brute_force, build, grid_problem, segment_instances
 from territory_opt.plan import Plan
 from territory_opt.problem import plan_faults
 from territory_opt.solvers.search import Search, grow_plan
@@ -173,7 +173,7 @@ def test_a_composite_move_takes_what_hangs_behind_an_articulation_point():
     """A unit that cuts its territory leaves with the members it holds to the root
     (those no longer reached from the root without it), and with none when a fixed
     unit hangs behind it."""
-    p, rng = _grid_plan(6, 2, 1)
+    p, _ = _grid_plan(6, 2, 1)
     labels = np.ones(p.n_units, dtype=int)
     labels[:6] = 0  # territory 0: the grid's first column, a path from its root, unit 0
     roots = np.array([0, 35])

@@ -14,6 +14,7 @@ in Gliesch, Ritt & Moreira's alternating tabu search, 2018).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from typing import Any
@@ -185,8 +186,6 @@ class Search:
         def arcs_of(t: int) -> dict[int, np.ndarray]:
             if t not in arcs:
                 units, dst = st.arcs(t)
-                keep = ~st.skipped[units]
-                units, dst = units[keep], dst[keep]
                 order = np.lexsort((cost[units, dst] - cost[units, t], dst))
                 units, dst = units[order], dst[order]
                 arcs[t] = {int(c): units[dst == c] for c in np.unique(dst).tolist()}
@@ -419,7 +418,7 @@ class Search:
         then costs least. Returns the moves made (unit, from), in order."""
         st = self.state
         done: list[tuple[int, int]] = []
-        for x, y in zip(path[:-1], path[1:], strict=True):
+        for x, y in itertools.pairwise(path):
             sets, amount, extra = self._sets(x, y)
             if not sets:
                 break

@@ -121,8 +121,7 @@ def articulation(t, label, indptr, indices, head, nxt, size, roots, cut, cut_ok,
         p = parent[u]
         if p == _NO:
             continue
-        if low[u] < low[p]:
-            low[p] = low[u]
+        low[p] = min(low[p], low[u])
         if p == start:
             root_children += 1
         elif low[u] >= order[p]:
@@ -215,23 +214,23 @@ def may_move(i, s, t, connected_mode, label, fixed, allowed, has_allowed, indptr
 
 
 @njit(cache=True)
-def territory_arcs(t, connected_mode, label, fixed, allowed, has_allowed, indptr, indices,
-                   head, nxt, size, roots, cut, cut_ok, connected, order, low, parent,
-                   edge_pos, stack, stamp, clock):
-    """The transfers territory t offers: (unit, destination) for every free member
-    that may leave (no articulation point) and a neighbouring territory it may join."""
-    if connected_mode:
-        _fresh(t, label, indptr, indices, head, nxt, size, roots, cut, cut_ok, connected,
-               order, low, parent, edge_pos, stack, stamp, clock)
+def _out_arcs(t, connected_mode, tabu_mode, iteration, tabu, skipped, label, fixed, allowed,
+              has_allowed, indptr, indices, head, nxt, size, cut):
+    """(unit, destination) for every free member of territory t that may leave (no
+    articulation point, not skipped) and a neighbouring territory it may join (not tabu
+    with ``tabu_mode``); t's articulation points must be current."""
     n_out = 0
     units = np.empty(16, dtype=np.int64)
     dsts = np.empty(16, dtype=np.int64)
     u = head[t]
     while u != _NO:
-        if not fixed[u] and not (connected_mode and (cut[u] or size[t] <= 1)):
+        if not fixed[u] and not skipped[u] and not (connected_mode
+                                                    and (cut[u] or size[t] <= 1)):
             for e in range(indptr[u], indptr[u + 1]):
                 r = label[indices[e]]
                 if r == t or (has_allowed and not allowed[u, r]):
+                    continue
+                if tabu_mode and tabu[u, r] > iteration:
                     continue
                 dup = False
                 for q in range(n_out - 1, -1, -1):
@@ -250,6 +249,20 @@ def territory_arcs(t, connected_mode, label, fixed, allowed, has_allowed, indptr
                 n_out += 1
         u = nxt[u]
     return units[:n_out], dsts[:n_out]
+
+
+@njit(cache=True)
+def territory_arcs(t, connected_mode, skipped, tabu, label, fixed, allowed, has_allowed,
+                   indptr, indices, head, nxt, size, roots, cut, cut_ok, connected, order,
+                   low, parent, edge_pos, stack, stamp, clock):
+    """The transfers territory t offers: (unit, destination) for every free member
+    that may leave (no articulation point, not skipped) and a neighbouring territory
+    it may join."""
+    if connected_mode:
+        _fresh(t, label, indptr, indices, head, nxt, size, roots, cut, cut_ok, connected,
+               order, low, parent, edge_pos, stack, stamp, clock)
+    return _out_arcs(t, connected_mode, False, 0, tabu, skipped, label, fixed, allowed, has_allowed, indptr, indices, head, nxt,
+                     size, cut)
 
 
 @njit(cache=True)
@@ -293,35 +306,9 @@ def best_of_territory(m, weight, tabu_mode, iteration, tabu, skipped, connected_
                order, low, parent, edge_pos, stack, stamp, clock)
     base_m = base[m]
     # out-arcs: free members of m that may leave, with a neighbouring territory r
-    out_j = np.empty(16, dtype=np.int64)
-    out_r = np.empty(16, dtype=np.int64)
-    n_out = 0
-    u = head[m]
-    while u != _NO:
-        if not fixed[u] and not skipped[u] and not (connected_mode
-                                                    and (cut[u] or size[m] <= 1)):
-            for e in range(indptr[u], indptr[u + 1]):
-                r = label[indices[e]]
-                if r == m or (has_allowed and not allowed[u, r]):
-                    continue
-                if tabu_mode and tabu[u, r] > iteration:
-                    continue
-                dup = False
-                for q in range(n_out - 1, -1, -1):
-                    if out_j[q] != u:
-                        break
-                    if out_r[q] == r:
-                        dup = True
-                        break
-                if dup:
-                    continue
-                if n_out == len(out_j):
-                    out_j = np.concatenate((out_j, np.empty(len(out_j), dtype=np.int64)))
-                    out_r = np.concatenate((out_r, np.empty(len(out_r), dtype=np.int64)))
-                out_j[n_out] = u
-                out_r[n_out] = r
-                n_out += 1
-        u = nxt[u]
+    out_j, out_r = _out_arcs(m, connected_mode, tabu_mode, iteration, tabu, skipped, label,
+                             fixed, allowed, has_allowed, indptr, indices, head, nxt, size, cut)
+    n_out = len(out_j)
     out_dc = np.empty(n_out)
     out_dr = np.empty(n_out)  # r's violation change when j joins it
     out_dm = np.empty(n_out)  # m's violation change when j leaves it

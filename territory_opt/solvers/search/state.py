@@ -148,9 +148,11 @@ class State:
                            self.cut_ok, self.dirty)
 
     def arcs(self, t: int) -> tuple[np.ndarray, np.ndarray]:
-        """The transfers territory t offers now: its units that may leave and where to."""
-        return kernels.territory_arcs(t, self.connected, self.label, self.fixed, self.allowed,
-                                      self.has_allowed, *self._graph())
+        """The transfers territory t offers now: its units that may leave (not skipped)
+        and where to."""
+        return kernels.territory_arcs(t, self.connected, self.skipped, self.tabu, self.label,
+                                      self.fixed, self.allowed, self.has_allowed,
+                                      *self._graph())
 
     def border(self, x: int, y: int) -> tuple[np.ndarray, np.ndarray]:
         """The free members of x touching y that may join it, and which of them are
