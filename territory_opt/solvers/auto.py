@@ -11,6 +11,7 @@ chooses another.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import replace
 
@@ -25,6 +26,8 @@ from territory_opt.solvers.options import SolveOptions
 from territory_opt.solvers.search import solve_search
 
 __all__ = ["choose_method", "search_method", "solve_auto"]
+
+logger = logging.getLogger(__name__)
 
 SEARCH_SHARE = 0.5  # with a MIP after it: the search's share of the time left
 POLISH_SECONDS = 5.0  # time left below which the search's plan is not handed to the MIP
@@ -92,6 +95,9 @@ def solve_auto(problem: TerritoryProblem, options: SolveOptions) -> Solution:
         return found
     t0 = time.perf_counter()
     bound = None if found is None else found.bound
+    logger.info("the flow MIP from the search's plan (gap %s) for %s s",
+                None if found is None else f"{found.gap:.3%}",
+                "no limit" if left is None else f"{POLISH_MARGIN * left:.1f}")
     exact = solve_mip(problem, replace(options, time_limit=None if left is None
                                        else POLISH_MARGIN * left),
                       start=None if found is None else found.unit_centres(),

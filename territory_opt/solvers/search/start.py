@@ -21,8 +21,9 @@ __all__ = ["connect_roots", "grow_plan", "plain_start", "solve_clock"]
 
 def connect_roots(plan: Plan) -> int:
     """Join each territory's root to the largest piece of the territory when they lie
-    apart: the units on the cheapest path between them (by what each unit's cost
-    rises when it joins the territory) join it. The plain plan can hold a root in a
+    apart, and to every piece holding one of its locked units: the units on the
+    cheapest path between them (by what each unit's cost rises when it joins the
+    territory) join it. The plain plan can hold a root in a
     piece of one unit far from its territory's body (12 of 200 territories on the
     national ZIP codes); cutting the body off the root would hand the territory's
     whole workload to its neighbours. Units of other territories that the path
@@ -43,8 +44,12 @@ def connect_roots(plan: Plan) -> int:
         members = np.flatnonzero(label == t)
         if label[root] != t or not len(members):
             continue
+        # the largest piece when the root's is smaller, and every piece holding a lock
         body = piece[members[np.argmax(size[piece[members]])]]
-        if body == piece[root] or size[body] <= size[piece[root]]:
+        ends = {int(piece[i]) for i in members if plan.fixed[i]} - {int(piece[root])}
+        if body != piece[root] and size[body] > size[piece[root]]:
+            ends.add(int(body))
+        if not ends:
             continue
         # a unit's weight: what its cost rises by in t; units that may not join t barred
         rise = np.maximum(plan.cost[:, t] - plan.cost[np.arange(n), label], 0.0) + 1e-9
@@ -56,15 +61,16 @@ def connect_roots(plan: Plan) -> int:
         start = np.flatnonzero(piece == piece[root])
         dist, pred, _ = dijkstra(graph, indices=start, min_only=True,
                                  return_predecessors=True)
-        ends = np.flatnonzero(piece == body)
-        end = int(ends[np.argmin(dist[ends])])
-        if not np.isfinite(dist[end]):
-            continue
-        v = int(pred[end])
-        while v >= 0 and label[v] != t:
-            plan.move(v, t)
-            moved += 1
-            v = int(pred[v])
+        for end_piece in sorted(ends):
+            units = np.flatnonzero(piece == end_piece)
+            end = int(units[np.argmin(dist[units])])
+            if not np.isfinite(dist[end]):
+                continue
+            v = int(pred[end])
+            while v >= 0 and plan.label[v] != t:
+                plan.move(v, t)
+                moved += 1
+                v = int(pred[v])
         label = plan.label
     return moved
 
