@@ -100,7 +100,8 @@ def rejoin_pieces(plan: Plan, *, balance: bool = False) -> int:
             idx = np.fromiter(piece, dtype=int)
             amount = plan.a[:, idx].sum(axis=1)
 
-            def rank(s: int) -> tuple[float, float]:
+            def rank(s: int, idx: np.ndarray = idx, amount: np.ndarray = amount
+                     ) -> tuple[float, float]:
                 cost = float(plan.cost[idx, s].sum())
                 if not balance:
                     return 0.0, cost
