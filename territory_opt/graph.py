@@ -154,11 +154,10 @@ def relabel_to_positions(graph: nx.Graph, ids: Sequence[str]) -> nx.Graph:
     return out
 
 
-def piece_counts(indptr: np.ndarray, indices: np.ndarray, labels: np.ndarray,
-                 k: int) -> np.ndarray:
-    """Per territory (``labels``: each unit's, 0 .. k-1): how many connected pieces it
-    is in on the graph given as CSR ``indptr`` / ``indices`` (one connected-components
-    pass over the edges inside territories)."""
+def pieces(indptr: np.ndarray, indices: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Each unit's piece: the connected component of the edges inside territories
+    (``labels``: each unit's territory) on the graph given as CSR ``indptr`` /
+    ``indices``."""
     from scipy.sparse import csr_matrix
     from scipy.sparse.csgraph import connected_components
 
@@ -166,6 +165,13 @@ def piece_counts(indptr: np.ndarray, indices: np.ndarray, labels: np.ndarray,
     rows = np.repeat(np.arange(n), np.diff(indptr))
     same = labels[rows] == labels[indices]
     inside = csr_matrix((np.ones(int(same.sum())), (rows[same], indices[same])), shape=(n, n))
-    _, component = connected_components(inside, directed=False)
-    first = np.unique(component, return_index=True)[1]
+    return connected_components(inside, directed=False)[1]
+
+
+def piece_counts(indptr: np.ndarray, indices: np.ndarray, labels: np.ndarray,
+                 k: int) -> np.ndarray:
+    """Per territory (``labels``: each unit's, 0 .. k-1): how many connected pieces it
+    is in on the graph given as CSR ``indptr`` / ``indices`` (one connected-components
+    pass over the edges inside territories)."""
+    first = np.unique(pieces(indptr, indices, labels), return_index=True)[1]
     return np.bincount(labels[first], minlength=k)

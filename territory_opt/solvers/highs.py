@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import time
 from collections.abc import Iterator, Sequence
 
 import highspy
@@ -24,8 +23,6 @@ __all__ = ["INF", "STATUSES", "add_columns", "add_rows", "new_model", "outcome",
 INF = highspy.kHighsInf
 # optimal: proven (within the gap); feasible: a plan, not proven; infeasible: proven to
 # have none; no_solution: stopped (time limit, interrupt) before finding any plan
-GRACE_SHARE = 0.05  # past HiGHS's own time limit before it is stopped from outside
-GRACE_SECONDS = 0.5  # ... and these seconds more
 STATUSES = ("optimal", "feasible", "infeasible", "no_solution")
 
 
@@ -60,25 +57,16 @@ def new_model(*, threads: int | None, seed: int, msg: bool) -> highspy.Highs:
     return h
 
 
-def run_interruptible(h: highspy.Highs, time_limit: float | None = None) -> None:
+def run_interruptible(h: highspy.Highs) -> None:
     """Run HiGHS in its own thread so that Ctrl-C (or SIGTERM, turned into
     KeyboardInterrupt by the CLI) stops it within a fraction of a second:
     the solver is asked to stop, is waited for, and the interrupt goes on up,
-    so that nothing is written from a half-finished solve. With ``time_limit``,
-    HiGHS is also stopped the same way (keeping its best plan) once that many
-    seconds and a grace have passed, where its own limit is not checked (HiGHS
-    1.16 answers neither inside the analytic centre of a MIP's root, as on
-    Georgia's overlay teams' flow model handed a start plan: 66 s past 10 s)."""
+    so that nothing is written from a half-finished solve."""
     h.HandleUserInterrupt = True
     thread = h.startSolve()
-    deadline = None if time_limit is None else \
-        time.perf_counter() + time_limit * (1 + GRACE_SHARE) + GRACE_SECONDS
     try:
         while not h.wait(0.1)[0]:
-            if deadline is not None and time.perf_counter() > deadline:
-                h.cancelSolve()
-                thread.join()
-                break
+            pass
     except KeyboardInterrupt:
         h.cancelSolve()
         thread.join()

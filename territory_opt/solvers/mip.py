@@ -75,7 +75,7 @@ class _WarmHiGHS(pulp.HiGHS):  # type: ignore[misc,name-defined]
             for var in lp.variables():
                 values[var.index] = self.start.get(var.name, 0.0)
             highs.set_start(lp.solverModel, values)
-        highs.run_interruptible(lp.solverModel, self.timeLimit)
+        highs.run_interruptible(lp.solverModel)
 
 
 def make_solver(name: str, *, time_limit: float | None, gap: float, threads: int | None,

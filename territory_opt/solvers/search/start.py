@@ -10,6 +10,7 @@ from collections import deque
 import numpy as np
 
 from territory_opt.errors import SolverError
+from territory_opt.graph import pieces
 from territory_opt.plan import Plan
 from territory_opt.problem import TerritoryProblem, check_feasibility
 from territory_opt.solvers.lagrange import CONTIGUOUS_UNITS, LARGE_PAIRS, solve_lagrange
@@ -29,15 +30,13 @@ def connect_roots(plan: Plan) -> int:
     whole workload to its neighbours. Units of other territories that the path
     cuts off are rejoined later, as every piece is. Returns the units moved."""
     from scipy.sparse import csr_matrix
-    from scipy.sparse.csgraph import connected_components, dijkstra
+    from scipy.sparse.csgraph import dijkstra
 
     if plan.roots is None or plan.cost is None:
         return 0
     n, label, indptr, indices = plan.n, plan.label, plan.indptr, plan.indices
     rows = np.repeat(np.arange(n), np.diff(indptr))
-    same = label[rows] == label[indices]
-    inside = csr_matrix((np.ones(int(same.sum())), (rows[same], indices[same])), shape=(n, n))
-    _, piece = connected_components(inside, directed=False)
+    piece = pieces(indptr, indices, label)
     size = np.bincount(piece)
     moved = 0
     for t, root in enumerate(plan.roots.tolist()):
