@@ -260,14 +260,10 @@ def _run(args: argparse.Namespace) -> int:
     from territory_opt.progress import progress_enabled
     from territory_opt.scenario import run_scenario
 
-    bars = progress_enabled(_progress(args))
-
-    def stage(name: str) -> None:  # a log line per stage where no bar shows them
-        if not args.quiet and not bars:
-            print(f"[{name}]", file=sys.stderr, flush=True)
-
+    # progress (the stage bar) shows on a terminal only; piped output and logs get
+    # the results alone
     result = run_scenario(args.scenario, out=args.out, time_limit=args.time_limit,
-                          on_stage=stage, progress=bars)
+                          progress=progress_enabled(_progress(args)))
     if not args.quiet:
         for run in result.teams.values() or [result]:
             _print_run(run)
@@ -345,6 +341,7 @@ def _validate(args: argparse.Namespace) -> int:
             print(f"{who}: OK: {f['accounts']} accounts in {f['units']} units, "
                   f"{f['territories']} territories, workload {f['workload']:,.1f}, "
                   f"CRS {f['crs']}{extra}")
+            print(f"  distances: {f['distance']}")
             if f.get("regions"):
                 print("  regions: " + "; ".join(f"{name} {n} reps"
                                                 for name, n in f["regions"].items()))

@@ -7,9 +7,10 @@ this package.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
-__all__ = ["InfeasibleError", "InputError", "SolverError", "TerritoryOptError",
+__all__ = ["InfeasibleError", "InputError", "Problems", "SolverError", "TerritoryOptError",
            "TerritoryOptWarning", "rows_text"]
 
 MAX_ROWS_LISTED = 5
@@ -33,6 +34,34 @@ class InputError(TerritoryOptError, ValueError):
 
     The message names where the problem is and how to fix it.
     """
+
+
+class Problems:
+    """Collects the problems of one input, so that a file reports all at once::
+
+        found = Problems()
+        with found.check():
+            ...  # a step that may raise InputError
+        found.raise_any()  # one InputError listing every problem (``.problems``)
+    """
+
+    def __init__(self) -> None:
+        self.found: list[str] = []
+
+    @contextmanager
+    def check(self) -> Iterator[None]:
+        try:
+            yield
+        except InputError as exc:
+            self.found += getattr(exc, "problems", [str(exc)])
+
+    def raise_any(self) -> None:
+        if len(self.found) == 1:
+            raise InputError(self.found[0])
+        if self.found:
+            error = InputError(f"{len(self.found)} problems: " + "; ".join(self.found))
+            error.problems = list(self.found)  # type: ignore[attr-defined]
+            raise error
 
 
 class InfeasibleError(TerritoryOptError, ValueError):

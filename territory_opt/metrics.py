@@ -19,7 +19,12 @@ Definitions (also in the README):
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from territory_opt.problem import TerritoryProblem
 
 __all__ = ["bands_held", "coefficient_of_variation", "covered_share", "distance_stats", "gini",
            "inertia", "percent_of_target", "polsby_popper", "territory_sums", "worst_deviation"]
@@ -70,6 +75,40 @@ def distance_stats(dist: np.ndarray, weights: np.ndarray, assignment: np.ndarray
         if sel.any():
             maximum[t] = dist[sel].max()
     return np.where(total > 0, mean, np.nan), maximum
+
+
+def nice_round(value: float) -> float:
+    """``value`` rounded to the nearest of 1, 2, 5 x 10^k (on a log scale): 37 -> 50."""
+    if not np.isfinite(value) or value <= 0:
+        return 1.0
+    power = 10.0 ** np.floor(np.log10(value))
+    steps = np.array([1.0, 2.0, 5.0, 10.0]) * power
+    return float(steps[np.argmin(np.abs(np.log(steps / value)))])
+
+
+def typical_reach(problem: TerritoryProblem) -> float:
+    """The reach a coverage ratio is measured at when none is given: the median
+    distance from an account to its nearest centre (rep base; with model centres,
+    to the nearest of ``k`` evenly spread units), rounded to 1, 2 or 5 x 10^k (km, or
+    the unit of a given distance matrix). It follows the data's scale: a city's
+    reach is a few km, a country's a few hundred."""
+    n = problem.n_units
+    cols = (np.arange(problem.n_columns) if problem.centres == "fixed"
+            else np.linspace(0, n - 1, min(problem.n_territories, n)).astype(int))
+    rows = np.linspace(0, n - 1, min(n, 5000)).astype(int)  # a sample of the units
+    nearest = problem.distance_block(rows, cols).min(axis=1)
+    weight = problem.values("accounts")[rows]
+    if weight.sum() <= 0:
+        weight = np.ones(len(rows))
+    order = np.argsort(nearest)
+    cum = np.cumsum(weight[order])
+    median = float(nearest[order][np.searchsorted(cum, cum[-1] / 2)])
+    return nice_round(median)
+
+
+def reach_of(problem: TerritoryProblem, reach_km: float | None) -> float:
+    """``reach_km`` when given, else :func:`typical_reach` of the problem."""
+    return float(reach_km) if reach_km is not None else typical_reach(problem)
 
 
 def covered_share(values: np.ndarray, dist: np.ndarray, reach_km: float,

@@ -25,12 +25,16 @@ import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
+import shapely
 
 from territory_opt.errors import InfeasibleError, InputError
 from territory_opt.geo import (
+    MAX_DISTORTION,
     DistanceKind,
     check_overlap,
+    describe_crs,
     distance_coords,
+    distortion,
     point_distances,
     project,
 )
@@ -181,7 +185,10 @@ class TerritoryProblem:
     power
         1 or 2: the exponent of the distance.
     distance
-        ``"euclidean"`` (in the units' metric CRS), ``"great_circle"``, or a
+        ``"auto"`` (the default): euclidean in the units' metric CRS where it
+        keeps every unit-to-centre distance within 0.5 % of the great-circle
+        one, great-circle otherwise (national data, islands far apart; see
+        :attr:`distance_note`); ``"euclidean"``, ``"great_circle"``, or a
         matrix (DataFrame indexed by unit id, with a column per rep id for
         fixed centres or per unit id for model centres), e.g. travel times
         from :func:`territory_opt.read_distance_matrix`.
@@ -237,7 +244,7 @@ class TerritoryProblem:
     balance: Mapping[str, object] = field(default_factory=lambda: {"workload": 0.05})
     weight: str = "workload"
     power: int = 1
-    distance: DistanceKind | pd.DataFrame = "euclidean"
+    distance: DistanceKind | Literal["auto"] | pd.DataFrame = "auto"
     locks: Mapping[str, str] = field(default_factory=dict)
     contiguity: bool = False
     graph: nx.Graph | None = None
@@ -301,9 +308,13 @@ class TerritoryProblem:
         if self.contiguity_method not in ("flow", "cuts"):
             raise InputError(f"contiguity_method must be 'flow' or 'cuts', got "
                              f"{self.contiguity_method!r}")
-        if isinstance(self.distance, str) and self.distance not in ("euclidean", "great_circle"):
-            raise InputError(f"distance must be 'euclidean', 'great_circle' or a matrix, got "
-                             f"{self.distance!r}")
+        if isinstance(self.distance, str) and self.distance not in ("auto", "euclidean",
+                                                                    "great_circle"):
+            raise InputError(f"distance must be 'auto', 'euclidean', 'great_circle' or a "
+                             f"matrix, got {self.distance!r}")
+        if isinstance(self.distance, str) and self.distance == "auto":
+            object.__setattr__(self, "distance", "euclidean" if self.distortion <= MAX_DISTORTION
+                               else "great_circle")
         if self.weight not in self.units.columns:
             raise InputError(f"objective weight {self.weight!r} is not a unit column; "
                              f"use one of: {', '.join(self._numeric_columns())}")
@@ -341,6 +352,30 @@ class TerritoryProblem:
         _ = self.moves
         if not isinstance(self.distance, str):
             _ = self.distances  # and a bad distance matrix
+
+    @cached_property
+    def distortion(self) -> float:
+        """How far euclidean distances in the units' CRS are off the true (geodesic)
+        ones, at worst, between the units and the centres the objective measures to
+        (0.004: 0.4 %). ``distance="auto"`` measures great-circle above
+        :data:`MAX_DISTORTION`."""
+        xy = self.units[["x", "y"]].to_numpy(dtype=float)
+        centres = (self.territories[["x", "y"]].to_numpy(dtype=float)
+                   if self.centres == "fixed" else xy)
+        return distortion(self.units.crs, xy, centres)
+
+    @property
+    def distance_note(self) -> str:
+        """How distances are measured, as the manifest and ``validate`` say it: e.g.
+        ``euclidean in WGS 84 / UTM zone 17N (off by at most 0.35 %)``."""
+        if not isinstance(self.distance, str):
+            return "the given distance matrix"
+        crs = describe_crs(self.units.crs)
+        off = f"{100 * self.distortion:.2g} %"
+        if self.distance == "euclidean":
+            return f"euclidean in {crs} (off the true distances by at most {off})"
+        return (f"great-circle (on the WGS 84 mean sphere; euclidean in {crs} would be off "
+                f"the true distances by up to {off})")
 
     def _metric_column(self, metric: str, where: str = "balance") -> tuple[str, str | None]:
         """The unit column and segment of a balanced metric, checked."""
@@ -822,12 +857,20 @@ class TerritoryProblem:
 
     @cached_property
     def roots(self) -> np.ndarray | None:
-        """Fixed centres with contiguity: the unit each territory must hold (nearest its base)."""
+        """Fixed centres with contiguity: the unit each territory must hold and grows
+        from: the unit whose shape holds its rep's home (a district, a county), else
+        the unit nearest the home."""
         if self.centres != "fixed" or not self.contiguity:
             return None
         d = self.distances
         if self.eligible is not None:  # a root is a unit the territory may hold
             d = np.where(self.eligible, d, np.inf)
+        home = self.home_units
+        if (home >= 0).any():
+            d = d.copy()
+            t = np.flatnonzero(home >= 0)
+            # first choice, in the order of their distance (the nearest home first)
+            d[home[t], t] -= np.nanmax(np.where(np.isfinite(d), d, np.nan)) + 1.0
         roots = np.empty(self.n_territories, dtype=int)
         taken = {i for i in self.locked}
         for t in np.argsort(d.min(axis=0), kind="stable"):
@@ -838,6 +881,29 @@ class TerritoryProblem:
             roots[t] = free[0]
             taken.add(free[0])
         return roots
+
+    @cached_property
+    def home_units(self) -> np.ndarray:
+        """Per territory (fixed centres), the unit whose shape holds the rep's home
+        base, or -1 (point units, or a home outside every unit). Where shapes
+        overlap (a polygon per segment, accounts at one place), the nearest of them,
+        then the first."""
+        k = self.n_territories
+        if self.centres != "fixed":
+            return np.full(k, -1)
+        out = np.full(k, -1)
+        geoms = self.units.geometry.to_numpy()
+        areas = np.flatnonzero(np.isin(shapely.get_type_id(geoms), (3, 6)))  # (multi)polygons
+        if len(areas):
+            homes = shapely.points(self.territories[["x", "y"]].to_numpy(dtype=float))
+            t, i = shapely.STRtree(geoms[areas]).query(homes, predicate="within")
+            i = areas[i]
+            near = self.pair_distances(i, t) if len(i) else np.zeros(0)
+            order = np.lexsort((i, near, t))  # by territory: the nearest, then the first
+            t, i = t[order], i[order]
+            ts, first = np.unique(t, return_index=True)
+            out[ts] = i[first]
+        return out
 
     def _matched_roots(self, d: np.ndarray) -> np.ndarray:
         """Distinct roots, none locked to another territory, nearest in total; a
@@ -937,6 +1003,7 @@ class TerritoryProblem:
 _PLACES = {"units", "reps", "k", "centres"}
 DERIVED_FROM: dict[str, set[str]] = {
     "territories": _PLACES,
+    "distortion": _PLACES,
     "distances": _PLACES | {"distance"},
     "_coords": _PLACES | {"distance"},
     "rep_positions": _PLACES,
@@ -945,6 +1012,7 @@ DERIVED_FROM: dict[str, set[str]] = {
                         "move_penalty", "move_level"},
     "adjacency": {"units", "graph"},
     "roots": _PLACES | {"distance", "contiguity", "locks", "region_locks"},
+    "home_units": _PLACES,
     "locked": _PLACES | {"locks", "region_locks"},
     "served": _PLACES,
     "regions": _PLACES,

@@ -8,7 +8,11 @@ the accounts and the fix, and goes into ``quality.csv`` and the report:
 - ``far``: an account far from every other (its k-th nearest account much
   farther than is typical), e.g. a mistyped coordinate or a ZIP code that lost
   a digit;
-- ``outside``: an account outside the extent of the potential layer;
+- ``outside``: an account outside every area of the potential layer (polygons;
+  a hole, such as a lake, is outside), or outside its extent (points);
+- ``no_rep``: an account with no rep's home base within reach: farther from the
+  nearest base than ``NO_REP_FACTOR`` times the typical account (Alaska and
+  Hawaii for a team on the mainland);
 - ``zip``: coordinates more than ``ZIP_KM`` from the account's own ZIP code;
 - ``state``: a state column that disagrees with the ZIP code's state;
 - ``duplicate``: accounts with the same name (and address, or place);
@@ -23,6 +27,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from territory_opt.geo import EARTH_RADIUS_KM
 
@@ -37,6 +42,7 @@ EXTENT_MARGIN = 0.02  # of the potential layer's width and height
 WORKLOAD_MADS = 10.0  # above the median by this many MADs, and WORKLOAD_TIMES the median
 WORKLOAD_TIMES = 10.0
 SHOWN = 5  # accounts named in a message
+NO_REP_FACTOR = 6.0  # no rep within this many times the typical distance to the nearest base
 
 STATES = {
     "alabama": "AL", "alaska": "AK", "arizona": "AZ", "arkansas": "AR", "california": "CA",
@@ -69,7 +75,8 @@ def _rows(check: str, ids: Any, message: str) -> list[dict[str, str]]:
 
 def check_accounts(accounts: gpd.GeoDataFrame, *, potential: gpd.GeoDataFrame | None = None,
                    zip: str | None = None, state: str | None = None,
-                   name: str | None = None, address: str | None = None) -> pd.DataFrame:
+                   name: str | None = None, address: str | None = None,
+                   reps: gpd.GeoDataFrame | None = None) -> pd.DataFrame:
     """Every finding of the gate, one row per account and check.
 
     Parameters
@@ -79,6 +86,8 @@ def check_accounts(accounts: gpd.GeoDataFrame, *, potential: gpd.GeoDataFrame | 
         ``workload``, ``name`` when read, the file's other columns, points).
     potential
         The potential layer, for ``outside``.
+    reps
+        The reps (their home bases), for ``no_rep``.
     zip, state, name, address
         The accounts' columns holding the ZIP code (for ``zip`` and ``state``),
         the state (two-letter code or name), the account's name and street
@@ -96,9 +105,11 @@ def check_accounts(accounts: gpd.GeoDataFrame, *, potential: gpd.GeoDataFrame | 
         return pd.DataFrame(columns=COLUMNS)
     ids = accounts["account_id"].astype(str)
     lonlat = accounts.to_crs("EPSG:4326") if accounts.crs is not None else accounts
-    rows += _far(lonlat, ids)
+    rows += _far(lonlat, ids, zip is not None and zip in accounts.columns)
     if potential is not None and len(potential):
         rows += _outside(lonlat, potential, ids)
+    if reps is not None and len(reps):
+        rows += _no_rep(lonlat, reps, ids)
     if zip is not None and zip in accounts.columns:
         rows += _zip_distance(lonlat, accounts[zip], ids, zip)
         if state is not None and state in accounts.columns:
@@ -109,36 +120,98 @@ def check_accounts(accounts: gpd.GeoDataFrame, *, potential: gpd.GeoDataFrame | 
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _far(accounts: gpd.GeoDataFrame, ids: pd.Series) -> list[dict[str, str]]:
+def _sphere(frame: gpd.GeoDataFrame) -> np.ndarray:
+    """Points on the unit sphere: chord lengths stand for distances, no projection."""
+    geom = (frame.to_crs("EPSG:4326") if frame.crs is not None else frame).geometry
+    if not (geom.geom_type == "Point").all():
+        geom = geom.representative_point()
+    lat, lon = np.radians(geom.y.to_numpy()), np.radians(geom.x.to_numpy())
+    return np.column_stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
+
+
+def _chord_km(chord: np.ndarray) -> np.ndarray:
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.clip(chord / 2, 0, 1))
+
+
+def _span(km: np.ndarray) -> str:
+    """``1,250 km`` or ``768 to 8,397 km``: the least and the most of a finding."""
+    def text(v: float) -> str:
+        return f"{v:,.0f}" if v >= 10 else f"{v:.1g}" if v >= 0.1 else f"{v:.2f}"
+
+    low, high = text(float(np.min(km))), text(float(np.max(km)))
+    return f"{low} km" if low == high else f"{low} to {high} km"
+
+
+def _beyond_typical(km: np.ndarray, factor: float) -> tuple[np.ndarray, float, float]:
+    """The rows farther than ``factor`` times the median (and at least ``FAR_KM``),
+    farthest first; the median; the limit."""
+    typical = float(np.median(km))
+    limit = max(factor * typical, FAR_KM)
+    rows = np.flatnonzero(km > limit)
+    return rows[np.argsort(-km[rows])], typical, limit
+
+
+def _far(accounts: gpd.GeoDataFrame, ids: pd.Series, has_zip: bool) -> list[dict[str, str]]:
     """Accounts whose k-th nearest account lies far beyond the typical distance."""
     from scipy.spatial import cKDTree
 
     n = len(accounts)
     if n <= 2 * NEIGHBOURS:
         return []
-    # points on the unit sphere: chord lengths stand for distances, no projection
-    geom = (accounts.to_crs("EPSG:4326") if accounts.crs is not None else accounts).geometry
-    lat, lon = np.radians(geom.y.to_numpy()), np.radians(geom.x.to_numpy())
-    pts = np.column_stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
+    pts = _sphere(accounts)
     dist, _ = cKDTree(pts).query(pts, k=NEIGHBOURS + 1)
-    kth = 2 * EARTH_RADIUS_KM * np.arcsin(np.clip(dist[:, -1] / 2, 0, 1))
-    typical = float(np.median(kth))
-    limit = max(FAR_FACTOR * typical, FAR_KM)
-    far = np.flatnonzero(kth > limit)
+    kth = _chord_km(dist[:, -1])
+    far, typical, _ = _beyond_typical(kth, FAR_FACTOR)
     if not len(far):
         return []
-    far = far[np.argsort(-kth[far])]
-    message = (f"{_named(ids.iloc[far], 'lie')} {kth[far[0]]:,.0f} km or more from "
-               f"their {NEIGHBOURS}th-nearest account (typical: {typical:,.0f} km): check "
-               "their coordinates or ZIP codes (a 4-digit ZIP such as 3101 is read as "
-               "03101, in New England)")
+    hint = (" (a 4-digit ZIP such as 3101 is read as 03101, in New England)"
+            if has_zip else "")
+    message = (f"{_named(ids.iloc[far], 'lie')} {_span(kth[far])} from their "
+               f"{NEIGHBOURS}th-nearest account (typical: {typical:,.0f} km): check their "
+               f"coordinates{' or ZIP codes' if has_zip else ''}{hint}, or keep them if "
+               "they are real (islands, remote sites)")
     return _rows("far", ids.iloc[far], message)
+
+
+def _no_rep(accounts: gpd.GeoDataFrame, reps: gpd.GeoDataFrame,
+            ids: pd.Series) -> list[dict[str, str]]:
+    """Accounts much farther from the nearest rep's base than accounts typically are."""
+    from scipy.spatial import cKDTree
+
+    if len(accounts) < 2 * NEIGHBOURS:
+        return []
+    chord, _ = cKDTree(_sphere(reps)).query(_sphere(accounts), k=1)
+    km = _chord_km(chord)
+    alone, typical, reach = _beyond_typical(km, NO_REP_FACTOR)
+    if not len(alone):
+        return []
+    message = (f"{_named(ids.iloc[alone], 'have')} no rep within {reach:,.0f} km (the nearest "
+               f"base is {_span(km[alone])} away; typical: {typical:,.0f} km): hire or "
+               "place a rep near them, hand them to a partner, or leave them out with a "
+               "where: filter")
+    return _rows("no_rep", ids.iloc[alone], message)
 
 
 def _outside(lonlat: gpd.GeoDataFrame, potential: gpd.GeoDataFrame,
              ids: pd.Series) -> list[dict[str, str]]:
     pot = potential.to_crs("EPSG:4326") if potential.crs is not None else potential
     x0, y0, x1, y1 = pot.total_bounds
+    areas = pot.geometry[pot.geometry.geom_type.isin(["Polygon", "MultiPolygon"])].to_numpy()
+    if len(areas):  # by the shapes themselves: a hole (a lake) is outside
+        points = lonlat.geometry.to_numpy()
+        inside, _ = shapely.STRtree(areas).query(points, predicate="intersects")
+        out = np.setdiff1d(np.arange(len(points)), inside)
+        if not len(out):
+            return []
+        nearest = shapely.STRtree(areas).nearest(points[out])
+        ends = shapely.get_coordinates(shapely.shortest_line(points[out], areas[nearest]))
+        km = _haversine_km(ends[0::2, 1], ends[0::2, 0], ends[1::2, 1], ends[1::2, 0])
+        order = np.argsort(-km)
+        out, km = out[order], km[order]
+        message = (f"{_named(ids.iloc[out], 'lie')} outside every area of the potential "
+                   f"layer ({_span(km)} from the nearest): check their coordinates, or give "
+                   "a potential layer that covers them; each joins its nearest area")
+        return _rows("outside", ids.iloc[out], message)
     mx, my = EXTENT_MARGIN * (x1 - x0), EXTENT_MARGIN * (y1 - y0)
     x, y = lonlat.geometry.x.to_numpy(), lonlat.geometry.y.to_numpy()
     out = np.flatnonzero((x < x0 - mx) | (x > x1 + mx) | (y < y0 - my) | (y > y1 + my))

@@ -11,15 +11,15 @@ import numpy as np
 import pandas as pd
 
 from territory_opt import metrics
+from territory_opt.geo import split_antimeridian
 
 if TYPE_CHECKING:
     import folium
 
     from territory_opt.problem import TerritoryProblem
 
-__all__ = ["DEFAULT_REACH_KM", "Solution", "relative_gap"]
+__all__ = ["Solution", "relative_gap"]
 
-DEFAULT_REACH_KM = 100.0
 HTML_MAX_UNITS = 20_000  # Jupyter's view of a larger plan skips the per-territory table
 
 
@@ -208,7 +208,7 @@ class Solution:
                              "new_rep_id": table["rep_id"],
                              "moved": (old != "") & (old != table["rep_id"])})
 
-    def summary(self, *, reach_km: float = DEFAULT_REACH_KM,
+    def summary(self, *, reach_km: float | None = None,
                 deals: pd.DataFrame | None = None) -> pd.DataFrame:
         """One row per territory (and a TOTAL row): amounts, % of target, distances,
         compactness, moves and (with ``deals``) sales figures."""
@@ -216,7 +216,7 @@ class Solution:
 
         return summary_table(self, reach_km=reach_km, deals=deals)
 
-    def regions(self, *, reach_km: float = DEFAULT_REACH_KM) -> pd.DataFrame:
+    def regions(self, *, reach_km: float | None = None) -> pd.DataFrame:
         """One row per region and a TOTAL row (empty without regions): amounts against
         the region targets and bands, distances, coverage, moves between regions."""
         from territory_opt.outputs.tables import region_table
@@ -231,7 +231,7 @@ class Solution:
             return gpd.GeoDataFrame({"region": []}, geometry=[], crs=units.crs)
         return units[["region", "geometry"]].dissolve(by="region", sort=False).reset_index()
 
-    def coverage(self, *, reach_km: float = DEFAULT_REACH_KM) -> pd.DataFrame:
+    def coverage(self, *, reach_km: float | None = None) -> pd.DataFrame:
         """Coverage-ratio table: potential and accounts within reach, per territory."""
         from territory_opt.outputs.tables import coverage_table
 
@@ -245,7 +245,7 @@ class Solution:
         return gpd.GeoSeries(dissolved.geometry.reindex(self.territory_info["territory"])
                              .to_numpy(), crs=units.crs)
 
-    def territories(self, *, reach_km: float = DEFAULT_REACH_KM,
+    def territories(self, *, reach_km: float | None = None,
                     deals: pd.DataFrame | None = None) -> gpd.GeoDataFrame:
         """One dissolved polygon per territory, with the summary figures."""
         return self.territory_frame(self.summary(reach_km=reach_km, deals=deals))
@@ -258,7 +258,7 @@ class Solution:
     # ------------------------------------------------------------------ views
 
     def edit(self, *, port: int = 0, open_browser: bool = False,
-             reach_km: float = DEFAULT_REACH_KM, save_to: str | None = None) -> Any:
+             reach_km: float | None = None, save_to: str | None = None) -> Any:
         """Edit this plan by hand in the browser (the workbench of ``territory-opt
         edit``): serves it on 127.0.0.1 and returns the running
         :class:`~territory_opt.workbench.app.Workbench`; its ``url`` carries the
@@ -277,5 +277,9 @@ class Solution:
         return territory_map(self, m=m, **kwargs)
 
     def to_file(self, path: str, *, driver: str | None = None) -> None:
-        """Write the dissolved territories to a vector file (format from the suffix)."""
-        self.territories().to_file(path, driver=driver)
+        """Write the dissolved territories to a vector file (format from the suffix;
+        GeoJSON in WGS 84, split at the antimeridian as RFC 7946 asks)."""
+        terr = self.territories()
+        if str(path).lower().endswith((".geojson", ".json")) or driver == "GeoJSON":
+            terr = split_antimeridian(terr)
+        terr.to_file(path, driver=driver)

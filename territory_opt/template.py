@@ -97,9 +97,9 @@ def scenario_template(path: str | Path, *, accounts: str | Path | None = None,
         columns = _columns(file)
         lines.append(_line("path", rel(file), f"{len(columns)} columns"))
         acc_id = guess_column(columns, "account_id")
-        lines.append(_line("id", acc_id or "TODO", "unique account id" if acc_id else
-                           f"column with a unique account id; columns are: "
-                           f"{', '.join(columns)}"))
+        lines.append(_line("id", acc_id, "unique account id") if acc_id else
+                     _line("id", None, "no id column found: accounts numbered by their "
+                           f"line; or name one of: {', '.join(columns)}"))
         work = guess_column(columns, "workload")
         lines.append(_line("workload", work, "effort per account (e.g. visit-hours)")
                      if work else _line("workload", None, "no workload column found: every "
@@ -180,7 +180,8 @@ def scenario_template(path: str | Path, *, accounts: str | Path | None = None,
                     "its gap"),
               _line("gap", 0.005, "stop within 0.5 % of the proven bound"),
               "report:",
-              _line("reach_km", 100, "coverage ratio: potential within this distance"),
+              _line("reach_km", None, "coverage ratio: potential within this distance of "
+                    "the base; null: the data's scale (median km to the nearest base)"),
               _line("output", f"out/{name}", "outputs folder (relative to this file)",
                     indent=0)]
     return "\n".join(lines) + "\n"

@@ -310,8 +310,9 @@ def _polygon_units(acc: gpd.GeoDataFrame, pot: gpd.GeoDataFrame,
     hit = hit[~hit.index.duplicated()]
     outside = hit["index_right"].isna()
     if outside.any():
-        warnings.warn(f"{int(outside.sum())} accounts lie outside every polygon of the "
-                      "potential layer (e.g. account "
+        n_out = int(outside.sum())
+        warnings.warn(f"{n_out} account{' lies' if n_out == 1 else 's lie'} outside every "
+                      "polygon of the potential layer (e.g. account "
                       f"{acc.loc[outside[outside].index[0], 'account_id']!r}); each joins "
                       "its nearest polygon", TerritoryOptWarning, stacklevel=3)
         near = gpd.sjoin_nearest(acc.loc[outside[outside].index, ["geometry"]],

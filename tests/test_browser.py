@@ -155,3 +155,37 @@ def test_clustered_accounts(browser, hostile_run, tmp_path):
     pg.wait_for_function(f"() => {name}.getZoom() > {zoom}")
     assert errors == [] and singles >= 1
     context.close()
+
+
+def test_a_plan_across_the_antimeridian_draws_as_one_piece(browser, tmp_path):
+    """Alaska (the Aleutians on both sides of +-180) and Hawaii: no territory is a
+    strip around the world, and the map fits the data, not the globe. The
+    screenshot goes to ``out/browser/antimeridian.png``."""
+    from test_round_world import ALASKA, HAWAII, _points, _reps
+
+    from territory_opt.outputs.maps import map_html
+
+    units = topt.build_units(_points(ALASKA + HAWAII), method="accounts")
+    problem = topt.TerritoryProblem(units, reps=_reps([(-149.9, 61.2), (-157.9, 21.3)]),
+                                    balance={"workload": 0.6}, contiguity=False)
+    path = tmp_path / "alaska.html"
+    path.write_text(map_html(topt.solve(problem, method="mip", gap=0.0)))
+    context = browser.new_context(viewport={"width": 1000, "height": 800}, offline=True)
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.goto(path.as_uri())
+    pg.wait_for_function("() => document.querySelectorAll('path.leaflet-interactive').length")
+    name = _map_name(pg)
+    widths = pg.evaluate(f"""() => {{
+        const w = [];
+        {name}.eachLayer(l => {{ if (l.feature && l.getBounds) {{
+            const b = l.getBounds(); w.push(b.getEast() - b.getWest()); }} }});
+        return w; }}""")
+    view = pg.evaluate(f"() => {{ const b = {name}.getBounds(); "
+                       "return b.getEast() - b.getWest(); }")
+    pg.screenshot(path=str(ROOT / "out" / "browser" / "antimeridian.png"))
+    assert errors == [] and len(widths) == 2
+    assert max(widths) < 60, widths  # Anchorage's territory with the Aleutians: ~45 degrees
+    assert view < 120, view  # the map shows the North Pacific, not the world
+    context.close()

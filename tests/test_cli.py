@@ -60,7 +60,7 @@ def test_bad_input_prints_a_message_without_traceback(tiny):
                           capture_output=True, text=True, cwd=tiny.parent)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
-    assert "error:" in proc.stderr and "column 'workload': row 2 hold text" in proc.stderr
+    assert "error:" in proc.stderr and "column 'workload': row 2 (account 'A0') hold text" in proc.stderr
     proc = subprocess.run([sys.executable, "-m", "territory_opt.cli", "run", str(tiny), "-v"],
                           capture_output=True, text=True, cwd=tiny.parent)
     assert proc.returncode == 2 and "Traceback" in proc.stderr

@@ -193,13 +193,14 @@ CASES = [
          IE, r"pot\.gpkg': row 2 have no geometry; give them a location or drop them"),
     Case("text-workload", lambda d: scenario(d, accounts=accounts_with(
         workload=["1", "2", "lots", "4"])),
-         IE, r"column 'workload': row 4 hold text, not numbers \('lots'\)", cli=True),
+         IE, r"column 'workload': row 4 \(account 'A3'\) hold text, not numbers \('lots'\)", cli=True),
     Case("negative-workload", lambda d: scenario(d, accounts=accounts_with(
         workload=[1.0, -2.0, 3.0, 4.0])),
-         IE, r"column 'workload': row 3 are below 0 .*fix them or drop those rows"),
+         IE, r"column 'workload': row 3 \(account 'A2'\) are below 0 .*fix them or drop those rows"),
     Case("missing-workload", lambda d: scenario(d, accounts=accounts_with(
         workload=[1.0, None, 3.0, 4.0])),
-         IE, r"column 'workload': row 3 are blank; fill in a number"),
+         IE, r"column 'workload': row 3 \(account 'A2'\) is blank; fill in a number, or say what a "
+         r"blank means: missing: zero"),
     Case("zero-total-workload", lambda d: scenario(d, accounts=accounts_with(
         workload=[0.0] * 4)),
          IE, r"balance 'workload': the workload of all units adds up to 0, .*drop", cli=True),

@@ -144,17 +144,17 @@ def test_text_workload_names_the_row(tmp_path):
     frame.loc[2, "workload"] = "ten"
     path = _csv(tmp_path, frame)
     with pytest.raises(topt.InputError,
-                       match=r"column 'workload': row 4 hold text, not numbers \('ten'\)"):
+                       match=r"column 'workload': row 4 \(account 'A3'\) hold text, not numbers \('ten'\)"):
         topt.read_accounts(path)
 
 
 def test_negative_and_blank_workload(tmp_path):
     frame = ACCOUNTS.copy()
     frame.loc[1, "workload"] = -3
-    with pytest.raises(topt.InputError, match=r"row 3 are below 0"):
+    with pytest.raises(topt.InputError, match=r"row 3 \(account 'A2'\) are below 0"):
         topt.read_accounts(_csv(tmp_path, frame))
     frame.loc[1, "workload"] = np.nan
-    with pytest.raises(topt.InputError, match=r"row 3 are blank"):
+    with pytest.raises(topt.InputError, match=r"row 3 \(account 'A2'\) is blank"):
         topt.read_accounts(_csv(tmp_path, frame))
 
 

@@ -43,10 +43,13 @@ def test_clean_accounts_give_no_finding():
 
 def test_an_account_far_from_all_others_is_named():
     # lat 42.99, lon -71.46: a Georgia ZIP 3101x read as 03101 (New Hampshire)
-    table = check_accounts(accounts(lat={7: 42.99}, lon={7: -71.46}))
-    assert checks(table) == {"far": ["A07"]}
-    assert "account A07 lies 1,5" in table["message"].iloc[0] and "4-digit ZIP" in \
-        table["message"].iloc[0]
+    table = check_accounts(accounts(lat={7: 42.99}, lon={7: -71.46}), zip="zip")
+    assert checks(table)["far"] == ["A07"]
+    far = table.loc[table["check"] == "far", "message"].iloc[0]
+    assert "account A07 lies 1,5" in far and "4-digit ZIP" in far
+    # without a ZIP column, no ZIP hint
+    assert "ZIP" not in check_accounts(accounts(lat={7: 42.99}, lon={7: -71.46}))[
+        "message"].iloc[0]
 
 
 def test_outside_the_potential_layer_is_named():
@@ -95,13 +98,14 @@ def test_a_run_writes_quality_csv_the_report_and_the_console(tmp_path, capsys):
     assert "data-quality warnings: see quality.csv" in printed.out
     assert "warning: account A30002 lies" in printed.err and ".py:" not in printed.err
     quality = pd.read_csv(tmp_path / "out" / "quality.csv")
-    assert set(quality["check"]) == {"far", "outside"}
+    assert set(quality["check"]) == {"far", "outside", "no_rep"}
     assert (quality["account_id"] == "A30002").all()
     assert "<h2>Data quality</h2>" in (tmp_path / "out" / "report.html").read_text()
     summary = json.loads((tmp_path / "out" / "manifest.json").read_text())["summary"]
-    assert summary["quality_findings"] == 2
+    assert summary["quality_findings"] == 3
 
 
-@pytest.mark.parametrize("check", ["far", "outside", "zip", "state", "duplicate", "workload"])
+@pytest.mark.parametrize("check", ["far", "outside", "no_rep", "zip", "state", "duplicate",
+                                   "workload"])
 def test_every_check_is_documented(check):
     assert f"``{check}``" in quality.__doc__

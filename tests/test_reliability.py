@@ -35,12 +35,12 @@ def test_interrupted_run_leaves_previous_outputs_intact(slow_scenario, georgia_r
     topt.write_outputs(out, {"manifest.json": {"earlier": "run"},
                              "assignments.csv": "account_id,rep_id\nA1,R1\n"})
     before = _digest(out)
-    with subprocess.Popen([sys.executable, "-m", "territory_opt.cli", "run",
+    with subprocess.Popen([sys.executable, "-m", "territory_opt.cli", "run", "--verbose",
                            str(slow_scenario), "--out", str(out)],
                           stderr=subprocess.PIPE, text=True, cwd=tmp_path) as proc:
         assert proc.stderr is not None
-        for line in proc.stderr:  # stage names arrive on stderr
-            if line.startswith("[solve]"):
+        for line in proc.stderr:  # stage names arrive on stderr (the log of -v)
+            if "stage: solve" in line:
                 break
         time.sleep(3.0)  # inside HiGHS by now
         sent = time.perf_counter()

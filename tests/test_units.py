@@ -93,7 +93,7 @@ def test_units_method_errors():
 
 def test_accounts_outside_polygons_join_the_nearest_with_a_warning():
     acc = make_accounts([(1, 1), (-5, 5)])
-    with pytest.warns(topt.TerritoryOptWarning, match="1 accounts lie outside"):
+    with pytest.warns(topt.TerritoryOptWarning, match="1 account lies outside"):
         units = topt.build_units(acc, potential=_squares())
     assert units.set_index("unit_id").loc["W", "accounts"] == 2
 

@@ -24,7 +24,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from territory_opt.errors import MAX_ROWS_LISTED, InputError, TerritoryOptWarning, rows_text
+from territory_opt.errors import (
+    MAX_ROWS_LISTED,
+    InputError,
+    Problems,
+    TerritoryOptWarning,
+    rows_text,
+)
 from territory_opt.geo import parse_crs
 from territory_opt.io.columns import guess_column
 from territory_opt.io.database import DatabaseSource, database_source, read_database
@@ -243,60 +249,131 @@ def _id_text(value: Any) -> str:
 
 
 def require_columns(frame: pd.DataFrame, columns: Mapping[str, str | None],
-                    source: Source) -> None:
-    """Raise InputError if a mapped column is missing, suggesting close names.
+                    source: Source, hints: Mapping[str, str] | None = None) -> None:
+    """Raise InputError if mapped columns are missing (every one of them, each with
+    close names suggested).
 
-    ``columns`` maps the keyword a user sets (``"id"``) to the column it names.
+    ``columns`` maps the keyword a user sets (``"id"``) to the column it names;
+    ``hints`` adds a keyword's other way out (``id: null``) to its message.
     """
-    present = [str(c) for c in frame.columns if c != "geometry"]
+    found = Problems()
     for keyword, column in columns.items():
-        if column is None or column in frame.columns:
-            continue
-        close = difflib.get_close_matches(str(column), present, n=3, cutoff=0.5)
-        if not close:
-            close = [c for c in present if c.lower() == str(column).lower()]
-        hint = (f"did you mean {', '.join(repr(c) for c in close)}? "
-                if close else "")
-        where = ""
-        if "sheet" in frame.attrs:
-            where = f" (sheet {frame.attrs['sheet']!r})"
-            holding = _sheet_with(source, frame.attrs["sheet"], str(column))
-            if holding is not None:
-                hint += (f"Sheet {holding!r} has that column: set sheet: "
-                         f"{holding!r} in the scenario (sheet=... in Python). ")
-        raise InputError(
-            f"{_name(source)}{where} has no column {column!r} (for {keyword}:); columns "
-            f"are: {', '.join(present)}. {hint}Set {keyword}: <column name> in the "
-            f"scenario ({keyword}='...' in Python).")
+        with found.check():
+            _require_column(frame, keyword, column, source, (hints or {}).get(keyword, ""))
+    found.raise_any()
+
+
+def _require_column(frame: pd.DataFrame, keyword: str, column: str | None,
+                    source: Source, hint: str = "") -> None:
+    present = [str(c) for c in frame.columns if c != "geometry"]
+    if column is None or column in frame.columns:
+        return
+    close = difflib.get_close_matches(str(column), present, n=3, cutoff=0.5)
+    if not close:
+        close = [c for c in present if c.lower() == str(column).lower()]
+    hint = (f"did you mean {', '.join(repr(c) for c in close)}? "
+            if close else "") + hint
+    where = ""
+    if "sheet" in frame.attrs:
+        where = f" (sheet {frame.attrs['sheet']!r})"
+        holding = _sheet_with(source, frame.attrs["sheet"], str(column))
+        if holding is not None:
+            hint += (f"Sheet {holding!r} has that column: set sheet: "
+                     f"{holding!r} in the scenario (sheet=... in Python). ")
+    raise InputError(
+        f"{_name(source)}{where} has no column {column!r} (for {keyword}:); columns "
+        f"are: {', '.join(present)}. {hint}Set {keyword}: <column name> in the "
+        f"scenario ({keyword}='...' in Python).")
+
+
+def _named_rows(source: Source, positions: Sequence[int], names: pd.Series | None) -> str:
+    """Rows by number (a CSV's line) and, where known, by what they are: ``row 36 (area
+    '35' District 35)``; ``names`` holds a label per row of the frame (its id, name)."""
+    if names is None:
+        return _row_labels(source, positions)
+    offset = 2 if _is_sheet(source) else 1
+    shown = [f"row {p + offset} ({names.iloc[p]})" for p in positions[:MAX_ROWS_LISTED]]
+    more = (f" and {len(positions) - MAX_ROWS_LISTED} more"
+            if len(positions) > MAX_ROWS_LISTED else "")
+    return ", ".join(shown) + more
+
+
+def row_names(frame: pd.DataFrame, ids: pd.Series | None, name: str | None,
+              what: str) -> pd.Series | None:
+    """A label per row for messages: ``account 'A17' (Acme)``, ``area '35' (District
+    35)``; None when the rows have neither id nor name."""
+    parts = []
+    if ids is not None:
+        parts.append(what + " " + ids.map(repr).astype(str))
+    if name is not None and name in frame.columns:
+        parts.append(frame[name].fillna("").astype(str))
+    if not parts:
+        return None
+    label = parts[0]
+    for extra in parts[1:]:
+        label = label + np.where(extra.str.len() > 0, " " + extra, "")
+    return label.reset_index(drop=True)
+
+
+MISSING = ("error", "zero", "drop")
 
 
 def numeric_column(frame: pd.DataFrame, column: str, source: Source, *,
-                   minimum: float | None = 0.0, allow_missing: bool = False) -> pd.Series:
-    """The column as floats; bad rows are named in an InputError."""
+                   minimum: float | None = 0.0, allow_missing: bool = False,
+                   missing: str = "error", names: pd.Series | None = None) -> pd.Series:
+    """The column as floats; bad rows are named in an InputError (by line, and by
+    ``names``: each row's id and name, where given).
+
+    Blank values: an error naming them (``missing="error"``), 0 with a warning
+    (``"zero"``), or left NaN for the caller to drop the rows (``"drop"``, or
+    ``allow_missing`` without a warning).
+    """
+    if missing not in MISSING:
+        raise InputError(f"missing: {missing!r}; use one of {', '.join(MISSING)}")
     raw = frame[column]
     values = pd.to_numeric(raw, errors="coerce")
-    bad_text = values.isna() & raw.notna()
+    bad_text = values.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
     if bad_text.any():
         pos = np.flatnonzero(bad_text.to_numpy())
         examples = ", ".join(repr(v) for v in raw.iloc[pos[:3]])
         raise InputError(
-            f"{_name(source)}, column {column!r}: {_row_labels(source, pos)} "
+            f"{_name(source)}, column {column!r}: {_named_rows(source, pos, names)} "
             f"hold text, not numbers ({examples}); write plain numbers such as 12.5")
-    if not allow_missing and values.isna().any():
-        pos = np.flatnonzero(values.isna().to_numpy())
-        raise InputError(f"{_name(source)}, column {column!r}: {_row_labels(source, pos)} "
-                         "are blank; fill in a number (0 if there is none)")
+    blank = values.isna()
+    if not allow_missing and blank.any():
+        pos = np.flatnonzero(blank.to_numpy())
+        rows = _named_rows(source, pos, names)
+        if missing == "error":
+            raise InputError(
+                f"{_name(source)}, column {column!r}: {rows} {'is' if len(pos) == 1 else 'are'}"
+                " blank; fill in a number, or say what a blank means: missing: zero (count "
+                "it as 0) or missing: drop (leave the row out) under the file's key in the "
+                "scenario (missing='zero' in Python)")
+        if missing == "zero":
+            values = values.fillna(0.0)
+        warnings.warn(f"{_name(source)}, column {column!r}: {rows} "
+                      f"{'is' if len(pos) == 1 else 'are'} blank: "
+                      + ("counted as 0 (missing: zero)" if missing == "zero"
+                         else "left out (missing: drop)"), TerritoryOptWarning, stacklevel=3)
     infinite = np.isinf(values.to_numpy(dtype=float))
     if infinite.any():
         raise InputError(f"{_name(source)}, column {column!r}: "
-                         f"{_row_labels(source, np.flatnonzero(infinite))} are infinite; "
+                         f"{_named_rows(source, np.flatnonzero(infinite), names)} are infinite; "
                          "fix the values")
     if minimum is not None and (values < minimum).any():
         pos = np.flatnonzero((values < minimum).to_numpy())
         raise InputError(
-            f"{_name(source)}, column {column!r}: {_row_labels(source, pos)} are below "
+            f"{_name(source)}, column {column!r}: {_named_rows(source, pos, names)} are below "
             f"{minimum:g} (e.g. {values.iloc[pos[0]]:g}); fix them or drop those rows")
     return values.astype(float)
+
+
+def line_ids(frame: pd.DataFrame, source: Source) -> pd.Series:
+    """Ids for rows without an id column: their line in a CSV or sheet (the header is
+    line 1), else their row number from 1. Stable as long as the file's rows are."""
+    offset = 2 if _is_sheet(source) else 1
+    return pd.Series([str(i + offset) for i in range(len(frame))], index=frame.index,
+                     dtype=object)
 
 
 def unique_ids(frame: pd.DataFrame, column: str, source: Source) -> pd.Series:
@@ -401,12 +478,12 @@ def _canonical(gdf: gpd.GeoDataFrame, renames: Mapping[str, str]) -> gpd.GeoData
 
 
 def read_accounts(
-    source: Source, *, id: str = "account_id", workload: str | None = "workload",
+    source: Source, *, id: str | None = "account_id", workload: str | None = "workload",
     lat: str | None = "lat", lon: str | None = "lon", x: str | None = None,
     y: str | None = None, crs: object | None = None, layer: str | None = None,
     sheet: str | int | None = None, zip: str | None = None,
     unplaced: Literal["error", "drop"] = "error", name: str | None = None,
-    segment: str | None = None,
+    segment: str | None = None, missing: Literal["error", "zero", "drop"] = "error",
     encoding: str | None = None, sep: str | None = None, decimal: str | None = None,
     con: Any = None,
 ) -> gpd.GeoDataFrame:
@@ -418,10 +495,16 @@ def read_accounts(
         File (CSV, XLSX, GeoPackage, GeoJSON, Shapefile, GeoParquet) or DataFrame;
         with ``con``, a SQL query or a table name.
     id
-        Column with a unique account id.
+        Column with a unique account id; ``None`` for an export without one: the
+        accounts are numbered by their line in the file (header = line 1; rows
+        of a table or layer from 1), and ``accounts.attrs["numbered"]`` says so.
     workload
         Column with the workload (e.g. visit-hours per year); ``None`` gives
         every account a workload of 1.
+    missing
+        What a blank workload means: ``"error"`` (the default: the message
+        names each such account by line, id and name), ``"zero"`` (0, with a
+        warning) or ``"drop"`` (the account is left out, with a warning).
     lat, lon
         Columns in degrees (WGS 84 unless ``crs`` says otherwise).
     x, y, crs
@@ -464,16 +547,37 @@ def read_accounts(
     """
     source = _source(source, con)
     frame = read_table(source, layer=layer, sheet=sheet,
-                       text_columns=[id] + ([zip] if zip else []) + ([segment] if segment
-                                                                     else []),
+                       text_columns=([id] if id else []) + ([zip] if zip else [])
+                       + ([segment] if segment else []),
                        encoding=encoding, sep=sep, decimal=decimal)
-    require_columns(frame, {"id": id, "workload": workload, "zip": zip, "name": name,
-                            "segment": segment}, source)
-    ids = unique_ids(frame, id, source)
-    if segment is not None:
-        frame = frame.assign(**{segment: segment_column(frame, segment, source)})
-    work = (numeric_column(frame, workload, source) if workload is not None
-            else pd.Series(1.0, index=frame.index))
+    found = Problems()  # every problem of the file at once
+    with found.check():
+        require_columns(frame, {"id": id, "workload": workload, "zip": zip, "name": name,
+                                "segment": segment}, source,
+                        hints={"id": "An export without ids: id: null numbers the accounts "
+                                     "by their line (id=None in Python). "})
+    has = frame.columns
+    ids = line_ids(frame, source) if id is None else None
+    if id in has:
+        with found.check():
+            ids = unique_ids(frame, id, source)
+    if segment in has:
+        with found.check():
+            frame = frame.assign(**{segment: segment_column(frame, segment, source)})
+    work = pd.Series(1.0, index=frame.index)
+    if workload in has:
+        with found.check():
+            work = numeric_column(frame, workload, source, missing=missing,
+                                  names=row_names(frame, ids, name, "account"))
+    points = None
+    if zip is None:
+        with found.check():
+            points = to_points(frame, source, lat=lat, lon=lon, x=x, y=y, crs=crs)
+    found.raise_any()
+    assert ids is not None
+    if work.isna().any():  # missing: drop
+        keep = work.notna()
+        frame, ids, work = frame[keep], ids[keep], work[keep]
     dropped: list[dict[str, Any]] = []
     by_zip = 0
     if zip is not None:
@@ -487,14 +591,16 @@ def read_accounts(
         frame, dropped, by_zip = _place_by_zip(frame, zip, source, ids, unplaced, keep=keep)
         ids, work = ids[frame.index], work[frame.index]
         lat, lon, x, y, crs = "_zip_lat", "_zip_lon", None, None, None
-    gdf = to_points(frame, source, lat=lat, lon=lon, x=x, y=y, crs=crs)
+    gdf = (points.loc[frame.index] if points is not None
+           else to_points(frame, source, lat=lat, lon=lon, x=x, y=y, crs=crs))
     if zip is not None:
         gdf = gdf.drop(columns=["_zip_lat", "_zip_lon"])
         logger.info("%s: %d accounts placed by ZIP code", _name(source), by_zip)
     if not (gdf.geometry.geom_type == "Point").all():
         raise InputError(f"{_name(source)}: accounts must be points; found "
                          f"{sorted(set(gdf.geometry.geom_type))}")
-    gdf = _canonical(gdf, {id: "account_id"} | ({workload: "workload"} if workload else {})
+    gdf = _canonical(gdf, ({id: "account_id"} if id else {})
+                     | ({workload: "workload"} if workload else {})
                      | ({name: "name"} if name else {})
                      | ({segment: "segment"} if segment else {}))
     gdf["account_id"] = ids.to_numpy()
@@ -505,6 +611,8 @@ def read_accounts(
     if zip is not None:
         gdf.attrs["unplaced"] = dropped
         gdf.attrs["placed_by_zip"] = by_zip
+    if id is None:
+        gdf.attrs["numbered"] = "line" if _is_sheet(source) else "row"
     return gdf
 
 
@@ -558,23 +666,38 @@ def read_potential(
     lat: str | None = "lat", lon: str | None = "lon", x: str | None = None,
     y: str | None = None, crs: object | None = None, layer: str | None = None,
     sheet: str | int | None = None, encoding: str | None = None, sep: str | None = None,
-    decimal: str | None = None, name: str | None = None, con: Any = None,
+    decimal: str | None = None, name: str | None = None,
+    missing: Literal["error", "zero", "drop"] = "error", con: Any = None,
 ) -> gpd.GeoDataFrame:
     """Read a market-potential layer: polygons (or points) with a value each.
 
     Returns a GeoDataFrame with ``potential_id`` (text; row numbers when ``id``
     is None), ``potential`` (float, at least 0), ``name`` (from the ``name``
     column, e.g. a county's name, shown in reports), the other columns and
-    geometry.
+    geometry. A blank value is an error naming the area (``missing="error"``),
+    0 (``"zero"``) or leaves the area out (``"drop"``), with a warning.
     """
     source = _source(source, con)
     frame = read_table(source, layer=layer, sheet=sheet, text_columns=[id] if id else [],
                        encoding=encoding, sep=sep, decimal=decimal)
-    require_columns(frame, {"value": value, "id": id, "name": name}, source)
-    vals = numeric_column(frame, value, source)
-    ids = (unique_ids(frame, id, source) if id is not None
-           else pd.Series([str(i + 1) for i in range(len(frame))], index=frame.index))
-    gdf = to_points(frame, source, lat=lat, lon=lon, x=x, y=y, crs=crs)
+    found = Problems()
+    with found.check():
+        require_columns(frame, {"value": value, "id": id, "name": name}, source)
+    ids = line_ids(frame, source)
+    if id in frame.columns:
+        with found.check():
+            ids = unique_ids(frame, id, source)
+    vals = pd.Series(0.0, index=frame.index)
+    if value in frame.columns:
+        with found.check():
+            vals = numeric_column(frame, value, source, missing=missing,
+                                  names=row_names(frame, ids, name, "area"))
+    with found.check():
+        gdf = to_points(frame, source, lat=lat, lon=lon, x=x, y=y, crs=crs)
+    found.raise_any()
+    if vals.isna().any():  # missing: drop
+        keep = vals.notna()
+        gdf, ids, vals = gdf[keep], ids[keep], vals[keep]
     invalid = ~gdf.geometry.is_valid
     if invalid.any():
         rows = _row_labels(source, np.flatnonzero(invalid.to_numpy()))
@@ -623,8 +746,20 @@ def read_reps(
     for key, col in optional.items():  # a default column may be absent; a named one not
         if col == defaults[key] and col not in frame.columns:
             optional[key] = None
-    require_columns(frame, {"id": id, "zip": zip, "segments": segments, "region": region}
-                    | optional, source)
+    found = Problems()
+    with found.check():
+        require_columns(frame, {"id": id, "zip": zip, "segments": segments, "region": region}
+                        | optional, source)
+    if id in frame.columns:
+        with found.check():
+            unique_ids(frame, id, source)
+    if optional["fte"] in frame.columns:
+        with found.check():
+            numeric_column(frame, optional["fte"], source)
+    if zip is None:
+        with found.check():
+            to_points(frame, source, lat=lat, lon=lon, x=x, y=y, crs=crs)
+    found.raise_any()
     ids = unique_ids(frame, id, source)
     regions = None if region is None else segment_column(
         frame, region, source, what="region",

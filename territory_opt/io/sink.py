@@ -29,6 +29,7 @@ import geopandas as gpd
 import pandas as pd
 
 from territory_opt.errors import InputError
+from territory_opt.geo import split_antimeridian
 from territory_opt.io.database import DatabaseSource, connect, connection_error, scrub, sql_errors
 
 __all__ = ["KINDS", "check_sink", "database_sink", "run_id", "write_table"]
@@ -63,7 +64,7 @@ def write_table(conn: Any, schema: str, name: str, frame: pd.DataFrame, *,
             srid = frame.crs.to_epsg() if frame.crs is not None else None
             if srid is None:
                 raise InputError(f"table {name!r}: its CRS has no EPSG code; give srid=")
-        geo = frame.to_crs(f"EPSG:{srid}")
+        geo = split_antimeridian(frame) if srid == 4326 else frame.to_crs(f"EPSG:{srid}")
         column = geo.geometry.name
         plain = pd.DataFrame(geo.drop(columns=[column]))
         plain[column] = geo.geometry.to_wkb(hex=True)

@@ -16,6 +16,7 @@ import geopandas as gpd
 import pandas as pd
 
 from territory_opt.errors import InputError
+from territory_opt.geo import split_antimeridian
 
 __all__ = ["MANIFEST", "Content", "is_replaceable", "read_run", "sha256_file", "write_outputs"]
 
@@ -70,7 +71,7 @@ def _write_one(path: Path, content: Content) -> None:
         for layer, gdf in content.items():
             gdf.to_file(path, layer=layer, driver="GPKG")
     elif isinstance(content, gpd.GeoDataFrame) and suffix == ".geojson":
-        content.to_crs("EPSG:4326").to_file(path, driver="GeoJSON")
+        split_antimeridian(content).to_file(path, driver="GeoJSON")
     elif isinstance(content, gpd.GeoDataFrame) and suffix == ".parquet":
         content.to_parquet(path, index=False)
     elif isinstance(content, gpd.GeoDataFrame) and path.name.endswith(".shp.zip"):

@@ -16,9 +16,10 @@ import geopandas as gpd
 import pandas as pd
 
 from territory_opt.errors import InputError
+from territory_opt.geo import lon_cut_of, to_lonlat
 from territory_opt.io.write import read_run
 from territory_opt.outputs.tables import scenario_summary
-from territory_opt.solution import DEFAULT_REACH_KM, Solution
+from territory_opt.solution import Solution
 
 __all__ = ["change_map", "compare_runs", "compare_solutions", "format_figures"]
 
@@ -70,7 +71,7 @@ def compare_runs(folders: Sequence[str | Path]) -> tuple[pd.DataFrame, pd.DataFr
 
 
 def compare_solutions(solutions: Mapping[str, Solution], *,
-                      reach_km: float = DEFAULT_REACH_KM) -> tuple[pd.DataFrame, pd.DataFrame]:
+                      reach_km: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`compare_runs` for solutions in memory (what-ifs in a notebook).
 
     Parameters
@@ -154,13 +155,14 @@ def change_map(folder_a: str | Path, folder_b: str | Path) -> str:
                 .reset_index())
     shaded = units[["unit_id", "geometry"]].astype({"unit_id": str}).merge(per_unit,
                                                                            on="unit_id")
-    m = offline_map(terr)
-    outlines = escaped(terr[["territory", "rep_id", "geometry"]].to_crs("EPSG:4326"))
+    cut = lon_cut_of(terr)
+    outlines = escaped(to_lonlat(terr[["territory", "rep_id", "geometry"]], cut))
+    m = offline_map(outlines)
     folium.GeoJson(outlines, name=f"Territories of {html.escape(b['name'])}",
                    style_function=lambda f: {"color": "#333", "weight": 1.5, "fill": False},
                    tooltip=folium.GeoJsonTooltip(["territory", "rep_id"])).add_to(m)
     if len(shaded):
-        shown = escaped(shaded.to_crs("EPSG:4326").assign(
+        shown = escaped(to_lonlat(shaded, cut).assign(
             colour=lambda t: t["territory"].map(colour_of)))
         folium.GeoJson(
             shown, name=f"Moved ({len(moved)} accounts)",

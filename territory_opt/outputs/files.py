@@ -24,7 +24,7 @@ SHAPEFILE_FIELDS = {"territory": "territory", "rep_id": "rep_id", "rep_name": "r
 
 
 def build_output_files(solution: Solution, manifest: dict[str, Any], *, title: str,
-                       reach_km: float, accounts: Any = None, deals: Any = None,
+                       reach_km: float | None, accounts: Any = None, deals: Any = None,
                        quality: pd.DataFrame | None = None, quota: QuotaRule | None = None,
                        forecast: dict[str, Any] | None = None) -> dict[str, Any]:
     """Every output file of a run, by name (written by :func:`territory_opt.io.write_outputs`).

@@ -30,6 +30,7 @@ from branca.element import Element
 from folium.map import Layer
 from jinja2 import Template
 
+from territory_opt.geo import lon_cut_of, to_lonlat, unwrap
 from territory_opt.outputs.report import plain_text
 
 if TYPE_CHECKING:
@@ -197,12 +198,19 @@ def escaped(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def account_points(solution: Solution, accounts: gpd.GeoDataFrame | None
-                   ) -> pd.DataFrame:
+def plan_cut(*solutions: Solution) -> float:
+    """The longitude where a map of these plans cuts the globe (:func:`~territory_opt.geo.lon_cut`):
+    180 unless the units cross the antimeridian."""
+    return lon_cut_of(*(s.problem.units for s in solutions))
+
+
+def account_points(solution: Solution, accounts: gpd.GeoDataFrame | None,
+                   cut: float = 180.0) -> pd.DataFrame:
     """One row per account: lat, lon, territory, rep_id, label, and moved/old_rep_id.
 
     ``accounts`` (as read by :func:`territory_opt.io.read_accounts`) gives the
     positions and names; without it, units that are single accounts stand in.
+    Longitudes are unwrapped at ``cut`` (:func:`plan_cut`).
     """
     table = solution.assignments()
     if "moved" not in table:  # no current alignment: nothing moved
@@ -215,7 +223,7 @@ def account_points(solution: Solution, accounts: gpd.GeoDataFrame | None
                                     geometry=units.geometry.centroid, crs=units.crs)
     points = accounts.to_crs("EPSG:4326")
     pos = pd.DataFrame({"account_id": points["account_id"].astype(str),
-                        "lat": points.geometry.y, "lon": points.geometry.x,
+                        "lat": points.geometry.y, "lon": unwrap(points.geometry.x, cut),
                         "label": points["name"].astype(str) if "name" in points
                         else points["account_id"].astype(str)})
     return table.merge(pos, on="account_id", how="inner")
@@ -262,12 +270,14 @@ def legend(terr: pd.DataFrame, *, title: str = "Territories", note: str = "") ->
 
 
 def offline_map(frame: gpd.GeoDataFrame) -> folium.Map:
-    """An empty map fitted to ``frame``, loading only Leaflet (see :func:`inline_assets`).
+    """An empty map fitted to ``frame`` (in WGS 84, longitudes unwrapped as drawn: see
+    :func:`~territory_opt.geo.to_lonlat`), loading only Leaflet (see
+    :func:`inline_assets`).
 
     folium's other default assets (jQuery, Bootstrap, icon fonts) are unused
     by our layers, so they are left out rather than inlined.
     """
-    west, south, east, north = frame.to_crs("EPSG:4326").total_bounds
+    west, south, east, north = frame.total_bounds
     m = folium.Map(tiles=None, control_scale=True, zoom_snap=0.25)  # a close fit
     m.fit_bounds([[south, west], [north, east]])
     m.default_js = [("leaflet", "leaflet.js")]
@@ -275,7 +285,7 @@ def offline_map(frame: gpd.GeoDataFrame) -> folium.Map:
     return m
 
 
-def coloured_territories(solution: Solution, reach_km: float) -> gpd.GeoDataFrame:
+def coloured_territories(solution: Solution, reach_km: float | None = None) -> gpd.GeoDataFrame:
     """The plan's territories (:meth:`Solution.territories`) with their map colours."""
     terr = solution.territories(reach_km=reach_km)
     return terr.assign(colour=territory_colours(terr))
@@ -298,10 +308,10 @@ def _territory_layers(solution: Solution, show: bool) -> list[tuple[str, list[in
 
 
 def territory_map(solution: Solution, *, m: folium.Map | None = None,
-                  reach_km: float = 100.0, accounts: gpd.GeoDataFrame | None = None,
+                  reach_km: float | None = None, accounts: gpd.GeoDataFrame | None = None,
                   tiles: bool = True, show_units: bool = False,
                   cluster_above: int = CLUSTER_ABOVE, layer_prefix: str = "",
-                  show: bool = True) -> folium.Map:
+                  show: bool = True, cut: float | None = None) -> folium.Map:
     """Folium map of a plan: territories, bases, accounts, moves, legend, layers.
 
     Parameters
@@ -325,11 +335,17 @@ def territory_map(solution: Solution, *, m: folium.Map | None = None,
     layer_prefix, show
         Put before each layer's name (e.g. a team's), and whether the layers
         show at first (one team of several: the others behind the layer control).
+    cut
+        Where the map cuts the globe (:func:`plan_cut`, which is the default):
+        a plan across the antimeridian draws as one piece, not a strip around
+        the world.
     """
+    if cut is None:
+        cut = plan_cut(solution)
     terr = coloured_territories(solution, reach_km)
     terr["geometry"] = terr.geometry.simplify(SIMPLIFY_M)
     fields = {**TOOLTIP_FIELDS, **{c: a for c, a in POPUP_EXTRA.items() if c in terr}}
-    shown = escaped(terr[[*fields, "colour", "geometry"]].to_crs("EPSG:4326"))
+    shown = escaped(to_lonlat(terr[[*fields, "colour", "geometry"]], cut))
     colour_of = dict(zip(terr["territory"], terr["colour"], strict=True))
     new_map = m is None
     if m is None:
@@ -338,8 +354,8 @@ def territory_map(solution: Solution, *, m: folium.Map | None = None,
         folium.TileLayer("OpenStreetMap", name=ONLINE_TILES, overlay=True, show=False,
                          control=True).add_to(m)
     if show_units:
-        units = escaped(solution.units()[["unit_id", "territory", "geometry"]]
-                         .to_crs("EPSG:4326"))
+        units = escaped(to_lonlat(solution.units()[["unit_id", "territory", "geometry"]],
+                                  cut))
         folium.GeoJson(units, name=f"{layer_prefix}Units", show=False,
                        style_function=lambda f: {"color": "#555", "weight": 0.5,
                                                  "fillOpacity": 0.0},
@@ -358,14 +374,14 @@ def territory_map(solution: Solution, *, m: folium.Map | None = None,
         ).add_to(m)
     regions = solution.region_shapes
     if len(regions):  # outlines over the territories; only their strokes take the mouse
-        outlines = escaped(regions.assign(geometry=regions.geometry.simplify(SIMPLIFY_M))
-                           .to_crs("EPSG:4326"))
+        outlines = escaped(to_lonlat(
+            regions.assign(geometry=regions.geometry.simplify(SIMPLIFY_M)), cut))
         folium.GeoJson(outlines, name=f"{layer_prefix}Regions ({len(regions)})", show=show,
                        style_function=lambda f: {"fill": False, "color": "#111",
                                                  "weight": 4, "opacity": 0.85},
                        tooltip=folium.GeoJsonTooltip(["region"], aliases=["Region"],
                                                      sticky=True)).add_to(m)
-    points = account_points(solution, accounts)
+    points = account_points(solution, accounts, cut)
     if len(points):
         m.get_root().header.add_child(Element(f"<script>{_ACCOUNTS_JS}</script>"))
         esc = html.escape
@@ -389,9 +405,8 @@ def territory_map(solution: Solution, *, m: folium.Map | None = None,
                           weight=weight).add_to(m)
     bases = folium.FeatureGroup(name=f"{layer_prefix}Rep bases", show=show)
     p = solution.problem
-    base_xy = gpd.GeoDataFrame(geometry=gpd.points_from_xy(solution.territory_info["x"],
-                                                           solution.territory_info["y"]),
-                               crs=p.units.crs).to_crs("EPSG:4326")
+    base_xy = to_lonlat(gpd.GeoDataFrame(geometry=gpd.points_from_xy(
+        solution.territory_info["x"], solution.territory_info["y"]), crs=p.units.crs), cut)
     for row, point in zip(solution.territory_info.itertuples(), base_xy.geometry, strict=True):
         if not (np.isfinite(point.x) and np.isfinite(point.y)):
             continue  # model centres without reps: no base
@@ -411,15 +426,16 @@ def territory_map(solution: Solution, *, m: folium.Map | None = None,
 
 
 def teams_map(plans: dict[str, tuple[Solution, gpd.GeoDataFrame | None]], *,
-              reach_km: float = 100.0) -> str:
+              reach_km: float | None = None) -> str:
     """One self-contained page with a group of layers per team (the first team's
     shown, the others in the layer control) and a legend per team."""
-    frames = [sol.problem.units[["geometry"]].to_crs("EPSG:4326") for sol, _ in plans.values()]
+    cut = plan_cut(*(sol for sol, _ in plans.values()))
+    frames = [to_lonlat(sol.problem.units[["geometry"]], cut) for sol, _ in plans.values()]
     m = offline_map(gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs="EPSG:4326"))
     legends = []
     for i, (name, (sol, accounts)) in enumerate(plans.items()):
         territory_map(sol, m=m, reach_km=reach_km, accounts=accounts, tiles=i == 0,
-                      layer_prefix=f"{name}: ", show=i == 0)
+                      layer_prefix=f"{name}: ", show=i == 0, cut=cut)
         legends.append(legend(coloured_territories(sol, reach_km), title=f"Team {name}"))
     m.get_root().header.add_child(Element(f"<style>{MAP_CSS}</style>"))
     m.get_root().html.add_child(Element(

@@ -181,14 +181,19 @@ def report_sections(solution: Solution, table: pd.DataFrame, summary: dict[str, 
     if summary["status"] == "relaxed":
         status += (": no plan holds every band; this is the plan nearest them (red cells "
                    "below)")
+    reach_note = ("" if summary.get("reach_given", True) else
+                  " (the reach follows the data: the median distance from an account to "
+                  "its nearest base, rounded; set report: reach_km: to choose it)")
     head = [
         ("Status", status),
         ("Objective", f"{summary['objective']:,.2f}"),
         ("Best lower bound", bound),
         ("Gap", gap),
-        ("Coverage ratio", (f"{summary['coverage_ratio']:.1%} of the potential lies within "
-                           f"{summary['reach_km']:g} km of its rep's base")),
-        ("Account coverage", f"{summary['account_coverage']:.1%}"),
+        *([("Coverage ratio", (f"{summary['coverage_ratio']:.1%} of the potential lies within "
+                               f"{summary['reach_km']:g} km of its rep's base{reach_note}"))]
+          if summary["coverage_ratio"] == summary["coverage_ratio"] else []),  # NaN: none
+        ("Account coverage", (f"{summary['account_coverage']:.1%} of the accounts lie within "
+                             f"{summary['reach_km']:g} km of their rep's base{reach_note}")),
         ("Bands", "; ".join(b.describe() for b in bands.values()) or "none"),
         *((f"Worst deviation, {m}", f"{summary[f'worst_deviation_{m}']:.2%}")
           if m not in bands or bands[m].tolerance is not None

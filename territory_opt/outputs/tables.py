@@ -32,7 +32,7 @@ def report_metrics(solution: Solution) -> list[str]:
     return list(dict.fromkeys([*REPORT_METRICS, *extra]))
 
 
-def summary_table(solution: Solution, *, reach_km: float,
+def summary_table(solution: Solution, *, reach_km: float | None = None,
                     deals: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per territory plus a ``TOTAL`` row.
 
@@ -47,6 +47,7 @@ def summary_table(solution: Solution, *, reach_km: float,
     with a current alignment ``moved_in`` and ``moved_out``; with ``deals``
     (see :func:`deals_table`) the sales columns.
     """
+    reach_km = metrics.reach_of(solution.problem, reach_km)
     p = solution.problem
     k, a = p.n_territories, solution.assignment
     terr = solution.territory_info
@@ -110,7 +111,7 @@ def summary_table(solution: Solution, *, reach_km: float,
     return table.round({c: 2 for c in table.columns if table[c].dtype.kind == "f"})
 
 
-def region_table(solution: Solution, *, reach_km: float) -> pd.DataFrame:
+def region_table(solution: Solution, *, reach_km: float | None = None) -> pd.DataFrame:
     """One row per region plus a ``TOTAL`` row (empty without regions).
 
     Columns: region, reps, fte, units; for each reported metric its amount, its
@@ -120,6 +121,7 @@ def region_table(solution: Solution, *, reach_km: float) -> pd.DataFrame:
     with a current alignment ``moved_in`` and ``moved_out`` (accounts whose
     region changes).
     """
+    reach_km = metrics.reach_of(solution.problem, reach_km)
     p = solution.problem
     if p.regions is None:
         return pd.DataFrame()
@@ -173,12 +175,13 @@ def region_table(solution: Solution, *, reach_km: float) -> pd.DataFrame:
     return table.round({c: 2 for c in table.columns if table[c].dtype.kind == "f"})
 
 
-def coverage_table(solution: Solution, *, reach_km: float) -> pd.DataFrame:
+def coverage_table(solution: Solution, *, reach_km: float | None = None) -> pd.DataFrame:
     """Coverage ratio per territory and overall (row ``TOTAL``).
 
     ``potential_coverage``: share of the potential in units within ``reach_km``
     of their rep's base; ``account_coverage``: the same share of accounts.
     """
+    reach_km = metrics.reach_of(solution.problem, reach_km)
     p = solution.problem
     k, a = p.n_territories, solution.assignment
     dist = solution.unit_distances()
@@ -198,7 +201,7 @@ def coverage_table(solution: Solution, *, reach_km: float) -> pd.DataFrame:
     return table
 
 
-def white_space(solution: Solution, *, reach_km: float, top: int = 25) -> pd.DataFrame:
+def white_space(solution: Solution, *, reach_km: float | None = None, top: int = 25) -> pd.DataFrame:
     """The units where potential is left on the table, most potential first.
 
     A unit is white space when it lies beyond ``reach_km`` of its rep's base
@@ -207,6 +210,7 @@ def white_space(solution: Solution, *, reach_km: float, top: int = 25) -> pd.Dat
     counties), territory, rep_id, potential, accounts, distance_km, reason; at
     most ``top`` rows.
     """
+    reach_km = metrics.reach_of(solution.problem, reach_km)
     p = solution.problem
     units = solution.units()
     pot, acc = p.values("potential"), p.values("accounts")
@@ -280,8 +284,10 @@ def territories_in_pieces(solution: Solution) -> int:
                              p.n_territories) > 1).sum())
 
 
-def scenario_summary(solution: Solution, *, reach_km: float) -> dict[str, Any]:
+def scenario_summary(solution: Solution, *, reach_km: float | None = None) -> dict[str, Any]:
     """Headline figures of a run: solver outcome, coverage, balance."""
+    given = reach_km is not None
+    reach_km = metrics.reach_of(solution.problem, reach_km)
     p = solution.problem
     dist = solution.unit_distances()
     work = solution.sums("workload")
@@ -295,6 +301,7 @@ def scenario_summary(solution: Solution, *, reach_km: float) -> dict[str, Any]:
         "accounts": int(p.values("accounts").sum()),
         "territories": p.n_territories,
         "reach_km": reach_km,
+        "reach_given": given,
         "coverage_ratio": metrics.covered_share(p.values("potential"), dist, reach_km),
         "account_coverage": metrics.covered_share(p.values("accounts"), dist, reach_km),
         "workload_cv": metrics.coefficient_of_variation(

@@ -17,7 +17,7 @@ __all__ = ["team_files"]
 
 
 def team_files(plans: dict[str, tuple[Solution, Any]], manifest: dict[str, Any], *,
-               title: str, reach_km: float) -> dict[str, Any]:
+               title: str, reach_km: float | None) -> dict[str, Any]:
     """``assignments.csv`` (a ``team`` column; an account once per team covering it),
     ``crm_assignments.csv`` (``owner_<team>`` per team, blank where a team does not
     cover the account), ``report.csv`` and ``report.html`` (a section per team),

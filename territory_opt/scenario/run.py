@@ -130,10 +130,11 @@ def input_readers(scenario: Scenario) -> list[tuple[str, Input, Callable[[], Any
 
     add("accounts", acc, lambda f: io.read_accounts(
         f, id=acc.id, workload=acc.workload, zip=acc.zip, unplaced=acc.unplaced, name=acc.name,
-        segment=acc.segment, **_points_kwargs(acc)))
+        segment=acc.segment, missing=acc.missing, **_points_kwargs(acc)))
     if (pot := scenario.potential) is not None:
         add("potential", pot, lambda f: io.read_potential(
-            f, value=pot.value, id=pot.id, name=pot.name, **_points_kwargs(pot)))
+            f, value=pot.value, id=pot.id, name=pot.name, missing=pot.missing,
+            **_points_kwargs(pot)))
     if (reps := scenario.reps) is not None:
         add("reps", reps, lambda f: _filtered(io.read_reps(
             f, id=reps.id, name=reps.name, fte=reps.fte, territory=reps.territory,
@@ -218,7 +219,8 @@ def inputs_from(scenario: Scenario, readers: list[tuple[str, Input | None, Any]]
                         region_locks=region_locks,
                         deals=read.get("deals"), unplaced=unplaced,
                         placed_by_zip=placed_by_zip,
-                        quality=_quality(scenario, accounts, read.get("potential")))
+                        quality=_quality(scenario, accounts, read.get("potential"),
+                                         read.get("reps")))
 
 
 def account_rules(scenario: Scenario, accounts: Any) -> Any:
@@ -244,11 +246,12 @@ def scenario_bands(scenario: Scenario) -> dict[str, Any]:
         for name, rule in scenario.capacity.items()}
 
 
-def _quality(scenario: Scenario, accounts: Any, potential: Any) -> pd.DataFrame:
+def _quality(scenario: Scenario, accounts: Any, potential: Any, reps: Any) -> pd.DataFrame:
     """The data-quality gate on the scenario's accounts (:mod:`territory_opt.quality`)."""
     acc = scenario.accounts
     return check_accounts(accounts, potential=potential, zip=acc.zip, state=acc.state,
-                          name="name" if acc.name else None, address=acc.address)
+                          name="name" if acc.name else None, address=acc.address,
+                          reps=reps)
 
 
 def quality_messages(table: pd.DataFrame) -> list[str]:
@@ -350,6 +353,9 @@ def check_scenario(scenario: Scenario | str | Path, *,
             check.facts.setdefault("teams", {})[name] = one.facts
     else:
         check = _check_inputs(scenario)
+    if "TODO" in (scenario.description or ""):  # what init could not know
+        check.warnings.append("description: still the TODO that init wrote; say what this "
+                              "scenario is for (the report shows it)")
     folder = Path(out) if out is not None else scenario.output_dir()
     if (sink := scenario.sink) is not None:
         from territory_opt.io.sink import check_sink
@@ -373,8 +379,8 @@ def _check_inputs(scenario: Scenario) -> ScenarioCheck:
         for role, _path, reader in readers:
             try:
                 read[role] = reader()
-            except InputError as exc:
-                check.problems.append(f"{role}: {exc}")
+            except InputError as exc:  # every problem of the file, each on its own
+                check.problems += [f"{role}: {p}" for p in getattr(exc, "problems", [exc])]
         problem = None
         try:
             quota_rule(scenario)
@@ -393,7 +399,8 @@ def _check_inputs(scenario: Scenario) -> ScenarioCheck:
             check.facts = {"accounts": len(loaded.accounts), "units": problem.n_units,
                            "territories": problem.n_territories,
                            "workload": float(problem.values("workload").sum()),
-                           "crs": describe_crs(problem.units.crs)}
+                           "crs": describe_crs(problem.units.crs),
+                           "distance": problem.distance_note}
             if "segment" in problem.units:  # accounts and serving reps per segment
                 seg = loaded.accounts["segment"].astype(str)
                 check.facts["segments"] = {
@@ -565,6 +572,7 @@ def _solve_scenario(scenario: Scenario, path: Path | None, *, time_limit: float 
     manifest = _manifest_head(scenario, path) | {
         "inputs": input_records(loaded),
         "crs": units.crs.to_string(),
+        "distance": solution.problem.distance_note,
         "packages": _versions(),
         "solver": {"name": solution.solver} | solution.options,
         "status": solution.status,
@@ -581,9 +589,16 @@ def _solve_scenario(scenario: Scenario, path: Path | None, *, time_limit: float 
 def input_records(loaded: LoadedInputs) -> list[dict[str, Any]]:
     """The manifest's ``inputs``: each file's path and SHA-256; each query's database
     name, text, row count and SHA-256 of the rows read (never a URL or password)."""
-    return [src.manifest(role) if isinstance(src, io.DatabaseSource)
-            else {"role": role, "path": str(src.absolute()), "sha256": io.sha256_file(src)}
-            for role, src in loaded.inputs]
+    records = [src.manifest(role) if isinstance(src, io.DatabaseSource)
+               else {"role": role, "path": str(src.absolute()), "sha256": io.sha256_file(src)}
+               for role, src in loaded.inputs]
+    if (numbered := loaded.accounts.attrs.get("numbered")) is not None:
+        for record in records:
+            if record["role"] == "accounts":  # no id column: said where the ids come from
+                record["account_ids"] = (f"numbered by {numbered} (no id column): "
+                                         + ("the header is line 1" if numbered == "line"
+                                            else "the first row is 1"))
+    return records
 
 
 def quota_rule(scenario: Scenario) -> QuotaRule | None:

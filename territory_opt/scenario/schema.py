@@ -15,7 +15,6 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from territory_opt.errors import InputError
-from territory_opt.solution import DEFAULT_REACH_KM
 
 __all__ = ["AccountsSpec", "CapacitySpec", "ContiguitySpec", "DistanceSpec", "LocksSpec",
            "OutputSpec", "PointsSpec", "Scenario", "SourceSpec", "TeamSpec", "load_scenario",
@@ -63,9 +62,13 @@ class PointsSpec(SourceSpec):
     decimal: str | None = None
 
 
+Missing = Literal["error", "zero", "drop"]  # what a blank number means
+
+
 class AccountsSpec(PointsSpec):
-    id: str = "account_id"
+    id: str | None = "account_id"  # null: accounts numbered by their line in the file
     workload: str | None = "workload"
+    missing: Missing = "error"
     sums: list[str] = Field(default_factory=list)
     zip: str | None = None
     unplaced: Literal["error", "drop"] = "error"
@@ -78,6 +81,7 @@ class AccountsSpec(PointsSpec):
 
 class PotentialSpec(PointsSpec):
     value: str = "population"
+    missing: Missing = "error"
     id: str | None = None
     name: str | None = None  # e.g. the county's name, shown in reports
 
@@ -118,7 +122,8 @@ class DistanceSpec(SourceSpec):
 class ObjectiveSpec(_Spec):
     weight: str = "workload"
     power: Literal[1, 2] = 1
-    distance: Literal["euclidean", "great_circle"] | DistanceSpec = "euclidean"
+    # auto: euclidean in the planning CRS where it is within 0.5 % of great-circle
+    distance: Literal["auto", "euclidean", "great_circle"] | DistanceSpec = "auto"
 
 
 class EdgesSpec(SourceSpec):
@@ -148,7 +153,9 @@ class SolverSpec(_Spec):
 
 
 class ReportSpec(_Spec):
-    reach_km: float = Field(default=DEFAULT_REACH_KM, gt=0)
+    # coverage: within this distance of the rep's base; none: the data's own scale
+    # (the median distance from an account to its nearest base, rounded)
+    reach_km: float | None = Field(default=None, gt=0)
 
 
 class LocksSpec(SourceSpec):

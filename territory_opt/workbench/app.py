@@ -77,20 +77,22 @@ def units_geojson(session: EditSession) -> dict[str, Any]:
     (label, rep, colour, base), for the page to draw once."""
     import geopandas as gpd
 
+    from territory_opt.geo import lon_cut_of, to_lonlat
     from territory_opt.outputs.maps import coloured_territories
 
     p = session.problem
-    units = p.units.to_crs("EPSG:4326")
+    cut = lon_cut_of(p.units)
+    units = to_lonlat(p.units, cut)
     geoms = json.loads(units.geometry.to_json(drop_id=True))["features"]
     features = [{"type": "Feature", "geometry": g["geometry"],
                  "properties": {"id": session.unit_ids[i], "i": i,
                                 "accounts": int(session.accounts[i])}}
                 for i, g in enumerate(geoms)]
     # a rep keeps the colour of the run's map and report
-    colours = coloured_territories(session.start, session.context.reach_km)["colour"].tolist()
+    colours = coloured_territories(session.start, session.reach_km)["colour"].tolist()
     info = session.start.territory_info
-    bases = gpd.GeoSeries(gpd.points_from_xy(info["x"], info["y"]), crs=p.units.crs
-                          ).to_crs("EPSG:4326")
+    bases = to_lonlat(gpd.GeoDataFrame(geometry=gpd.points_from_xy(info["x"], info["y"]),
+                                       crs=p.units.crs), cut).geometry
     lon, lat = bases.x.to_numpy(), bases.y.to_numpy()
     territories = [{"label": str(session.labels[t]), "rep_id": str(session.rep_ids[t]),
                     "rep_name": str(session.rep_names[t]), "colour": colours[t],

@@ -28,10 +28,10 @@ import numpy as np
 import pandas as pd
 
 from territory_opt.errors import InfeasibleError, InputError
-from territory_opt.metrics import bands_held, covered_share
+from territory_opt.metrics import bands_held, covered_share, reach_of
 from territory_opt.plan import Plan
 from territory_opt.problem import plan_faults
-from territory_opt.solution import DEFAULT_REACH_KM, Solution, relative_gap
+from territory_opt.solution import Solution, relative_gap
 
 if TYPE_CHECKING:
     from territory_opt.scenario.run import LoadedInputs, RunResult
@@ -77,7 +77,7 @@ class RunContext:
     loaded: LoadedInputs | None = None  # its inputs (accounts for the map, deals, ...)
     source: Path | None = None  # the run folder, when opened from one
     title: str = "edited plan"
-    reach_km: float = DEFAULT_REACH_KM
+    reach_km: float | None = None  # the data's own scale (metrics.typical_reach)
 
 
 class EditSession:
@@ -101,6 +101,7 @@ class EditSession:
         self.problem = problem
         self.start = solution
         self.context = context or RunContext()
+        self.reach_km = reach_of(problem, self.context.reach_km)  # coverage's reach
         self.plan = Plan(problem, np.asarray(solution.unit_centres(), dtype=int))
         self.baseline = self.plan.label.copy()
         self.fixed = frozenset(problem.locked)  # the problem's own locks: not editable
@@ -348,7 +349,7 @@ class EditSession:
         accounts = np.bincount(cols, weights=self.accounts, minlength=k)
         dist = p.pair_distances(np.arange(p.n_units), cols)
         cover = covered_share(self.potential if self.potential is not None
-                              else self.accounts, dist, self.context.reach_km, cols, k)
+                              else self.accounts, dist, self.reach_km, cols, k)
         pieces = plan.piece_counts()
         moved = self._moved(cols, k)
         changed = np.bincount(cols, weights=np.where(cols != self.baseline, self.accounts, 0),
@@ -401,7 +402,7 @@ class EditSession:
             "changed_units": int((cols != self.baseline).sum()),
             "edits": len(self.done), "can_undo": bool(self.done),
             "can_redo": bool(self.undone),
-            "reach_km": self.context.reach_km,
+            "reach_km": self.reach_km,
         }
         out["ms"] = (time.perf_counter() - t0) * 1e3
         return out
@@ -571,7 +572,8 @@ def open_run(run_dir: str | Path) -> EditSession:
                              "changed since this run; run the scenario again, then edit "
                              "the new run")
     problem = build_problem(scenario, loaded)
-    plan = _plan_from_assignments(problem, table, folder / "assignments.csv")
+    plan = _plan_from_assignments(problem, _with_empty_units(table, folder),
+                                  folder / "assignments.csv")
     solution = Solution.from_unit_centres(
         problem, plan, status=manifest.get("status", "feasible"), bound=manifest.get("bound"),
         solver=(manifest.get("solver") or {}).get("name", "unknown"), seconds={},
@@ -584,6 +586,22 @@ def open_run(run_dir: str | Path) -> EditSession:
     context = RunContext(result=result, loaded=loaded, source=folder.absolute(),
                          title=scenario.name, reach_km=scenario.report.reach_km)
     return EditSession(solution, context=context)
+
+
+def _with_empty_units(table: pd.DataFrame, folder: Path) -> pd.DataFrame:
+    """``assignments.csv``'s ``unit_id, rep_id`` (one row per account), and the units
+    without accounts (an area with potential and no customer) from the units layer
+    of ``territories.gpkg``, which holds every unit."""
+    pairs = table[["unit_id", "rep_id"]]
+    layer = folder / "territories.gpkg"
+    if not layer.is_file():
+        return pairs
+    import pyogrio
+
+    units = pyogrio.read_dataframe(layer, layer="units", columns=["unit_id", "rep_id"],
+                                   read_geometry=False).astype(str)
+    empty = units[~units["unit_id"].isin(set(pairs["unit_id"]))]
+    return pd.concat([pairs, empty], ignore_index=True)
 
 
 def _plan_from_assignments(problem: Any, table: pd.DataFrame, where: Path) -> np.ndarray:
