@@ -21,6 +21,7 @@ from typing import Literal
 import geopandas as gpd
 import numpy as np
 import shapely
+from numba import njit
 from pyproj import CRS
 from pyproj.aoi import AreaOfInterest
 from pyproj.database import query_utm_crs_info
@@ -28,14 +29,15 @@ from pyproj.database import query_utm_crs_info
 from territory_opt.errors import InputError
 
 __all__ = ["DistanceKind", "check_overlap", "choose_crs", "describe_crs", "distance_coords",
-           "distance_matrix", "distortion", "lon_cut", "lon_cut_of", "lonlat_bounds", "parse_crs",
-           "point_distances", "project", "split_antimeridian", "to_lonlat", "unwrap",
-           "xy_of"]
+           "distance_matrix", "distortion", "ellipsoid_coords", "lon_cut", "lon_cut_of",
+           "lonlat_bounds", "parse_crs", "point_distances", "project", "split_antimeridian",
+           "to_lonlat", "unwrap", "xy_of"]
 
 logger = logging.getLogger(__name__)
 
 DistanceKind = Literal["euclidean", "great_circle"]
-EARTH_RADIUS_KM = 6371.0088
+EARTH_RADIUS_KM = 6371.0088  # the mean sphere (the data-quality gate's rough distances)
+WGS84_A_KM, WGS84_F = 6378.137, 1 / 298.257223563  # the ellipsoid (distances)
 UTM_MAX_WIDTH_DEG = 6.0
 MAX_DISTORTION = 0.005  # euclidean distances within 0.5 % of great-circle ones, or great-circle
 SAMPLE = 1500  # points of one side when measuring a projection's distortion ...
@@ -278,7 +280,8 @@ def distance_matrix(
         centroids).
     kind
         ``"euclidean"`` in the CRS of the frames (which must be metric), or
-        ``"great_circle"`` (haversine on the WGS 84 mean radius).
+        ``"great_circle"`` (the shortest path on the WGS 84 ellipsoid: see
+        :func:`point_distances`).
 
     Returns
     -------
@@ -293,26 +296,86 @@ def distance_matrix(
 
 
 def distance_coords(frame: gpd.GeoDataFrame, kind: DistanceKind) -> np.ndarray:
-    """``(n, 2)`` coordinates that :func:`point_distances` measures: x, y in the
-    frame's metric CRS (euclidean), or longitude, latitude in radians."""
+    """Coordinates that :func:`point_distances` measures: ``(n, 2)`` x, y in the
+    frame's metric CRS (euclidean), or ``(n, 3)`` :func:`ellipsoid_coords` of the
+    points' longitude and latitude (great-circle)."""
     if kind == "euclidean":
         return xy_of(frame)
     if kind == "great_circle":
-        return np.radians(xy_of(frame.to_crs("EPSG:4326")))
+        lonlat = xy_of(frame.to_crs("EPSG:4326"))
+        return ellipsoid_coords(lonlat[:, 0], lonlat[:, 1])
     raise InputError(f"unknown distance kind {kind!r}; use 'euclidean' or 'great_circle'")
+
+
+def ellipsoid_coords(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """``(n, 3)`` unit vectors of the points (degrees in) at their *reduced*
+    latitudes on the WGS 84 ellipsoid: what great-circle :func:`point_distances`
+    takes. The trigonometry is paid once per point, not once per pair."""
+    lam = np.radians(np.asarray(lon, dtype=float))
+    beta = np.arctan((1 - WGS84_F) * np.tan(np.radians(np.asarray(lat, dtype=float))))
+    return np.stack([np.cos(beta) * np.cos(lam), np.cos(beta) * np.sin(lam), np.sin(beta)],
+                    axis=-1)
 
 
 def point_distances(pa: np.ndarray, pb: np.ndarray, kind: DistanceKind) -> np.ndarray:
     """Distances in km between coordinates of :func:`distance_coords`, broadcast
-    over all but the last axis (pairs ``(n, 2)`` with ``(n, 2)``, or a block
-    ``(n, 1, 2)`` with ``(1, m, 2)``)."""
+    over all but the last axis (pairs ``(n, d)`` with ``(n, d)``, or a block
+    ``(n, 1, d)`` with ``(1, m, d)``).
+
+    Great-circle: the shortest path on the WGS 84 ellipsoid by Lambert's formula
+    for long lines (the great circle between the reduced latitudes, then the
+    flattening's first-order correction): within 0.0002 % of the exact geodesic
+    (pyproj's Geod) up to 10,000 km and 0.013 % near the antipode, where the mean
+    sphere's haversine is up to 0.56 % off. From the unit vectors it costs a square root and an arcsine per
+    pair, compiled (numba): about the euclidean distance's cost.
+    """
     if kind == "euclidean":
         return np.hypot(pa[..., 0] - pb[..., 0], pa[..., 1] - pb[..., 1]) / 1000.0
-    dlon = pa[..., 0] - pb[..., 0]
-    dlat = pa[..., 1] - pb[..., 1]
-    h = (np.sin(dlat / 2) ** 2
-         + np.cos(pa[..., 1]) * np.cos(pb[..., 1]) * np.sin(dlon / 2) ** 2)
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+    pa, pb = np.asarray(pa, dtype=float), np.asarray(pb, dtype=float)
+    if pa.ndim == 3 and pa.shape[1] == 1 and pb.ndim == 3 and pb.shape[0] == 1:
+        return _lambert_block(np.ascontiguousarray(pa[:, 0, :]),
+                              np.ascontiguousarray(pb[0]))
+    a, b = np.broadcast_arrays(pa, pb)
+    shape = a.shape[:-1]
+    return _lambert_pairs(np.ascontiguousarray(a.reshape(-1, 3)),
+                          np.ascontiguousarray(b.reshape(-1, 3))).reshape(shape)
+
+
+@njit(cache=True)
+def _lambert(ax: float, ay: float, az: float, bx: float, by: float, bz: float) -> float:
+    """One distance (km) between two :func:`ellipsoid_coords` (see
+    :func:`point_distances`): the great circle between the reduced latitudes from
+    the chord, then Lambert's first-order correction for the flattening."""
+    dx, dy, dz = ax - bx, ay - by, az - bz
+    h2 = (dx * dx + dy * dy + dz * dz) / 4.0  # sin(sigma / 2) ** 2
+    if h2 <= 0.0:
+        return 0.0
+    h2 = min(h2, 1.0)
+    half = np.sqrt(h2)
+    sigma = 2.0 * np.arcsin(half)
+    cos2 = 1.0 - h2  # cos(sigma / 2) ** 2
+    sin_sigma = 2.0 * half * np.sqrt(cos2)
+    p, q = az + bz, bz - az  # twice sin P cos Q and cos P sin Q
+    x = (sigma - sin_sigma) * p * p / max(cos2, 1e-300)
+    y = (sigma + sin_sigma) * q * q / h2
+    return WGS84_A_KM * (sigma - WGS84_F / 8.0 * (x + y))
+
+
+@njit(cache=True)
+def _lambert_block(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    out = np.empty((a.shape[0], b.shape[0]))
+    for i in range(a.shape[0]):
+        for j in range(b.shape[0]):
+            out[i, j] = _lambert(a[i, 0], a[i, 1], a[i, 2], b[j, 0], b[j, 1], b[j, 2])
+    return out
+
+
+@njit(cache=True)
+def _lambert_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    out = np.empty(a.shape[0])
+    for i in range(a.shape[0]):
+        out[i] = _lambert(a[i, 0], a[i, 1], a[i, 2], b[i, 0], b[i, 1], b[i, 2])
+    return out
 
 
 def _bounds_overlap(a: np.ndarray, b: np.ndarray) -> bool:

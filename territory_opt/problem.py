@@ -374,7 +374,7 @@ class TerritoryProblem:
         off = f"{100 * self.distortion:.2g} %"
         if self.distance == "euclidean":
             return f"euclidean in {crs} (off the true distances by at most {off})"
-        return (f"great-circle (on the WGS 84 mean sphere; euclidean in {crs} would be off "
+        return (f"great-circle (on the WGS 84 ellipsoid; euclidean in {crs} would be off "
                 f"the true distances by up to {off})")
 
     def _metric_column(self, metric: str, where: str = "balance") -> tuple[str, str | None]:
@@ -873,13 +873,14 @@ class TerritoryProblem:
             d[home[t], t] -= np.nanmax(np.where(np.isfinite(d), d, np.nan)) + 1.0
         roots = np.empty(self.n_territories, dtype=int)
         taken = {i for i in self.locked}
+        locked = self.locked
         for t in np.argsort(d.min(axis=0), kind="stable"):
-            free = [i for i in np.argsort(d[:, t], kind="stable")
-                    if np.isfinite(d[i, t]) and (i not in taken or self.locked.get(i) == t)]
-            if not free:  # the greedy choice ran out (locks): match all territories at once
-                return self._matched_roots(d)
-            roots[t] = free[0]
-            taken.add(free[0])
+            free = next((int(i) for i in np.argsort(d[:, t], kind="stable")  # nearest first
+                         if i not in taken or locked.get(int(i)) == t), None)
+            if free is None or not np.isfinite(d[free, t]):  # the greedy choice ran out
+                return self._matched_roots(d)  # (locks): match all territories at once
+            roots[t] = free
+            taken.add(free)
         return roots
 
     @cached_property

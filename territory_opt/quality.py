@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from territory_opt.geo import EARTH_RADIUS_KM
+from territory_opt.geo import EARTH_RADIUS_KM, ellipsoid_coords, point_distances
 
 __all__ = ["COLUMNS", "check_accounts"]
 
@@ -225,10 +225,9 @@ def _outside(lonlat: gpd.GeoDataFrame, potential: gpd.GeoDataFrame,
 
 def _haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray,
                   lon2: np.ndarray) -> np.ndarray:
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * \
-        np.sin(np.radians(lon2 - lon1) / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+    """Great-circle km between degrees (:func:`territory_opt.geo.point_distances`)."""
+    return point_distances(ellipsoid_coords(lon1, lat1), ellipsoid_coords(lon2, lat2),
+                           "great_circle")
 
 
 def _zip_distance(lonlat: gpd.GeoDataFrame, codes: pd.Series, ids: pd.Series,

@@ -88,6 +88,15 @@ def _polygons(d: Path, geoms, crs="EPSG:4326") -> Path:
     return d / "pot.gpkg"
 
 
+def _blank_potential(d: Path) -> Path:
+    path = _polygons(d, [shapely.box(-84.5, 32.9, -83.9, 33.4),
+                         shapely.box(-83.9, 32.9, -83.3, 33.4)])
+    frame = gpd.read_file(path)
+    frame.loc[1, "population"] = None
+    frame.to_file(path)
+    return path
+
+
 def _no_crs_shapefile(path: Path) -> None:
     frame = gpd.GeoDataFrame(ACCOUNTS, geometry=gpd.points_from_xy(ACCOUNTS["lon"],
                                                                    ACCOUNTS["lat"]))
@@ -191,6 +200,10 @@ CASES = [
                                                     shapely.Polygon()]),
                                       topt.read_potential(d / "pot.gpkg", value="population")),
          IE, r"pot\.gpkg': row 2 have no geometry; give them a location or drop them"),
+    Case("blank-potential", lambda d: topt.read_potential(
+        _blank_potential(d), value="population", id="fips"),
+         IE, r"pot\.gpkg', column 'population': row 2 \(area 'P1'\) is blank; fill in a "
+         r"number, or say what a blank means: missing: zero"),
     Case("text-workload", lambda d: scenario(d, accounts=accounts_with(
         workload=["1", "2", "lots", "4"])),
          IE, r"column 'workload': row 4 \(account 'A3'\) hold text, not numbers \('lots'\)", cli=True),
