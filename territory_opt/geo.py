@@ -39,7 +39,7 @@ DistanceKind = Literal["euclidean", "great_circle"]
 EARTH_RADIUS_KM = 6371.0088  # the mean sphere (the data-quality gate's rough distances)
 WGS84_A_KM, WGS84_F = 6378.137, 1 / 298.257223563  # the ellipsoid (distances)
 UTM_MAX_WIDTH_DEG = 6.0
-MAX_DISTORTION = 0.005  # euclidean distances within 0.5 % of great-circle ones, or great-circle
+MAX_DISTORTION = 0.005  # euclidean within 0.5 % of the geodesic distances, else great-circle
 SAMPLE = 1500  # points of one side when measuring a projection's distortion ...
 PAIRS = 300_000  # ... and pairs in all
 
