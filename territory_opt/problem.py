@@ -933,7 +933,27 @@ class TerritoryProblem:
 
     @cached_property
     def locked(self) -> dict[int, int]:
-        """Unit position to territory position, for every lock."""
+        """Unit position to territory position, for every lock; without contiguity,
+        also each polygon unit (an area of the potential layer) that holds a rep's
+        home goes to that rep (with contiguity it is the territory's root)."""
+        return self._user_locks() | self._home_locks()
+
+    def _home_locks(self) -> dict[int, int]:
+        if self.contiguity or self.centres != "fixed" or not self.units.attrs.get("areas"):
+            return {}
+        user = self._user_locks()
+        out: dict[int, int] = {}
+        for t, unit in enumerate(self.home_units.tolist()):
+            if unit < 0 or unit in user or unit in out:
+                continue  # none; the user's lock, or another rep's home, comes first
+            if self.eligible is not None and not self.eligible[unit, t]:
+                continue
+            if self.region_locked.get(unit, self.region_of[t]) != self.region_of[t]:
+                continue
+            out[unit] = t
+        return out
+
+    def _user_locks(self) -> dict[int, int]:
         if not self.locks:
             return {}
         terr = self.territories
@@ -1014,7 +1034,7 @@ DERIVED_FROM: dict[str, set[str]] = {
     "adjacency": {"units", "graph"},
     "roots": _PLACES | {"distance", "contiguity", "locks", "region_locks"},
     "home_units": _PLACES,
-    "locked": _PLACES | {"locks", "region_locks"},
+    "locked": _PLACES | {"locks", "region_locks", "contiguity"},
     "served": _PLACES,
     "regions": _PLACES,
     "region_of": _PLACES,

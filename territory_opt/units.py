@@ -372,5 +372,7 @@ def _units_by_polygon(acc: gpd.GeoDataFrame, pot: gpd.GeoDataFrame, poly_of: np.
     if "name" in pot.columns:
         units.insert(1, "name", pot["name"].astype(str).to_numpy()[poly])
     order = np.lexsort((segment.astype(str), poly))  # the polygons' order, then segment
-    return units.iloc[order].reset_index(drop=True)
+    units = units.iloc[order].reset_index(drop=True)
+    units.attrs["areas"] = True  # real areas: a rep's home polygon is theirs (see problem)
+    return units
 

@@ -190,6 +190,11 @@ def test_a_territory_holds_the_district_its_rep_lives_in(tmp_path):
     assert problem.unit_ids[problem.roots[0]] == "1"  # not district 3, nearest by centroid
     nearest = int(np.argmin(problem.distances[:, 0]))
     assert problem.unit_ids[nearest] == "3"
+    # without contiguity the home district is the rep's all the same (a lock)
+    plain = problem.with_options(contiguity=False)
+    assert plain.locked == {problem.home_units[0]: 0, problem.home_units[1]: 1}
+    solved = topt.solve(plain, method="mip", gap=0.0)
+    assert solved.unit_centres()[problem.home_units[0]] == 0
 
 
 def test_the_workbench_opens_a_run_with_districts_without_accounts(tmp_path):
