@@ -155,7 +155,8 @@ def choose_crs(*frames: gpd.GeoDataFrame) -> CRS:
     -------
     pyproj.CRS
     """
-    west, south, east, north = lonlat_bounds(*frames)
+    lonlat = _lonlat(*frames)  # once: the bounds and the median read the same frames
+    west, south, east, north = lonlat_bounds(*lonlat)
     lon0, lat0 = (west + east) / 2, (south + north) / 2
     if east - west <= UTM_MAX_WIDTH_DEG:
         lon0 = (lon0 + 180.0) % 360.0 - 180.0
@@ -167,7 +168,7 @@ def choose_crs(*frames: gpd.GeoDataFrame) -> CRS:
             crs = CRS.from_epsg(int(infos[0].code))
             logger.info("metric CRS chosen: %s", crs.name)
             return crs
-    lon0, lat0 = _median_point(*frames)
+    lon0, lat0 = _median_point(*lonlat)
     crs = CRS.from_proj4(f"+proj=aeqd +lat_0={lat0:.4f} +lon_0={lon0:.4f} "
                          "+x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs")
     logger.info("metric CRS chosen: %s", describe_crs(crs))

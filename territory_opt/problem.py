@@ -872,8 +872,8 @@ class TerritoryProblem:
             # first choice, in the order of their distance (the nearest home first)
             d[home[t], t] -= np.nanmax(np.where(np.isfinite(d), d, np.nan)) + 1.0
         roots = np.empty(self.n_territories, dtype=int)
-        taken = {i for i in self.locked}
         locked = self.locked
+        taken = set(locked)
         for t in np.argsort(d.min(axis=0), kind="stable"):
             free = next((int(i) for i in np.argsort(d[:, t], kind="stable")  # nearest first
                          if i not in taken or locked.get(int(i)) == t), None)
@@ -889,10 +889,9 @@ class TerritoryProblem:
         base, or -1 (point units, or a home outside every unit). Where shapes
         overlap (a polygon per segment, accounts at one place), the nearest of them,
         then the first."""
-        k = self.n_territories
+        out = np.full(self.n_territories, -1)
         if self.centres != "fixed":
-            return np.full(k, -1)
-        out = np.full(k, -1)
+            return out
         geoms = self.units.geometry.to_numpy()
         areas = np.flatnonzero(np.isin(shapely.get_type_id(geoms), (3, 6)))  # (multi)polygons
         if len(areas):
@@ -936,12 +935,12 @@ class TerritoryProblem:
         """Unit position to territory position, for every lock; without contiguity,
         also each polygon unit (an area of the potential layer) that holds a rep's
         home goes to that rep (with contiguity it is the territory's root)."""
-        return self._user_locks() | self._home_locks()
+        user = self._user_locks()
+        return user | self._home_locks(user)
 
-    def _home_locks(self) -> dict[int, int]:
+    def _home_locks(self, user: dict[int, int]) -> dict[int, int]:
         if self.contiguity or self.centres != "fixed" or not self.units.attrs.get("areas"):
             return {}
-        user = self._user_locks()
         out: dict[int, int] = {}
         for t, unit in enumerate(self.home_units.tolist()):
             if unit < 0 or unit in user or unit in out:

@@ -750,34 +750,35 @@ def read_reps(
     with found.check():
         require_columns(frame, {"id": id, "zip": zip, "segments": segments, "region": region}
                         | optional, source)
+    ids, ftes, points = None, pd.Series(1.0, index=frame.index), None
     if id in frame.columns:
         with found.check():
-            unique_ids(frame, id, source)
+            ids = unique_ids(frame, id, source)
     if optional["fte"] in frame.columns:
         with found.check():
-            numeric_column(frame, optional["fte"], source)
-    if zip is None:
+            ftes = numeric_column(frame, optional["fte"], source)
+    if zip is None:  # with zip: placed below, by ZIP code
         with found.check():
-            to_points(frame, source, lat=lat, lon=lon, x=x, y=y, crs=crs)
+            points = to_points(frame, source, lat=lat, lon=lon, x=x, y=y, crs=crs)
     found.raise_any()
-    ids = unique_ids(frame, id, source)
+    assert ids is not None
     regions = None if region is None else segment_column(
         frame, region, source, what="region",
         fix="give every rep the region they report to (one region for all is fine)")
     served = (None if segments is None
               else [segment_list(v) for v in frame[segments].to_numpy()])
-    if zip is not None:
+    if zip is not None:  # every rep placed (an error otherwise): the same rows
         frame, _, _ = _place_by_zip(frame, zip, source, ids, "error", noun="reps")
-        lat, lon, x, y, crs = "_zip_lat", "_zip_lon", None, None, None
-    ftes = (numeric_column(frame, optional["fte"], source) if optional["fte"]
-            else pd.Series(1.0, index=frame.index))
+        points = to_points(frame, source, lat="_zip_lat", lon="_zip_lon", x=None, y=None,
+                           crs=None)
     if (ftes <= 0).any():
         pos = np.flatnonzero((ftes <= 0).to_numpy())
         raise InputError(f"{_name(source)}, column {optional['fte']!r}: "
                          f"{_row_labels(source, pos)} have an FTE of 0 or less; a rep "
                          "works a positive share of a full-time week (e.g. 0.5): fix it "
                          "or remove the rep")
-    gdf = to_points(frame, source, lat=lat, lon=lon, x=x, y=y, crs=crs)
+    assert points is not None
+    gdf = points
     renames = {id: "rep_id"} | {col: key for key, col in optional.items() if col}
     gdf = _canonical(gdf, renames).drop(columns=["_zip_lat", "_zip_lon"], errors="ignore")
     gdf["rep_id"] = ids.to_numpy()
