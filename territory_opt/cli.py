@@ -280,7 +280,7 @@ def _print_run(result: RunResult) -> None:
     sol = result.solution
     s = result.manifest["summary"]
     gap = "unknown" if sol.gap is None else f"{sol.gap:.4%}"
-    bound = "unknown" if sol.bound is None else f"{sol.bound:,.2f}"
+    bound = "unknown" if sol.bound is None else f"{sol.bound:,.2f} ({sol.bound_from})"
     print(f"{result.scenario.name}: {sol.status}, objective {sol.objective:,.2f}, "
           f"bound {bound}, gap {gap}")
     if sol.status == "relaxed":

@@ -49,7 +49,8 @@ class Solution:
     objective
         Objective value of the assignment (recomputed exactly from it).
     bound
-        Best proven lower bound on the objective (None if the solver gives none).
+        Best proven lower bound on the objective (None if the solver gives none);
+        :attr:`bound_from` says whose it is.
     gap
         ``(objective - bound) / objective`` (None without a bound).
     solver
@@ -78,6 +79,24 @@ class Solution:
         return (f"Solution(status={self.status!r}, objective={self.objective:,.2f}, "
                 f"gap={gap}, units={self.problem.n_units}, "
                 f"territories={self.problem.n_territories})")
+
+    @property
+    def bound_from(self) -> str | None:
+        """Which proof the bound comes from, in words (None without a bound): the
+        exact model of this problem (with contiguity, the flow model's, which holds
+        contiguity too), the plain problem's (contiguity dropped: a bound on every
+        connected plan, but never above the plain optimum), the Lagrangian dual's, or
+        the region level's (top-down)."""
+        if self.bound is None:
+            return None
+        key = self.options.get("bound_from")
+        contiguity = self.problem.contiguity
+        return {"model": "the flow model's, contiguity included" if contiguity
+                else "the exact model's",
+                "plain": "the plain problem's, contiguity dropped",
+                "lagrangian": "the Lagrangian dual's" + (", contiguity dropped"
+                                                         if contiguity else ""),
+                "regions": "the region level's"}.get(key, "the solver's")
 
     def _repr_html_(self) -> str:
         """Jupyter's view: the outcome, then one row per territory (:meth:`summary`)."""

@@ -45,7 +45,9 @@ def test_run_writes_outputs_and_exits_zero(tiny, capsys):
         "A0": "R0", "A1": "R0", "A2": "R0", "A3": "R1", "A4": "R1", "A5": "R1"}
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["solver"]["time_limit"] == 20
-    assert "tiny: optimal" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "tiny: optimal" in printed
+    assert f"({manifest['bound_from']})" in printed  # the console says whose bound
 
 
 def test_default_output_is_out_slash_name(tiny, monkeypatch):

@@ -255,6 +255,6 @@ def test_the_demo_is_connected_within_its_time_limit(georgia_contiguous):
     sol = topt.solve(p, gap=1e-4, time_limit=12)
     seconds = time.perf_counter() - t0
     assert seconds <= 12 * 1.1, f"{seconds:.1f} s for a 12 s limit"
-    assert sol.options["method"] in ("search", "search+mip")
+    assert sol.options["method"].startswith("search")
     assert plan_faults(p, sol.unit_centres()) == []
     assert sol.status == "feasible" and sol.gap is not None and sol.gap < 0.01

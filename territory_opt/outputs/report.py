@@ -175,7 +175,8 @@ def report_sections(solution: Solution, table: pd.DataFrame, summary: dict[str, 
     h = f"h{level}"
     p = solution.problem
     gap = "unknown" if summary["gap"] is None else f"{summary['gap']:.4%}"
-    bound = "unknown" if summary["bound"] is None else f"{summary['bound']:,.2f}"
+    bound = "unknown" if summary["bound"] is None else \
+        f"{summary['bound']:,.2f} ({solution.bound_from})"
     bands = p.bands  # type: ignore[attr-defined]
     status = f"{summary['status']} (solver {summary['solver']})"
     if summary["status"] == "relaxed":

@@ -578,6 +578,7 @@ def _solve_scenario(scenario: Scenario, path: Path | None, *, time_limit: float 
         "status": solution.status,
         "objective": solution.objective,
         "bound": solution.bound,
+        "bound_from": solution.bound_from,
         "gap": solution.gap,
         "summary": summary,
         "seconds": seconds,

@@ -911,7 +911,8 @@ def solve_lagrange(problem: TerritoryProblem, options: SolveOptions) -> Solution
             <= options.gap + 1e-12 else "feasible"
     solution = Solution.from_unit_centres(
         problem, unit_centres, status=status, bound=bound, solver="HiGHS", seconds=seconds,
-        options=options.record("lagrange") | info)
+        options=options.record("lagrange") | info
+        | {"bound_from": None if bound is None else "lagrangian"})
     logger.info("Lagrangian path: objective %.6g, bound %s, gap %s in %.1f s",
                 solution.objective, bound, solution.gap, time.perf_counter() - clock)
     return solution

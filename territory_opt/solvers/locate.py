@@ -243,4 +243,5 @@ def solve_locate(problem: TerritoryProblem, options: SolveOptions) -> Solution:
         relative_gap(best.objective, bound) <= options.gap + 1e-12 else "feasible"
     return Solution.from_unit_centres(
         problem, labels, status=status, bound=bound, solver="HiGHS", seconds=seconds,
-        options=options.record("search") | info | {"locate_rounds": best.rounds})
+        options=options.record("search") | info | {
+            "locate_rounds": best.rounds, "bound_from": None if bound is None else "lagrangian"})

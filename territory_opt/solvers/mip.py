@@ -30,6 +30,7 @@ from territory_opt.problem import (
     format_amount,
     is_connected_plan,
     max_units_per_territory,
+    parse_band,
     reachable_units,
     regions_connected,
 )
@@ -48,6 +49,7 @@ logger = logging.getLogger(__name__)
 INCUMBENT_SHARE = 0.2  # of the time limit, for the incumbent search of reduce=True
 INCUMBENT_SECONDS = 10.0  # the incumbent search's budget when there is no time limit
 FEASIBILITY_SHARE = 0.5  # of the time limit, to decide whether a connected plan exists
+FEASIBILITY_SHARE_AFTER_PLAIN = 0.65  # ... of the time left, when the plain plan was given
 DIAGNOSIS_SECONDS = 30.0  # the elastic re-solve that explains an infeasible model
 DUAL_FIRST_UNITS = 200  # model centres: above, the Lagrangian bound and its plans come first
 MIP_PAIRS = 300_000  # pairs left open by the Lagrangian bound above which the MIP is skipped
@@ -480,7 +482,8 @@ class _Runner:
 
 
 def solve_mip(problem: TerritoryProblem, options: SolveOptions, *,
-              start: np.ndarray | None = None, start_bound: float | None = None) -> Solution:
+              start: np.ndarray | None = None, start_bound: float | None = None,
+              plain: Solution | None = None) -> Solution:
     """Solve ``problem`` exactly with the MIP, within the options' gap and time limit.
 
     With ``options.reduce`` (the default) it solves the LP relaxation (lower
@@ -502,7 +505,10 @@ def solve_mip(problem: TerritoryProblem, options: SolveOptions, *,
     ``start`` is a valid plan (each unit's centre column) to start from, such as the
     search's, and ``start_bound`` a bound already proven for the problem (the plain
     problem's): then the plain problem is not solved again, and the start is the
-    incumbent that the reduced-cost fixing works against.
+    incumbent that the reduced-cost fixing works against (with model centres, a
+    seed: the MIP's own incumbent replaces it when better). ``plain`` is the plain
+    problem's solution when the caller has it already (contiguity by flows): it is not
+    solved again.
     """
     seconds: dict[str, float] = {"check": 0.0, "build": 0.0, "presolve": 0.0, "solve": 0.0}
     clock = time.perf_counter()
@@ -529,7 +535,8 @@ def solve_mip(problem: TerritoryProblem, options: SolveOptions, *,
         return Solution.from_unit_centres(
             problem, dual.plan, status="optimal" if gap_closed else "feasible",
             bound=min(dual.bound, dual.upper), solver=options.solver, seconds=seconds,
-            options=options.record("mip") | _dual_info(dual, closed))
+            options=options.record("mip") | _dual_info(dual, closed)
+            | {"bound_from": "lagrangian"})
     t0 = time.perf_counter()
     lp, x = build_model(problem, closed=closed)
     seconds["build"] = time.perf_counter() - t0
@@ -542,6 +549,8 @@ def solve_mip(problem: TerritoryProblem, options: SolveOptions, *,
     lp_status = None  # the LP, when already solved (its values and duals stay on x)
     if start is not None:
         plain_bound = start_bound
+        if problem.centres == "model":  # a seed: the MIP's own incumbent may do better
+            seed, start = start, None
     elif problem.contiguity and problem.contiguity_method == "flow":
         t0 = time.perf_counter()
         # An infeasible flow LP proves the contiguous problem infeasible at once.
@@ -554,9 +563,10 @@ def solve_mip(problem: TerritoryProblem, options: SolveOptions, *,
         # to slow HiGHS down: AR 50 s -> over 200 s.)
         # (If even the plain problem is infeasible, its error, which says why, holds for
         # the contiguous one too.)
-        relaxed = problem.relaxation()  # each territory holds its root: so must the plan
-        plain = solve_mip(relaxed, replace(
-            options, time_limit=None if time_limit is None else time_limit / 2))
+        given = plain
+        if plain is None:  # each territory holds its root: so must the plan
+            plain = solve_mip(problem.relaxation(), replace(
+                options, time_limit=None if time_limit is None else time_limit / 2))
         seconds["presolve"] += time.perf_counter() - t0
         if plain.status == "optimal" and is_connected_plan(problem, plain.unit_centres()) \
                 and regions_connected(problem, plain.unit_centres()):
@@ -564,14 +574,16 @@ def solve_mip(problem: TerritoryProblem, options: SolveOptions, *,
             return Solution.from_unit_centres(
                 problem, plain.unit_centres(), status="optimal", bound=plain.bound,
                 solver=options.solver, seconds=seconds,
-                options=plain.options | {"contiguity_rounds": 0, "plain_bound": plain.bound})
+                options=plain.options | {"contiguity_rounds": 0, "plain_bound": plain.bound,
+                                         "bound_from": "plain"})
         plain_bound = plain.bound if plain.status == "optimal" else None
         if problem.centres == "model":
             # Does any connected plan exist? Asked without the objective and with each
             # partition counted once, this is decided far sooner than by the full model.
             t0 = time.perf_counter()
+            share = FEASIBILITY_SHARE if given is None else FEASIBILITY_SHARE_AFTER_PLAIN
             engine = make_solver(options.solver, time_limit=None if time_limit is None else
-                                 max(1.0, FEASIBILITY_SHARE * time_limit), gap=0.99,
+                                 max(1.0, share * time_limit), gap=0.99,
                                  threads=options.threads, random_state=options.random_state,
                                  msg=options.msg)
             found = connected_plan(problem, engine, options.solver)
@@ -608,9 +620,12 @@ def solve_mip(problem: TerritoryProblem, options: SolveOptions, *,
         rounds, n_cuts = rounds + 1, n_cuts + len(cuts)
         logger.info("contiguity round %d: %d cuts added", rounds, len(cuts))
     objective = problem.objective_of(unit_centres)
-    for known in (plain_bound, None if dual is None else dual.bound):
-        if known is not None:  # bounds of relaxations hold here too
-            bound = known if bound is None else max(bound, min(known, objective))
+    own, bound_from = bound, None if bound is None else "model"
+    for known, name in ((plain_bound, "plain"),
+                        (None if dual is None else dual.bound, "lagrangian")):
+        if known is not None and (bound is None or min(known, objective) > bound):
+            # bounds of relaxations hold here too
+            bound, bound_from = min(known, objective), name
             if status == "feasible" and relative_gap(objective, bound) <= options.gap:
                 status = "optimal"
     if bound is None:
@@ -620,7 +635,7 @@ def solve_mip(problem: TerritoryProblem, options: SolveOptions, *,
         seconds=seconds,
         options=options.record("mip") | {"contiguity_rounds": rounds, "contiguity_cuts": n_cuts,
                                          "plain_bound": plain_bound} | info
-        | _dual_info(dual, closed))
+        | _dual_info(dual, closed) | {"model_bound": own, "bound_from": bound_from})
 
 
 def _dual_info(dual: DualBound | None, closed: np.ndarray | None) -> dict[str, Any]:
@@ -790,27 +805,108 @@ def _diagnose(problem: TerritoryProblem, runner: _Runner) -> list[str] | None:
         return []
     if status not in ("optimal", "feasible"):
         return None
-    return elastic_slacks(problem, elastic) or None
+    lines = elastic_slacks(problem, elastic)
+    wide = widened_balance(problem, elastic)
+    if lines and wide is not None:  # the same plan, as bands a planner sets
+        words = ", ".join(parse_band(m, spec).describe().removeprefix("the ")
+                          for m, spec in wide.items() if spec != problem.balance.get(m))
+        lines.append(f"or, alike for every territory: {words}")
+    return lines or None
+
+
+@dataclass
+class Nearest:
+    """The elastic model solved (:func:`nearest_plan`): its plan, each unit's centre
+    column (None when it found none in its time), a proven lower bound on the least
+    total band violation (None when it gives none), and the problem's ``balance``
+    widened alike for every territory as far as that plan needs (None when the bands
+    are limits of a sub-problem, or nothing must give)."""
+
+    plan: np.ndarray | None
+    bound: float | None
+    balance: dict[str, object] | None
+
+
+def nearest_plan(problem: TerritoryProblem, time_limit: float) -> Nearest:
+    """Solve the elastic model (every band may give, at a price of its relative miss;
+    contiguity and the other rules kept) for at most ``time_limit`` seconds: the
+    plan nearest the bands it finds, the proven least violation (in the search's
+    measure: each band's distance as a share of the metric's average territory), and
+    the bands widened alike as that plan needs. Nothing (``Nearest(None, None,
+    None)``) with a cap on moves, whose slack is measured otherwise, or when no plan
+    keeps the other rules (a unit no territory can join)."""
+    none = Nearest(None, None, None)
+    if problem.max_moved is not None:
+        return none
+    engine = make_solver("HiGHS", time_limit=max(time_limit, 0.5), gap=1e-4, threads=None,
+                         random_state=0, msg=False)
+    try:  # no model (a unit no territory can join): no bound; the search says why
+        elastic, x = build_model(problem, elastic=True)
+        status, bound = _solve_lp(elastic, engine, "HiGHS")
+    except (SolverError, InfeasibleError):
+        return none
+    if status == "optimal" and bound is None:
+        bound = pulp.value(elastic.objective)
+    found = status in ("optimal", "feasible")
+    return Nearest(_read_plan(problem, x) if found else None,
+                   None if bound is None else max(float(bound), 0.0),
+                   widened_balance(problem, elastic) if found else None)
 
 
 def violation_bound(problem: TerritoryProblem, time_limit: float) -> float | None:
     """A proven lower bound on the least total band violation of any plan that keeps
-    the other rules (contiguity included): the elastic model's bound after at most
-    ``time_limit`` seconds, in the search's measure (each band's distance as a share
-    of the metric's average territory). None when it gives none (or with a cap on
-    moves, whose slack is measured otherwise)."""
-    if problem.max_moved is not None:
+    the other rules (contiguity included): :func:`nearest_plan`'s."""
+    return nearest_plan(problem, time_limit).bound
+
+
+def widened_balance(problem: TerritoryProblem, lp: pulp.LpProblem) -> dict[str, object] | None:
+    """The ``balance`` of ``problem`` with each band that the solved elastic model
+    ``lp`` breaks widened alike for every territory, just enough for its plan: a
+    tolerance raised to the largest relative miss (rounded up to a whole percent),
+    an absolute min or max moved by the largest miss. None when nothing must give, a
+    band is a sub-problem's per-territory limits (they cannot widen alike), or a
+    tolerance would reach 100 %."""
+    bands = list(problem.bands)  # type: ignore[attr-defined]
+    need: dict[str, list[float]] = {}
+    for var in lp.variables():
+        amount = var.varValue or 0.0
+        if not var.name.startswith("slack_") or var.name == "slack_max_moved" \
+                or amount <= 1e-6:
+            continue
+        side, m, c = var.name.split("_")[1:4]
+        if side not in ("lo", "up"):
+            continue
+        metric = bands[int(m)]
+        if metric not in problem.balance:
+            return None
+        lower, upper = problem.bounds(metric)
+        c = 0 if problem.centres == "model" else int(c)
+        target = float(problem.targets(metric)[c])
+        band = problem.bands[metric]  # type: ignore[attr-defined]
+        if band.tolerance is not None:
+            edge = upper[c] + amount if side == "up" else lower[c] - amount
+            need.setdefault(metric, []).append(abs(edge / max(target, 1e-300) - 1))
+        else:
+            need.setdefault(metric, []).append((-1 if side == "lo" else 1) * amount)
+    if not need:
         return None
-    engine = make_solver("HiGHS", time_limit=max(time_limit, 0.5), gap=1e-4, threads=None,
-                         random_state=0, msg=False)
-    try:  # no model (a unit no territory can join): no bound; the search says why
-        elastic, _ = build_model(problem, elastic=True)
-        status, bound = _solve_lp(elastic, engine, "HiGHS")
-    except (SolverError, InfeasibleError):
-        return None
-    if status == "optimal" and bound is None:
-        bound = pulp.value(elastic.objective)
-    return None if bound is None else max(float(bound), 0.0)
+    balance = dict(problem.balance)
+    for metric, misses in need.items():
+        band = problem.bands[metric]  # type: ignore[attr-defined]
+        if band.tolerance is not None:
+            widest = math.ceil(100 * max(misses) - 1e-9) / 100
+            if widest >= 1:  # a territory at nothing: no tolerance band holds it
+                return None
+            balance[metric] = widest
+            continue
+        lows, highs = [-v for v in misses if v < 0], [v for v in misses if v > 0]
+        spec: dict[str, float] = {}
+        if band.lower is not None:
+            spec["min"] = band.lower - max(lows, default=0.0)
+        if band.upper is not None:
+            spec["max"] = band.upper + max(highs, default=0.0)
+        balance[metric] = spec
+    return balance
 
 
 def _infeasible(problem: TerritoryProblem, rounds: int,
@@ -825,8 +921,11 @@ def _infeasible(problem: TerritoryProblem, rounds: int,
         + (["drop contiguity"] if problem.contiguity else []) \
         + (["change the number of territories"] if problem.centres == "model" else [])
     if diagnosis:
-        shown = "; ".join(diagnosis[:6]) + (f"; and {len(diagnosis) - 6} more"
-                                            if len(diagnosis) > 6 else "")
+        alike = [line for line in diagnosis[-1:] if line.startswith("or, alike")]
+        lines = diagnosis[:len(diagnosis) - len(alike)]
+        shown = "; ".join(lines[:6]) + (f"; and {len(lines) - 6} more"
+                                        if len(lines) > 6 else "") \
+            + "".join(f"; {line}" for line in alike)
         advice = f"the smallest change of the bands that works: {shown}"
     elif diagnosis == []:
         advice = ("no change of the bands alone helps: the locks" +

@@ -242,7 +242,8 @@ def solve_top_down(problem: TerritoryProblem, options: SolveOptions, *, method: 
     bound = top.bound if not problem.contiguity else None
     return Solution.from_unit_centres(problem, unit_centres, status="feasible", bound=bound,
                                       solver=top.solver, seconds=seconds,
-                                      options=options.record("top_down") | info)
+                                      options=options.record("top_down") | info
+                                      | {"bound_from": None if bound is None else "regions"})
 
 
 def _load_solvers() -> None:

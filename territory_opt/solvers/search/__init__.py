@@ -27,8 +27,15 @@ one more band. Every plan is re-checked (:func:`plan_faults`) by :func:`solve`.
 """
 
 from territory_opt.solvers.search.engine import Search, search
-from territory_opt.solvers.search.solve import solve_compromise, solve_search
+from territory_opt.solvers.search.solve import (
+    Searched,
+    run_search,
+    searched_solution,
+    solve_compromise,
+    solve_search,
+)
 from territory_opt.solvers.search.start import grow_plan, plain_start, solve_clock
 
-__all__ = ["Search", "grow_plan", "plain_start", "search", "solve_clock", "solve_compromise",
+__all__ = ["Search", "Searched", "grow_plan", "plain_start", "run_search", "search",
+           "searched_solution", "solve_clock", "solve_compromise",
            "solve_search"]

@@ -5,19 +5,21 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
 from territory_opt.errors import InfeasibleError, SolverError
+from territory_opt.plan import Bands
 from territory_opt.problem import TerritoryProblem, plan_faults
 from territory_opt.solution import Solution, relative_gap
-from territory_opt.solvers.mip import violation_bound
+from territory_opt.solvers.mip import nearest_plan
 from territory_opt.solvers.options import SolveOptions
 from territory_opt.solvers.search.engine import search
 from territory_opt.solvers.search.start import grow_plan, plain_start, solve_clock
 
-__all__ = ["solve_compromise", "solve_search"]
+__all__ = ["Searched", "run_search", "searched_solution", "solve_compromise", "solve_search"]
 
 logger = logging.getLogger(__name__)
 
@@ -28,26 +30,32 @@ COMPROMISE_SHARE = 0.05  # of the time limit, the compromise's at least (when it
 ELASTIC_UNITS = 500  # units up to which the elastic model bounds the compromise's violation
 ELASTIC_SHARE = 0.25  # of the compromise's time, for that bound
 ELASTIC_SECONDS = 10.0  # the bound's time at most
+WIDENED_SHARE = 0.4  # of the compromise's time left, for the plan of the widened bands
 
 
-def solve_search(problem: TerritoryProblem, options: SolveOptions, *,
-                 share: float = 1.0) -> Solution:
-    """Solve ``problem`` by the territory-design search (``method="search"``).
+@dataclass
+class Searched:
+    """What :func:`run_search` found: the best plan (``violation`` 0 when it holds every
+    band), the plain problem's plan it started from (None: grown from the roots) and
+    bound, counts, and the seconds by stage since ``clock``."""
 
-    The start and the bound come from the plain problem (roots locked in), solved in
-    at most half the time limit; the search takes ``share`` of the rest (the rest is
-    for what the caller runs after it: ``method="auto"`` hands the search's plan to
-    the flow MIP, :mod:`~territory_opt.solvers.auto`). The status is ``"optimal"``
-    only when the plan is within the options' gap of the bound. Fixed centres only
-    (model-chosen centres: :func:`~territory_opt.solvers.locate.solve_locate`).
+    labels: np.ndarray
+    violation: float
+    bound: float | None
+    start: np.ndarray | None
+    info: dict[str, Any]
+    seconds: dict[str, float]
+    clock: float
 
-    Raises
-    ------
-    InfeasibleError
-        When the plain problem is infeasible (so is the connected one).
-    SolverError
-        When no connected plan within the bands is found in the time.
-    """
+    def valid(self, problem: TerritoryProblem) -> bool:
+        return self.violation <= 1e-9 and not plan_faults(problem, self.labels)
+
+
+def run_search(problem: TerritoryProblem, options: SolveOptions, *,
+               share: float = 1.0) -> Searched:
+    """The plain problem's plan and bound, then the search from that plan (the
+    method of :func:`solve_search`); the search takes ``share`` of the time left.
+    Raises :class:`InfeasibleError` when the plain problem is infeasible."""
     clock, deadline, seconds = solve_clock(problem, options)
     limit = options.time_limit
     t0 = time.perf_counter()
@@ -58,6 +66,7 @@ def solve_search(problem: TerritoryProblem, options: SolveOptions, *,
                             time_limit=None if limit is None else
                             max(1.0, START_SHARE * (limit - seconds["check"])))
     start, bound, how = plain_start(problem, start_options)
+    plain = start
     if start is None:
         logger.info("no plain plan (%s): territories grow from their roots", how)
         start, how = grow_plan(problem, random_state=options.random_state), "growth"
@@ -75,12 +84,43 @@ def solve_search(problem: TerritoryProblem, options: SolveOptions, *,
     except SolverError as exc:  # no start it can work from
         labels, violation, info = start, np.inf, {"search_error": str(exc)}
     seconds["solve"] = time.perf_counter() - t0
-    if violation > 1e-9 or plan_faults(problem, labels):
-        spent = time.perf_counter() - clock
+    return Searched(labels, violation, bound, plain, info | {"start": how}, seconds, clock)
+
+
+def solve_search(problem: TerritoryProblem, options: SolveOptions, *,
+                 share: float = 1.0) -> Solution:
+    """Solve ``problem`` by the territory-design search (``method="search"``).
+
+    The start and the bound come from the plain problem (roots locked in), solved in
+    at most half the time limit; the search takes ``share`` of the rest (the rest is
+    for what the caller runs after it). The status is ``"optimal"`` only when the
+    plan is within the options' gap of the bound, the plain problem's
+    (``options["bound_from"]`` says so). Fixed centres only (model-chosen centres:
+    :func:`~territory_opt.solvers.locate.solve_locate`).
+
+    Raises
+    ------
+    InfeasibleError
+        When the plain problem is infeasible (so is the connected one).
+    SolverError
+        When no connected plan within the bands is found in the time.
+    """
+    found = run_search(problem, options, share=share)
+    if not found.valid(problem):
+        spent = time.perf_counter() - found.clock
         raise SolverError(f"the search found no {'connected ' if problem.contiguity else ''}"
                           f"plan within the bands in {spent:.0f} s; give it more time "
                           "(--time-limit), widen the bands, or solve with method='mip', "
                           "which can prove whether one exists")
+    return searched_solution(problem, options, found.labels, found.bound, found.seconds,
+                             found.info | {"plain_bound": found.bound})
+
+
+def searched_solution(problem: TerritoryProblem, options: SolveOptions, labels: np.ndarray,
+                      bound: float | None, seconds: dict[str, float], info: dict[str, Any],
+                      *, bound_from: str = "plain", method: str = "search") -> Solution:
+    """The solution of a valid plan ``labels`` with the bound known for it (the
+    problem's ``bound_from``): optimal when within the options' gap of it."""
     objective = problem.objective_of(labels)
     if bound is not None:
         bound = min(bound, objective)
@@ -88,7 +128,8 @@ def solve_search(problem: TerritoryProblem, options: SolveOptions, *,
         relative_gap(objective, bound) <= options.gap + 1e-12 else "feasible"
     return Solution.from_unit_centres(
         problem, labels, status=status, bound=bound, solver="HiGHS", seconds=seconds,
-        options=options.record("search") | info | {"start": how, "plain_bound": bound})
+        options=options.record(method) | info
+        | {"bound_from": None if bound is None else bound_from})
 
 
 def solve_compromise(problem: TerritoryProblem, options: SolveOptions, why: Exception, *,
@@ -115,29 +156,66 @@ def solve_compromise(problem: TerritoryProblem, options: SolveOptions, why: Exce
     clock = time.perf_counter()
     limit = options.time_limit
     left = None if limit is None else max(limit - spent, COMPROMISE_SHARE * limit)
-    bound = None
-    if problem.n_units <= ELASTIC_UNITS:
-        bound = violation_bound(problem, ELASTIC_SECONDS if left is None
-                                else min(ELASTIC_SHARE * left, ELASTIC_SECONDS))
     deadline = None if left is None else clock + left
-    start = grow_plan(problem, random_state=options.random_state)
+    bands = Bands(problem)
+    seeds: list[tuple[np.ndarray, str]] = []  # (plan, how) to search from, best first
+    bound = widened = None
+    if problem.n_units <= ELASTIC_UNITS:
+        nearest = nearest_plan(problem, ELASTIC_SECONDS if left is None
+                               else min(ELASTIC_SHARE * left, ELASTIC_SECONDS))
+        bound = nearest.bound
+        if nearest.plan is not None and not plan_faults(problem, nearest.plan, bands=False):
+            seeds.append((nearest.plan, "elastic model"))
+        if nearest.balance is not None:  # the bands the diagnosis names, widened alike
+            widened = problem.with_options(balance=nearest.balance)
+    if widened is not None:
+        share = None if deadline is None else WIDENED_SHARE * (deadline - time.perf_counter())
+        try:
+            found = run_search(widened, replace(options, time_limit=share))
+        except (InfeasibleError, SolverError):
+            found = None
+        if found is not None and found.valid(widened):
+            seeds.append((found.labels, f"widened bands ({_widths(widened)})"))
+    seeds.append((grow_plan(problem, random_state=options.random_state), "growth"))
+
+    def key(labels: np.ndarray) -> tuple[float, float]:
+        return _rank(bands, labels), problem.objective_of(labels)
+
+    seeds.sort(key=lambda seed: key(seed[0]))
     try:
-        labels, violation, info = search(problem, start, deadline=deadline,
+        labels, violation, info = search(problem, seeds[0][0], deadline=deadline,
                                          random_state=options.random_state)
     except SolverError:
         raise why from None
+    how = seeds[0][1]
+    if plan_faults(problem, labels, bands=False) or key(seeds[0][0]) < key(labels):
+        labels = seeds[0][0]  # the search kept no better plan than its start
+    violation = _rank(bands, labels)
     if plan_faults(problem, labels, bands=False):  # no connected plan keeps the rules
         raise why
     seconds = {"check": 0.0, "build": 0.0, "presolve": spent,
                "solve": time.perf_counter() - clock}
-    record = options.record("search") | info | {"start": "growth"}
+    record = options.record("search") | info | {"start": how}
     if violation <= 1e-9:  # the search found what the first method did not
         return Solution.from_unit_centres(problem, labels, status="feasible", bound=None,
                                           solver="HiGHS", seconds=seconds, options=record)
-    logger.info("no plan holds every band (%s): compromise with violation %.4g", why,
-                violation)
+    logger.info("no plan holds every band (%s): compromise with violation %.4g from %s",
+                why, violation, how)
     return Solution.from_unit_centres(
         problem, labels, status="relaxed", bound=None, solver="HiGHS", seconds=seconds,
         options=record | {"relaxed_because": str(why), "violation": float(violation),
                           "violation_bound": None if bound is None else min(bound, violation),
+                          "widened_bands": None if widened is None else _widths(widened),
                           "proven_infeasible": isinstance(why, InfeasibleError)})
+
+
+def _rank(bands: Bands, labels: np.ndarray) -> float:
+    """A plan's total band violation, 0 inside every band (rounding aside)."""
+    total = float(bands.violation(bands.sums(labels)).sum())
+    return 0.0 if total <= 1e-9 else round(total, 9)
+
+
+def _widths(problem: TerritoryProblem) -> str:
+    """The bands of ``problem`` in words, e.g. ``workload +-31 %``."""
+    return ", ".join(band.describe().removeprefix("the ")
+                     for band in problem.bands.values())  # type: ignore[attr-defined]
