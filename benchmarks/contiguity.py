@@ -132,14 +132,18 @@ def child(name: str, run: str, time_limit: float) -> dict:
     bands = Bands(p)
     t0 = time.perf_counter()
     try:
-        if run == "widened":  # the bands the diagnosis widens alike, solved as a user would
-            named = topt.solve(p, gap=gap, time_limit=time_limit, infeasible="compromise")
-            words = named.options.get("widened_bands")
-            if words is None:
-                return {"seconds": time.perf_counter() - t0, "error": "no widened bands named"}
+        if run == "widened":  # the bands the refusal names, widened, solved as a user would
+            try:
+                topt.solve(p, gap=gap, time_limit=time_limit)
+                return {"seconds": time.perf_counter() - t0, "error": "a plan holds the bands"}
+            except topt.InfeasibleError as exc:
+                words = _named(str(exc))
+            if not words:
+                return {"seconds": time.perf_counter() - t0, "error": "no band width named"}
             t0 = time.perf_counter()
-            sol = topt.solve(p.with_options(balance=_balance(words)), gap=gap,
+            sol = topt.solve(p.with_options(balance=dict(p.balance) | words), gap=gap,
                              time_limit=time_limit)
+            words = ", ".join(f"{m} +-{v:.0%}" for m, v in words.items())
         else:
             sol = topt.solve(p, method=method, gap=gap, time_limit=time_limit,
                              infeasible="compromise" if run == "compromise" else "refuse")
@@ -158,16 +162,24 @@ def child(name: str, run: str, time_limit: float) -> dict:
             "objective": sol.objective, "bound": sol.bound, "gap": sol.gap,
             "bound_from": sol.options.get("bound_from"), "violation": violation,
             "in_pieces": int(pieces),
-            "method": sol.options["method"] + (f" ({words})" if run == "widened" else ""),
+            "method": sol.options["method"] + (f", {words}" if run == "widened" else ""),
             "ms_per_chain": per_chain,
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def _balance(words: str) -> dict[str, float]:
-    """``workload band (+-12% of target), potential band (+-25% of target)`` as bands."""
+def _named(message: str) -> dict[str, float]:
+    """The band widths a refusal names: ``alike for every territory: workload band
+    (+-12% of target)`` (the elastic diagnosis) or ``the potential band (+-5% of
+    target) ...; widen the band (to +-12%: ...)`` (the checks)."""
+    import re
+
     out = {}
-    for part in words.split("), "):
-        out[part.split(" band")[0]] = float(part.split("+-")[1].split("%")[0]) / 100
+    if "alike for every territory: " in message:
+        for part in message.split("alike for every territory: ")[1].split("), "):
+            out[part.split(" band")[0]] = float(part.split("+-")[1].split("%")[0]) / 100
+    for metric, width in re.findall(r"has (\w+) [\d,.]+, more than .*?widen the band "
+                                    r"\(to \+-(\d+)%", message):
+        out[metric] = float(width) / 100
     return out
 
 

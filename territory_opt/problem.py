@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import logging
+import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import KW_ONLY, dataclass, field
@@ -39,9 +40,22 @@ from territory_opt.geo import (
     project,
 )
 
-__all__ = ["Band", "TerritoryProblem", "band_misses", "check_feasibility", "conflicts",
-           "format_amount", "is_connected_plan", "max_units_per_territory", "parse_band", "plan_faults",
-           "reachable_units", "regions_connected", "split_metric"]
+__all__ = [
+    "Band",
+    "TerritoryProblem",
+    "band_misses",
+    "check_feasibility",
+    "conflicts",
+    "format_amount",
+    "heavy_widening",
+    "is_connected_plan",
+    "max_units_per_territory",
+    "parse_band",
+    "plan_faults",
+    "reachable_units",
+    "regions_connected",
+    "split_metric",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -1098,10 +1112,12 @@ def conflicts(problem: TerritoryProblem) -> Iterator[str]:
         if heavy:
             i = heavy[0]
             more = f" ({len(heavy)} units in all)" if len(heavy) > 1 else ""
+            wide = heavy_widening(problem).get(metric)
+            to = "" if wide is None else f" (to +-{wide:.0%}: it holds the heaviest unit)"
             yield (
                 f"unit {problem.unit_ids[i]!r} has {metric} {format_amount(a[i])}, more than "
                 f"{what} allows any territory (at most {format_amount(free_max)}){more}; widen the "
-                "band or split the unit (smaller units, or units method 'accounts')")
+                f"band{to} or split the unit (smaller units, or units method 'accounts')")
         locked_sum = np.bincount(locked_to, weights=a[locked_units], minlength=k)
         for t in range(k):
             if locked_sum[t] > upper[t] + 1e-9:
@@ -1137,6 +1153,27 @@ def conflicts(problem: TerritoryProblem) -> Iterator[str]:
         yield from _piece_conflicts(problem)
         if problem.served is not None:
             yield from _segment_pieces(problem)
+
+
+def heavy_widening(problem: TerritoryProblem) -> dict[str, float]:
+    """Per tolerance band that a free unit exceeds in every territory, the tolerance
+    (rounded up to a whole percent, below 100 %) at which the heaviest such unit fits
+    the territory of the largest target: the width the checks name."""
+    out: dict[str, float] = {}
+    for metric, band in problem.bands.items():  # type: ignore[attr-defined]
+        if band.tolerance is None or metric not in problem.balance:
+            continue
+        a = problem.values(metric)
+        free = np.ones(problem.n_units, dtype=bool)
+        free[list(problem.locked)] = False
+        heaviest = float(a[free].max()) if free.any() else 0.0
+        target = float(problem.targets(metric).max())
+        if target <= 0 or heaviest <= problem.bounds(metric)[1].max() + 1e-9:
+            continue
+        wide = math.ceil(100 * (heaviest / target - 1) - 1e-9) / 100
+        if band.tolerance < wide < 1:
+            out[metric] = wide
+    return out
 
 
 def _region_conflicts(problem: TerritoryProblem) -> Iterator[str]:

@@ -1,6 +1,6 @@
 """Exact where it pays: windows of the flow MIP, the bound stated and whose it is, the
-plain plan first with model-chosen centres, and the compromise never worse than the
-bands the diagnosis names (issue "Exact where it pays")."""
+plain plan first with model-chosen centres (the compromise against the widened bands:
+tests/test_compromise.py)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,8 @@ import warnings
 import numpy as np
 import pytest
 from conftest import CRS, brute_force, build, make_accounts
-from test_compromise import _tight
 
 import territory_opt as topt
-from territory_opt.plan import Bands
 from territory_opt.problem import plan_faults
 from territory_opt.solvers.options import SolveOptions
 from territory_opt.solvers.search import grow_plan
@@ -76,10 +74,10 @@ def test_windows_never_break_a_band_lock_or_connection(grids):
     assert windows >= len(grids) and reached == tried
 
 
-def test_a_window_costs_what_the_whole_problem_says():
+def test_a_window_costs_what_the_whole_problem_says(grids):
     """A window's sub-problem prices its pairs as the whole problem does, holds the
     same bands, and keeps the whole problem's roots and locks."""
-    problem, _ = _grids(60)[0]
+    problem, _ = grids[0]
     labels = grow_plan(problem)
     window = np.array([0, 1])
     units_at = np.flatnonzero(np.isin(labels, window))
@@ -126,35 +124,3 @@ def test_model_centres_with_contiguity_start_from_the_plain_plan():
         assert sol.objective == pytest.approx(truth, rel=1e-9)
         assert sol.bound is not None and sol.bound <= truth * (1 + 1e-9)
         assert sol.status == "optimal" and sol.bound_from is not None
-
-
-def test_the_compromise_is_never_further_than_the_widened_bands():
-    """The compromise's violation is at most that of the plan of the widened bands
-    the diagnosis names (solved as a user would: the bands widened, then solved), and
-    the brute-force least on nearly every tiny case."""
-    cases = _tight(60)
-    least = 0
-    for problem, truth in cases:
-        sol = topt.solve(problem, infeasible="compromise")
-        bands = Bands(problem)
-        violation = float(bands.violation(bands.sums(sol.unit_centres())).sum())
-        least += violation <= truth + 1e-9
-        if sol.options.get("widened_bands") is None:
-            continue
-        balance = {m: b.tolerance for m, b in problem.bands.items()}  # type: ignore[attr-defined]
-        assert all(v is not None for v in balance.values())
-        widened = sol.options["widened_bands"]
-        assert "+-" in widened
-        wide = topt.solve(_widen(problem, widened), method="mip")
-        other = float(bands.violation(bands.sums(wide.unit_centres())).sum())
-        assert violation <= other + 1e-9
-    assert least >= 0.95 * len(cases), f"least violation on {least} of {len(cases)}"
-
-
-def _widen(problem: topt.TerritoryProblem, words: str) -> topt.TerritoryProblem:
-    """The problem with the bands of ``words`` (``workload band (+-31% of target)``)."""
-    balance = {}
-    for part in words.split("), "):
-        metric = part.split(" band")[0]
-        balance[metric] = float(part.split("+-")[1].split("%")[0]) / 100
-    return problem.with_options(balance=balance)

@@ -12,7 +12,7 @@ import numpy as np
 
 from territory_opt.errors import InfeasibleError, SolverError
 from territory_opt.plan import Bands
-from territory_opt.problem import TerritoryProblem, plan_faults
+from territory_opt.problem import TerritoryProblem, heavy_widening, plan_faults
 from territory_opt.solution import Solution, relative_gap
 from territory_opt.solvers.mip import nearest_plan
 from territory_opt.solvers.options import SolveOptions
@@ -168,6 +168,8 @@ def solve_compromise(problem: TerritoryProblem, options: SolveOptions, why: Exce
             seeds.append((nearest.plan, "elastic model"))
         if nearest.balance is not None:  # the bands the diagnosis names, widened alike
             widened = problem.with_options(balance=nearest.balance)
+    if widened is None and (heavy := heavy_widening(problem)):  # the width the checks name
+        widened = problem.with_options(balance=dict(problem.balance) | heavy)
     if widened is not None:
         share = None if deadline is None else WIDENED_SHARE * (deadline - time.perf_counter())
         try:
