@@ -33,7 +33,7 @@ def _grids(seeds: int, *, k_low: int = 3) -> list[tuple[topt.TerritoryProblem, f
                 "tolerance": float(rng.choice([0.3, 0.6, 0.9])),
                 "locks": {int(rng.integers(n)): int(rng.integers(k))} if seed % 3 == 0 else {},
                 "contiguity": True, "power": int(rng.choice([1, 2]))}
-        if k ** n > 70_000:
+        if k ** n > 20_000:
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", topt.TerritoryOptWarning)
@@ -49,7 +49,7 @@ def _grids(seeds: int, *, k_low: int = 3) -> list[tuple[topt.TerritoryProblem, f
 
 @pytest.fixture(scope="module")
 def grids():
-    return _grids(60)
+    return _grids(40)
 
 
 def test_windows_never_break_a_band_lock_or_connection(grids):
