@@ -17,7 +17,7 @@ import difflib
 import logging
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from functools import cached_property
 from typing import Literal
@@ -44,6 +44,7 @@ __all__ = [
     "Band",
     "TerritoryProblem",
     "band_misses",
+    "bands_in_words",
     "check_feasibility",
     "conflicts",
     "format_amount",
@@ -87,6 +88,12 @@ class Band:
 
 
 SEGMENT_METRIC = re.compile(r"^\s*(?P<column>[^\[\]]+?)\s*\[\s*(?P<segment>[^\[\]]+?)\s*\]\s*$")
+
+
+def bands_in_words(bands: Iterable[Band]) -> str:
+    """Bands as a planner reads them: ``workload band (+-5% of target), potential band
+    (+-25% of target)``."""
+    return ", ".join(band.describe().removeprefix("the ") for band in bands)
 
 
 def split_metric(metric: str) -> tuple[str, str | None]:

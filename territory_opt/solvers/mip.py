@@ -26,6 +26,7 @@ import pulp
 from territory_opt.errors import InfeasibleError, InputError, SolverError
 from territory_opt.problem import (
     TerritoryProblem,
+    bands_in_words,
     check_feasibility,
     format_amount,
     is_connected_plan,
@@ -808,8 +809,8 @@ def _diagnose(problem: TerritoryProblem, runner: _Runner) -> list[str] | None:
     lines = elastic_slacks(problem, elastic)
     wide = widened_balance(problem, elastic)
     if lines and wide is not None:  # the same plan, as bands a planner sets
-        words = ", ".join(parse_band(m, spec).describe().removeprefix("the ")
-                          for m, spec in wide.items() if spec != problem.balance.get(m))
+        words = bands_in_words(parse_band(m, spec) for m, spec in wide.items()
+                               if spec != problem.balance.get(m))
         lines.append(f"or, alike for every territory: {words}")
     return lines or None
 
@@ -911,8 +912,7 @@ def widened_balance(problem: TerritoryProblem, lp: pulp.LpProblem) -> dict[str, 
 
 def _infeasible(problem: TerritoryProblem, rounds: int,
                 diagnosis: list[str] | None = None) -> InfeasibleError:
-    bands = ", ".join(b.describe().removeprefix("the ")
-                      for b in problem.bands.values())  # type: ignore[attr-defined]
+    bands = bands_in_words(problem.bands.values())  # type: ignore[attr-defined]
     parts = ["every band"] + (["lock"] if problem.locks else [])
     cut_rounds = (f" ({rounds} rounds of contiguity cuts)"
                   if problem.contiguity_method == "cuts" else "")

@@ -57,8 +57,8 @@ def window_problem(problem: TerritoryProblem, units_at: np.ndarray, terrs: np.nd
     locked in, the adjacency among these units. Its costs are the whole problem's
     for these pairs."""
     reps = problem.territories["rep_id"].astype(str).to_numpy()
-    locks = {problem.unit_ids[i]: reps[t] for i, t in problem.locked.items()
-             if t in set(terrs.tolist())}
+    inside = set(terrs.tolist())
+    locks = {problem.unit_ids[i]: reps[t] for i, t in problem.locked.items() if t in inside}
     if problem.roots is not None:
         locks |= {problem.unit_ids[int(problem.roots[t])]: reps[t] for t in terrs.tolist()}
     graph = problem.adjacency.subgraph(units_at.tolist())

@@ -12,7 +12,12 @@ import numpy as np
 
 from territory_opt.errors import InfeasibleError, SolverError
 from territory_opt.plan import Bands
-from territory_opt.problem import TerritoryProblem, heavy_widening, plan_faults
+from territory_opt.problem import (
+    TerritoryProblem,
+    bands_in_words,
+    heavy_widening,
+    plan_faults,
+)
 from territory_opt.solution import Solution, relative_gap
 from territory_opt.solvers.mip import nearest_plan
 from territory_opt.solvers.options import SolveOptions
@@ -219,5 +224,4 @@ def _rank(bands: Bands, labels: np.ndarray) -> float:
 
 def _widths(problem: TerritoryProblem) -> str:
     """The bands of ``problem`` in words, e.g. ``workload +-31 %``."""
-    return ", ".join(band.describe().removeprefix("the ")
-                     for band in problem.bands.values())  # type: ignore[attr-defined]
+    return bands_in_words(problem.bands.values())  # type: ignore[attr-defined]
