@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from territory_opt import metrics
+from territory_opt.errors import InfeasibleError
 from territory_opt.geo import split_antimeridian
 
 if TYPE_CHECKING:
@@ -115,6 +116,23 @@ class Solution:
         table = self.summary().to_html(index=False, float_format=lambda v: f"{v:,.4g}",
                                        border=0, na_rep="")
         return f"<div>{head}{table}</div>"
+
+    @classmethod
+    def relaxed(cls, problem: TerritoryProblem, unit_centres: np.ndarray, why: Exception,
+                violation: float, seconds: dict[str, float], record: dict[str, Any], *,
+                violation_bound: float | None = None,
+                widened_bands: str | None = None) -> Solution:
+        """A compromise: status ``"relaxed"`` (no bound, no gap, never optimal), with
+        ``why`` no plan holds every band (``relaxed_because``), its total ``violation``
+        and a proven lower bound on it when one is known (``violation_bound``)."""
+        return cls.from_unit_centres(
+            problem, unit_centres, status="relaxed", bound=None, solver="HiGHS",
+            seconds=seconds, options=record | {
+                "relaxed_because": str(why), "violation": float(violation),
+                "violation_bound": None if violation_bound is None
+                else min(violation_bound, violation),
+                "widened_bands": widened_bands,
+                "proven_infeasible": isinstance(why, InfeasibleError)})
 
     @classmethod
     def from_unit_centres(cls, problem: TerritoryProblem, unit_centres: np.ndarray, *,

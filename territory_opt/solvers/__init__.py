@@ -27,6 +27,7 @@ from territory_opt.problem import TerritoryProblem, plan_faults
 from territory_opt.solution import Solution
 from territory_opt.solvers.auto import choose_method, search_method, solve_auto
 from territory_opt.solvers.lagrange import solve_lagrange
+from territory_opt.solvers.locate import locate_compromise
 from territory_opt.solvers.mip import solve_mip
 from territory_opt.solvers.options import SolveOptions
 from territory_opt.solvers.regions import solve_top_down
@@ -96,7 +97,9 @@ def solve(
         ``"refuse"`` (default) raises :class:`InfeasibleError` (or
         :class:`SolverError`) with the diagnosis; ``"compromise"`` returns the plan
         nearest the bands instead (:func:`~territory_opt.solvers.search.solve_compromise`:
-        connected when contiguity is asked, locks and segments kept), with status
+        connected when contiguity is asked, locks and segments kept; with model-chosen
+        centres location-allocation's nearest plan,
+        :func:`~territory_opt.solvers.locate.locate_compromise`), with status
         ``"relaxed"``; it still raises when no such plan exists (a unit no territory
         can join connected).
     regions
@@ -149,7 +152,9 @@ def solve(
     except (InfeasibleError, SolverError) as exc:
         if infeasible != "compromise":
             raise
-        solution = solve_compromise(problem, options, exc, spent=time.perf_counter() - clock)
+        compromise = locate_compromise if problem.centres == "model" and \
+            not problem.region_bands else solve_compromise  # type: ignore[attr-defined]
+        solution = compromise(problem, options, exc, spent=time.perf_counter() - clock)
         name = "search"
     faults = plan_faults(problem, solution.unit_centres(),
                          bands=solution.status != "relaxed")

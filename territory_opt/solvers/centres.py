@@ -57,7 +57,7 @@ import numpy as np
 
 from territory_opt.problem import TerritoryProblem
 
-__all__ = ["CELLS", "BandKnapsack", "CentreDual", "DualBound", "allowed_pairs", "dual_bound"]
+__all__ = ["CELLS", "BandKnapsack", "BandPrices", "CentreDual", "DualBound", "allowed_pairs", "dual_bound"]
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +69,7 @@ GOAL = 0.05  # without a plan, the Polyak step aims this far above the best boun
 BATCH = 64  # centres whose LP knapsacks are solved together
 PLAN_FIRST = 30  # the step that builds the first plan from the knapsacks' centres
 PLAN_EVERY = 60  # steps between such plans
+SPREAD_OVERLAP = 0.1  # of a knapsack's members, at most, among those of centres spread before
 
 
 @dataclass
@@ -231,6 +232,97 @@ class _Fill:
         return members, share, float(self.cost(np.array([need]))[0])
 
 
+class BandPrices:
+    """Every band measure in the knapsacks at once, by prices on the band rows.
+
+    :class:`BandKnapsack` takes one measure (the narrowest band); with several
+    balanced measures the others bound nothing, and the dual stays far below the
+    plans (Georgia's 949 accounts, k = 12, three measures +-5 %: 38.7 % gap). Here
+    each centre ``j`` has a price ``nu_jm`` per measure ``m`` on its band rows
+    ``lo_m <= a_m(S) <= hi_m``; for any prices
+
+        ``g_j(nu) = red_jj + sum_m (nu_jm+ (lo_m - a_mj) - nu_jm- (hi_m - a_mj))
+        + sum_{i != j} min(0, red_ij - nu_j . a_i)``
+
+    is a lower bound of centre ``j``'s knapsack under every band (integer or LP:
+    weak duality), so it may replace a weaker one whatever the prices are. The
+    prices climb by exact line searches, one measure at a time (the maximum of
+    a concave piecewise-linear function of one price: where the units sorted by
+    ratio fill the band), warm-started from the last step. Measured on that
+    Georgia instance (3 measures, 300 outer steps): the dual rises from 0.59 to
+    0.87 of the best plan's cost.
+    """
+
+    def __init__(self, problem: TerritoryProblem, allowed: np.ndarray) -> None:
+        metrics = [m for m in problem.bands  # type: ignore[attr-defined]
+                   if not (problem.values(m) < 0).any()]
+        a = np.stack([problem.values(m) for m in metrics], axis=1) if metrics \
+            else np.zeros((problem.n_units, 0))
+        lower = np.array([float(problem.bounds(m)[0][0]) for m in metrics])
+        upper = np.array([float(problem.bounds(m)[1][0]) for m in metrics])
+        scale = np.maximum(a.mean(axis=0), 1e-300) if metrics else np.ones(0)
+        self.a = a / scale  # each measure in units of its mean amount
+        self.lower = np.where(lower > 0, lower / scale, -np.inf)
+        self.upper = upper / scale
+        self.allowed = allowed
+        self.nu = np.zeros((problem.n_units, len(metrics)))
+
+    @property
+    def measures(self) -> int:
+        return self.a.shape[1]
+
+    def _off(self, red: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        off = np.where(self.allowed[:, cols], red[:, cols], np.inf)
+        off[cols, np.arange(len(cols))] = np.inf
+        return off
+
+    def values(self, red: np.ndarray, cols: np.ndarray, *, reduced: bool = False
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """``g_j`` at the current prices for centres ``cols``, and the members that
+        reach it (``(n, len(cols))`` booleans, the centre itself not among them; with
+        ``reduced``, each pair's ``red_ij - nu_j . a_i`` instead)."""
+        nu = self.nu[cols]  # a price on an open side of a band is moot: none there
+        nu = np.where(np.isfinite(self.lower), nu, np.minimum(nu, 0.0))
+        nu = np.where(np.isfinite(self.upper), nu, np.maximum(nu, 0.0))
+        t = self._off(red, cols) - self.a @ nu.T
+        take = t < 0
+        lo = self.lower[None, :] - self.a[cols]
+        hi = self.upper[None, :] - self.a[cols]
+        with np.errstate(invalid="ignore"):
+            side = np.where(nu > 0, nu * lo, 0.0) + np.where(nu < 0, nu * hi, 0.0)
+        value = red[cols, cols] + side.sum(axis=1) + np.where(take, t, 0.0).sum(axis=0)
+        return value, t if reduced else take
+
+    def refine(self, red: np.ndarray, cols: np.ndarray, sweeps: int = 2) -> None:
+        """Raise ``g_j`` for centres ``cols``: each measure's price set to its best
+        with the others fixed, ``sweeps`` times over the measures."""
+        off = self._off(red, cols)
+        every = np.arange(len(cols))
+        for _ in range(sweeps):
+            for m in range(self.measures):
+                nu = self.nu[cols]
+                a = self.a[:, m]
+                rest = off - self.a @ nu.T + np.outer(a, nu[:, m])
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    ratio = np.where(a[:, None] > 0, rest / np.where(a > 0, a, 1.0)[:, None],
+                                     np.inf)
+                order = np.argsort(ratio, axis=0)
+                ratio = np.take_along_axis(ratio, order, axis=0)
+                weight = np.where(np.isfinite(ratio), a[order], 0.0)
+                cum = np.cumsum(weight, axis=0)
+                now = np.where(ratio < 0, weight, 0.0).sum(axis=0)
+                lo = self.lower[m] - self.a[cols, m]
+                hi = self.upper[m] - self.a[cols, m]
+                best = np.zeros(len(cols))
+                fill = (now < lo - 1e-12) & (cum[-1] >= lo)  # the lower band binds
+                at = np.argmax(cum >= lo[None, :] - 1e-12, axis=0)
+                best = np.where(fill, np.maximum(ratio[at, every], 0.0), best)
+                cut = now > hi + 1e-12  # the upper band binds
+                at = np.argmax(cum > hi[None, :] + 1e-12, axis=0)
+                best = np.where(cut, np.minimum(ratio[at, every], 0.0), best)
+                self.nu[cols, m] = np.where(np.isfinite(best), best, 0.0)
+
+
 def _band_metric(problem: TerritoryProblem) -> tuple[str | None, float, float]:
     """The band metric with the narrowest window relative to its upper bound (no
     negative amounts), and its window; None when no band can enter the knapsack."""
@@ -281,6 +373,32 @@ class CentreDual:
         self.allowed = allowed_pairs(problem)
         self.knapsack = BandKnapsack(problem, self.allowed)
         self.cost = np.where(self.allowed, problem.costs, np.inf)
+        self.prices = BandPrices(problem, self.allowed) if len(problem.bands) > 1 else None
+
+    def _raise(self, red: np.ndarray, values: np.ndarray, columns: dict[int, _Column]) -> None:
+        """Raise the knapsack values by :class:`BandPrices` (every measure): at the last
+        prices for every centre, then refined for the ``2k`` smallest, twice; the k
+        smallest whose value it raised take its members (for the subgradient)."""
+        prices, k = self.prices, self.k
+        assert prices is not None
+        raised = np.zeros(self.n, dtype=bool)
+        for cols in (np.arange(self.n), None, None):
+            if cols is None:
+                cols = np.argsort(values, kind="stable")[:2 * k]
+                cols = cols[np.isfinite(values[cols])]
+                prices.refine(red, cols)
+            got, _ = prices.values(red, cols)
+            up = got > values[cols]
+            values[cols[up]] = got[up]
+            raised[cols[up]] = True
+        chosen = np.argsort(values, kind="stable")[:k]
+        own = np.array([j for j in chosen if raised[j] or int(j) not in columns], dtype=int)
+        if len(own):
+            _, take = prices.values(red, own)
+            for c, j in enumerate(own):
+                members = np.flatnonzero(take[:, c])
+                columns[int(j)] = _Column(float(values[j]), np.r_[j, members],
+                                          np.ones(len(members) + 1))
 
     def start(self) -> np.ndarray:
         """First prices: each unit's cost to its (n/k)-th nearest centre."""
@@ -310,7 +428,10 @@ class CentreDual:
         best = np.full(self.n, np.inf)
         order = np.argsort(values, kind="stable")
         size = max(4 * k, BATCH)
-        for start in range(0, self.n, size):
+        # several measures: the prices' knapsacks (every band) replace the programme's
+        # (one band); measured on Georgia's 949 accounts x 12, 3 measures: a higher
+        # bound at every step, in 0.6 of the time
+        for start in range(0, self.n if self.prices is None else 0, size):
             if len(columns) >= k and kth <= values[order[start]]:
                 break
             batch = order[start:start + size]
@@ -324,7 +445,7 @@ class CentreDual:
                 if len(columns) >= k:
                     kth = np.partition(best[np.fromiter(columns, dtype=int)], k - 1)[k - 1]
             values[batch] = lp[batch]
-        if full:
+        if full and self.prices is None:
             rest = np.setdiff1d(np.arange(self.n), np.fromiter(columns, dtype=int))
             for start in range(0, len(rest), size):
                 batch = rest[start:start + size]
@@ -334,7 +455,12 @@ class CentreDual:
                 columns[int(j)] = knap.column(int(j), red[:, j])
         for j, col in columns.items():
             values[j] = max(col.value, lp[j])
-        if len(columns) >= k:
+        if self.prices is not None:
+            if full:
+                self.prices.refine(red, np.arange(self.n))
+            self._raise(red, values, columns)
+            chosen = np.argsort(values, kind="stable")[:k]
+        elif len(columns) >= k:
             solved = np.fromiter(columns, dtype=int)
             chosen = solved[np.argsort(values[solved], kind="stable")[:k]]
         else:  # fewer than k centres can hold the band: the bound is infinite
@@ -346,10 +472,41 @@ class CentreDual:
         in_k[chosen] = True
         opened = np.where(in_k, bound, bound - values[chosen].max() + values)
         with np.errstate(invalid="ignore"):
-            forced = np.maximum(red - mu[None, :] * knap.a[:, None], 0.0)
+            if self.prices is None:
+                forced = np.maximum(red - mu[None, :] * knap.a[:, None], 0.0)
+            else:  # g_j with i forced in: its term min(0, t_ij) becomes t_ij
+                lp, t = self.prices.values(red, np.arange(self.n), reduced=True)
+                forced = np.maximum(t, 0.0)
             pair = (opened - values + lp)[None, :] + forced
         pair[np.diag_indices(self.n)] = opened
         return _Point(bound, chosen, columns, values, np.where(self.allowed, pair, np.inf))
+
+    def spread(self, point: _Point, prices: np.ndarray) -> np.ndarray:
+        """k centres to start plans from: in increasing order of knapsack value, each
+        centre whose knapsack's members are at most ``SPREAD_OVERLAP`` among those of
+        the centres taken before (the k of the bound often crowd one cluster),
+        topped up in order. Measured on Georgia's 949 accounts x 12, 3 measures,
+        location-allocation for 15 s from: these, 895,654; the bound's k, 922,792;
+        k-means++, 965,559."""
+        red = self.cost - prices[:, None]
+        covered = np.zeros(self.n, dtype=bool)
+        taken: list[int] = []
+        order = np.argsort(point.values, kind="stable")
+        for j in order[np.isfinite(point.values[order])]:
+            col = point.columns.get(int(j))
+            if col is not None:
+                members = col.members[col.share > 0.5]
+            elif self.prices is not None:
+                members = np.r_[j, np.flatnonzero(self.prices.values(red, np.array([j]))[1])]
+            else:
+                continue
+            if covered[members].mean() <= SPREAD_OVERLAP:
+                taken.append(int(j))
+                covered[members] = True
+                if len(taken) == self.k:
+                    break
+        rest = [int(j) for j in order if int(j) not in set(taken)]
+        return np.array(taken + rest[:self.k - len(taken)], dtype=int)
 
     def gradient(self, point: _Point) -> np.ndarray:
         """A subgradient: 1 less each unit's share in the k chosen knapsacks."""
@@ -371,6 +528,8 @@ class DualBound:
     plan: np.ndarray | None  # each unit's centre unit
     upper: float  # its cost (inf without a plan)
     iterations: int
+    spread: np.ndarray | None = None  # k centres whose knapsacks overlap least, best first
+    prices: np.ndarray | None = None  # the best prices (to go on from)
 
     def closed_pairs(self, upper: float | None = None) -> np.ndarray:
         """``(n, n)`` True where no plan costing less than ``upper`` (default: the
@@ -380,20 +539,21 @@ class DualBound:
 
 
 def dual_bound(problem: TerritoryProblem, *, deadline: float | None,
-               make_plan: Callable[[np.ndarray], np.ndarray | None],
+               make_plan: Callable[[np.ndarray], np.ndarray | None] | None,
                upper: float = np.inf, plan: np.ndarray | None = None,
-               target_gap: float = 1e-4) -> DualBound:
+               target_gap: float = 1e-4, prices: np.ndarray | None = None) -> DualBound:
     """Maximise the Lagrangian dual of the assignment rows (module doc).
 
     ``make_plan(centres)`` turns k centre units into a plan (each unit's centre
-    unit) or None; it is called with the knapsacks' centres every
-    ``PLAN_EVERY`` steps while the gap to the best plan is open. ``upper`` and
-    ``plan`` give a known plan. Stops when the gap closes to ``target_gap``,
+    unit) or None (``make_plan`` None: no plans); it is called with the knapsacks'
+    centres every ``PLAN_EVERY`` steps while the gap to the best plan is open. ``upper`` and
+    ``plan`` give a known plan, ``prices`` where to start (an earlier run's best
+    prices go on from there). Stops when the gap closes to ``target_gap``,
     the step size falls below ``MIN_STEP``, after ``ITERATIONS`` steps or at
     the deadline.
     """
     dual = CentreDual(problem)
-    prices = dual.start()
+    prices = dual.start() if prices is None else prices
     best_bound, best_prices = -np.inf, prices
     pair_bound = np.full((dual.n, dual.n), -np.inf)
     step, stall, tried = 2.0, 0, set()
@@ -414,7 +574,8 @@ def dual_bound(problem: TerritoryProblem, *, deadline: float | None,
             if stall >= STALL:
                 step, stall = step / 2, 0
         key = tuple(sorted(point.chosen.tolist()))
-        if it % PLAN_EVERY == PLAN_FIRST % PLAN_EVERY and it >= PLAN_FIRST and key not in tried:
+        if make_plan is not None and it % PLAN_EVERY == PLAN_FIRST % PLAN_EVERY \
+                and it >= PLAN_FIRST and key not in tried:
             tried.add(key)
             found = make_plan(np.sort(point.chosen))
             if found is not None and problem.objective_of(found) < upper:
@@ -432,10 +593,13 @@ def dual_bound(problem: TerritoryProblem, *, deadline: float | None,
         goal = upper if np.isfinite(upper) else best_bound + GOAL * abs(best_bound) + 1.0
         prices = prices + step * max(goal - point.bound, 1e-9 * max(abs(goal), 1.0)) \
             / norm * grad
-    if plan is None and np.isfinite(best_bound):  # at least one plan, from the best prices
-        plan = make_plan(np.sort(dual.evaluate(best_prices).chosen))
-        upper = np.inf if plan is None else problem.objective_of(plan)
+    spread = None
     if np.isfinite(best_bound):  # every knapsack at the best prices, for the pair bounds
-        np.maximum(pair_bound, dual.evaluate(best_prices, full=True).pair_bound, out=pair_bound)
+        point = dual.evaluate(best_prices, full=True)
+        np.maximum(pair_bound, point.pair_bound, out=pair_bound)
+        spread = dual.spread(point, best_prices)
+        if plan is None and make_plan is not None:  # at least one plan
+            plan = make_plan(np.sort(spread))
+            upper = np.inf if plan is None else problem.objective_of(plan)
     logger.info("Lagrangian bound %.8g after %d steps (plan %.8g)", best_bound, it, upper)
-    return DualBound(best_bound, pair_bound, plan, upper, it)
+    return DualBound(best_bound, pair_bound, plan, upper, it, spread, best_prices)

@@ -6,9 +6,12 @@ exact model's reach, plans come from location-allocation with the search of
 the Lagrangian dual of the assignment rows (:mod:`~territory_opt.solvers.centres`),
 which holds for every plan, connected or not:
 
-1. **Centres to start from**: k-means++ on the units' coordinates, weighted by the
-   objective's weight (each start with its own seed), and the centres of the dual's
-   knapsacks while it climbs.
+1. **The bound first, centres to start from**: the Lagrangian dual (up to
+   ``DUAL_UNITS`` units, ``BOUND_SHARE`` of the time), then location-allocation from
+   its knapsacks' centres, spread (:meth:`~territory_opt.solvers.centres.CentreDual.spread`),
+   and from k-means++ on the units' coordinates weighted by the objective's weight;
+   then the dual again from its best prices, aimed at the best plan, and a plan from
+   its centres (``AGAIN_SHARE`` each).
 2. **Allocation** to given centres: from each unit's nearest centre (territories
    grown from the centres, cheapest frontier unit first, with contiguity), the
    search's ejection chains and tabu phases restore every band of ``balance:``
@@ -18,22 +21,23 @@ which holds for every plan, connected or not:
    members cost least; the units are allocated again from the plan they are in
    (the new centre is a member, so the territory stays connected), until the
    centres repeat or a round does not improve.
-4. **Multistart** until the time limit, or until a plan is within the gap asked
-   of the bound. The best plan within every band is the answer.
+4. **Multistart** (k-means++) until the time limit, or until a plan is within the
+   gap asked of the bound. The best plan within every band is the answer; with
+   ``infeasible="compromise"`` and none found, the nearest plan, status ``"relaxed"``.
 
-Every stage counts against the time limit; the bound's share is ``BOUND_SHARE``.
+Every stage counts against the time limit.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from territory_opt.errors import SolverError
+from territory_opt.errors import InfeasibleError, SolverError
 from territory_opt.problem import TerritoryProblem, plan_faults
 from territory_opt.solution import Solution, relative_gap
 from territory_opt.solvers.centres import dual_bound
@@ -43,17 +47,19 @@ from territory_opt.solvers.options import SolveOptions
 from territory_opt.solvers.search.engine import search
 from territory_opt.solvers.search.start import grow_plan, solve_clock
 
-__all__ = ["Located", "locate", "seed_centres", "solve_locate"]
+__all__ = ["Located", "locate", "locate_compromise", "seed_centres", "solve_locate"]
 
 logger = logging.getLogger(__name__)
 
 MIP_UNITS = 300  # model-centre problems up to this size go to the exact MIP (auto)
 FIRST_SHARE = 0.5  # of the time limit, for the first location-allocation
-BOUND_SHARE = 0.25  # of the time limit, for the Lagrangian bound (and its plans)
+BOUND_SHARE = 0.25  # of the time limit, for the Lagrangian bound
+AGAIN_SHARE = 0.1  # ... and for each of it and a plan again, aimed at the best plan
 DUAL_UNITS = 3000  # units up to which the bound is computed (its matrices are n x n)
 ROUND_STALL = 2  # idle tabu rounds of each allocation inside location-allocation
-PLAN_SECONDS = 3.0  # at most, for each plan from the bound's knapsack centres
 STARTS = 6  # starts without a time limit
+COMPROMISE_SHARE = 0.25  # of the time limit, the compromise's at least (when it is spent)
+ALLOCATION_GAP = 1e-2  # of each allocation's rounding MIP: the centres move after it anyway
 
 
 @dataclass
@@ -109,7 +115,8 @@ def allocate(problem: TerritoryProblem, centres: np.ndarray, labels: np.ndarray 
     finds none in its time, the search starts from ``labels`` (None: territories grown
     from the centres, or each unit's nearest centre)."""
 
-    got = allocate_centres(problem, centres, deadline=deadline, seed=random_state)
+    got = allocate_centres(problem, centres, deadline=deadline, seed=random_state,
+                           gap=ALLOCATION_GAP)
     if got is not None:
         labels = got[1].territory
         if not problem.contiguity:
@@ -188,31 +195,46 @@ def solve_locate(problem: TerritoryProblem, options: SolveOptions) -> Solution:
                         found.objective)
 
     t0 = time.perf_counter()
-    first = None if limit is None else clock + FIRST_SHARE * limit
-    keep(locate(problem, seed_centres(problem, rng), deadline=first,
-                random_state=options.random_state), "k-means++")
-    bound = None
-    if problem.n_units <= DUAL_UNITS:
-        stop = None if limit is None else time.perf_counter() + BOUND_SHARE * limit
-        if deadline is not None:
-            stop = min(stop, deadline)  # type: ignore[type-var]
+    bound, prices, tried, steps = None, None, set(), 0
 
-        def make_plan(centres: np.ndarray) -> np.ndarray | None:
-            end = time.perf_counter() + PLAN_SECONDS
-            found = locate(problem, centres, deadline=end if stop is None else min(end, stop),
-                           random_state=options.random_state)
-            keep(found, "knapsack centres")
-            return found.unit_centres if found.violation <= 1e-9 else None
+    def until(share: float) -> float | None:
+        if limit is None:
+            return None
+        return min(time.perf_counter() + share * limit, deadline)  # type: ignore[type-var]
 
-        assert best is not None
-        inside = best.violation <= 1e-9
-        dual = dual_bound(problem.relaxation(), deadline=stop, make_plan=make_plan,
-                          upper=best.objective if inside else np.inf,
-                          plan=best.unit_centres if inside else None, target_gap=options.gap)
-        if np.isfinite(dual.bound):
-            bound = float(dual.bound)
-        info |= {"lagrangian_bound": bound, "lagrangian_steps": dual.iterations}
+    # the bound first, its knapsacks' centres (spread) start plans; then the bound again
+    # from its best prices, aimed at the best plan, and a plan from its centres
+    for bound_share, plan_share in ((BOUND_SHARE, FIRST_SHARE / 2),
+                                    (AGAIN_SHARE, AGAIN_SHARE)):
+        if problem.n_units > DUAL_UNITS or (deadline is not None
+                                            and time.perf_counter() >= deadline):
+            break
+        inside = best is not None and best.violation <= 1e-9
+        dual = dual_bound(problem.relaxation(), deadline=until(bound_share), make_plan=None,
+                          upper=best.objective if inside else np.inf,  # type: ignore[union-attr]
+                          plan=best.unit_centres if inside else None,  # type: ignore[union-attr]
+                          target_gap=options.gap, prices=prices)
+        steps += dual.iterations
+        if not np.isfinite(dual.bound) or dual.spread is None:
+            break
+        bound, prices = max(bound or -np.inf, float(dual.bound)), dual.prices
+        if inside and relative_gap(best.objective, bound) <= options.gap:  # type: ignore[union-attr]
+            break
+        key = tuple(sorted(dual.spread.tolist()))
+        if key in tried:
+            break
+        tried.add(key)
+        keep(locate(problem, np.sort(dual.spread), deadline=until(plan_share),
+                    random_state=options.random_state), "the bound's centres, spread")
+        if len(tried) == 1:  # and k-means++ (the spread centres can sit in a poor optimum)
+            keep(locate(problem, seed_centres(problem, rng), deadline=until(plan_share),
+                        random_state=options.random_state), "k-means++")
+    if steps:
+        info |= {"lagrangian_bound": bound, "lagrangian_steps": steps}
         seconds["presolve"] = time.perf_counter() - t0
+    if best is None:
+        keep(locate(problem, seed_centres(problem, rng), deadline=until(FIRST_SHARE),
+                    random_state=options.random_state), "k-means++")
     target = None if bound is None or options.gap >= 1 else bound / (1 - options.gap)
     t0 = time.perf_counter()
     starts = 1
@@ -232,11 +254,17 @@ def solve_locate(problem: TerritoryProblem, options: SolveOptions) -> Solution:
     spent = time.perf_counter() - clock
     labels = best.unit_centres
     if best.violation > 1e-9 or plan_faults(problem, labels):
-        raise SolverError(
+        why = SolverError(
             f"no plan within the bands found in {spent:.0f} s ({info['locate_starts']} "
             f"starts of location-allocation; the nearest is {best.violation:.3g} outside, in "
             "shares of a territory's average); give it more time (--time-limit), widen the "
             "bands, balance fewer measures, or use more, smaller units")
+        if options.infeasible != "compromise" or plan_faults(problem, labels, bands=False):
+            raise why
+        logger.info("no plan holds every band: compromise with violation %.4g", best.violation)
+        return Solution.relaxed(problem, labels, why, best.violation, seconds,
+                                options.record("search") | info
+                                | {"locate_rounds": best.rounds})
     if bound is not None:
         bound = min(bound, best.objective)
     status = "optimal" if bound is not None and \
@@ -245,3 +273,18 @@ def solve_locate(problem: TerritoryProblem, options: SolveOptions) -> Solution:
         problem, labels, status=status, bound=bound, solver="HiGHS", seconds=seconds,
         options=options.record("search") | info | {
             "locate_rounds": best.rounds, "bound_from": None if bound is None else "lagrangian"})
+
+
+def locate_compromise(problem: TerritoryProblem, options: SolveOptions, why: Exception, *,
+                      spent: float = 0.0) -> Solution:
+    """Model-chosen centres' compromise (``infeasible="compromise"``) when the method
+    asked found no plan within the bands (``why``): :func:`solve_locate` for what is
+    left of the time limit (``COMPROMISE_SHARE`` of it at least), its nearest plan
+    with status ``"relaxed"``. Raises ``why`` when the checks refute the bands or no
+    plan keeps the other rules."""
+    limit = options.time_limit
+    left = None if limit is None else max(limit - spent, COMPROMISE_SHARE * limit)
+    try:
+        return solve_locate(problem, replace(options, time_limit=left, infeasible="compromise"))
+    except (InfeasibleError, SolverError):
+        raise why from None

@@ -208,12 +208,9 @@ def solve_compromise(problem: TerritoryProblem, options: SolveOptions, why: Exce
                                           solver="HiGHS", seconds=seconds, options=record)
     logger.info("no plan holds every band (%s): compromise with violation %.4g from %s",
                 why, violation, how)
-    return Solution.from_unit_centres(
-        problem, labels, status="relaxed", bound=None, solver="HiGHS", seconds=seconds,
-        options=record | {"relaxed_because": str(why), "violation": float(violation),
-                          "violation_bound": None if bound is None else min(bound, violation),
-                          "widened_bands": None if widened is None else _widths(widened),
-                          "proven_infeasible": isinstance(why, InfeasibleError)})
+    return Solution.relaxed(problem, labels, why, violation, seconds, record,
+                            violation_bound=bound,
+                            widened_bands=None if widened is None else _widths(widened))
 
 
 def _rank(bands: Bands, labels: np.ndarray) -> float:
