@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 import territory_opt as topt
 from territory_opt.solvers import locate, mip
+from territory_opt.solvers.candidates import CandidateDual, candidate_bound, takes_candidates
 from territory_opt.solvers.centres import (
     BandKnapsack,
     BandPrices,
@@ -239,3 +240,32 @@ def test_model_centres_against_brute_force(path, inst):
     if path in ("mip", "mip-bound-first") or sol.status == "optimal":
         assert sol.objective == pytest.approx(best, rel=1e-6, abs=1e-6)
     event(f"{path}: {sol.status}")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(inst=model_instances().filter(lambda inst: inst["balance"]), seed=st.integers(0, 10_000),
+       per_unit=st.integers(1, 6))
+def test_the_candidate_pair_dual_stays_below_the_optimum_at_any_prices(inst, seed, per_unit):
+    """Few candidates per unit (the price caps bind) and random prices: the bound over
+    candidate pairs never passes the best plan, nor the dense dual at the same prices
+    when every pair is listed."""
+    problem = build(inst)
+    if not takes_candidates(problem):
+        return
+    best = min((problem.objective_of(p) for p in plans(problem)), default=None)
+    dual = CandidateDual(problem, min(per_unit, problem.n_units - 1))
+    rng = np.random.default_rng(seed)
+    scale = max(float(np.abs(problem.costs).max()), 1.0)
+    for lam in (dual.start(), rng.normal(0, scale, problem.n_units), dual.cap * 2):
+        lam = np.minimum(lam, dual.cap)
+        value, _ = dual.evaluate(lam)
+        if best is not None:
+            assert value <= best + 1e-6 * max(1.0, abs(best))
+    found = candidate_bound(problem, deadline=None, per_unit=min(per_unit, problem.n_units - 1))
+    if best is not None:
+        assert found.bound <= best + 1e-6 * max(1.0, abs(best))
+    every = CandidateDual(problem, problem.n_units - 1)
+    lam = np.minimum(every.start(), every.cap)
+    dense = CentreDual(problem)
+    if dense.prices is None and np.isfinite(dense.evaluate(lam).bound):
+        assert every.evaluate(lam)[0] <= dense.evaluate(lam, full=True).bound + 1e-6 * scale

@@ -14,7 +14,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "territory_opt"
 # who may import a third-party package (anywhere in the module, lazily or not)
 ROOMS = {"pulp": ("solvers/mip.py",), "highspy": ("solvers/highs.py",),
-         "numba": ("solvers/search/kernels.py", "geo.py"),
+         "numba": ("solvers/search/kernels.py", "geo.py", "solvers/candidates.py"),
          "folium": ("outputs/",), "matplotlib": ("outputs/",),
          "starlette": ("workbench/app.py",), "uvicorn": ("workbench/app.py",),
          "sqlalchemy": ("io/database.py", "io/sink.py"), "psycopg": ("io/database.py",)}

@@ -37,7 +37,9 @@ as rounded.
    workload-weighted k-means, each allocation being steps 1-3; then, up to
    ``DUAL_UNITS`` units, the Lagrangian bound of the assignment rows
    (:mod:`territory_opt.solvers.centres`), with more plans from its centres
-   (:func:`model_centres_dual`). Above, the result has ``bound=None``.
+   (:func:`model_centres_dual`); above, the bound over candidate pairs
+   (:mod:`territory_opt.solvers.candidates`) in ``CANDIDATE_SHARE`` of the time
+   limit, after the plan (distances from coordinates; otherwise ``bound=None``).
 
 Small problems are solved by the MIP (:mod:`territory_opt.solvers.mip`).
 """
@@ -56,6 +58,7 @@ from territory_opt.plan import Bands
 from territory_opt.problem import TerritoryProblem, check_feasibility, regions_connected
 from territory_opt.solution import Solution, relative_gap
 from territory_opt.solvers import highs
+from territory_opt.solvers.candidates import candidate_bound, takes_candidates
 from territory_opt.solvers.centres import DualBound, dual_bound
 from territory_opt.solvers.local import locate_allocate, make_contiguous
 from territory_opt.solvers.options import SolveOptions
@@ -79,6 +82,8 @@ PLAN_SECONDS = 1.0  # per plan the Lagrangian bound of model centres builds from
 PLAN_ROUNDS = 3  # location-allocation rounds per such plan
 DUAL_UNITS = 3000  # model centres: units up to which this path computes the bound
 DUAL_SHARE = 0.5  # of the time limit, for that bound and its plans
+CANDIDATE_SHARE = 0.3  # above: of the time limit, for the candidate-pair bound after the plan
+ALLOCATION_GAP = 1e-2  # ... and the rounding MIP's in the plan's location-allocation rounds
 HUGE = 1e30  # the cost of a pair that is not allowed
 RESTRICTED_COLUMNS = 3  # columns per unit (least reduced cost) in the restricted LP
 ROUNDING_UNITS = 1000
@@ -779,7 +784,7 @@ def allocate_centres(problem: TerritoryProblem, centres: np.ndarray, *,
 def improve_centres(problem: TerritoryProblem, centres: np.ndarray, *,
                     deadline: float | None, rounds: int = LOCATE_ROUNDS,
                     threads: int | None = None, seed: int = 0, msg: bool = False,
-                    strict: bool = False
+                    strict: bool = False, gap: float = 0.0
                     ) -> tuple[np.ndarray, Allocator, Allocation, int] | None:
     """Location-allocation (:func:`locate_allocate`) from ``centres``, each
     allocation by :func:`allocate_centres`, while the plan improves. Returns the
@@ -790,7 +795,7 @@ def improve_centres(problem: TerritoryProblem, centres: np.ndarray, *,
 
     def allocate(cols: np.ndarray) -> np.ndarray | None:
         got = allocate_centres(problem, cols, deadline=deadline, threads=threads, seed=seed,
-                               msg=msg, strict=strict and not tried)
+                               msg=msg, strict=strict and not tried, gap=gap)
         if got is None:
             return None
         tried[tuple(cols.tolist())] = got
@@ -805,7 +810,7 @@ def improve_centres(problem: TerritoryProblem, centres: np.ndarray, *,
 
 
 def kmeans_centres(problem: TerritoryProblem, *, deadline: float | None,
-                   threads: int | None, seed: int, msg: bool
+                   threads: int | None, seed: int, msg: bool, gap: float = 0.0
                    ) -> tuple[np.ndarray, Allocator, Allocation, int]:
     """Model-chosen centres: :func:`improve_centres` from the units nearest a
     workload-weighted k-means."""
@@ -823,7 +828,7 @@ def kmeans_centres(problem: TerritoryProblem, *, deadline: float | None,
         free = [int(j) for j in row if int(j) not in set(centres)]
         centres.append(free[0] if free else int(np.setdiff1d(np.arange(len(xy)), centres)[0]))
     found = improve_centres(problem, np.array(centres), deadline=deadline, threads=threads,
-                            seed=seed, msg=msg, strict=True)
+                            seed=seed, msg=msg, strict=True, gap=gap)
     assert found is not None  # strict: the allocator raises rather than fail
     return found
 
@@ -872,6 +877,7 @@ def solve_lagrange(problem: TerritoryProblem, options: SolveOptions) -> Solution
     seconds["check"] = time.perf_counter() - clock
     info: dict[str, Any] = {}
     t0 = time.perf_counter()
+    bounded = problem.centres == "model" and takes_candidates(problem)
     if problem.centres == "fixed":
         pinned = dict(problem.locked)
         if problem.contiguity and problem.roots is not None:
@@ -897,7 +903,9 @@ def solve_lagrange(problem: TerritoryProblem, options: SolveOptions) -> Solution
         info |= {"lagrangian_bound": dual.bound, "lagrangian_steps": dual.iterations}
     else:
         centre_cols, allocator, alloc, rounds = kmeans_centres(
-            problem, deadline=deadline, threads=threads, seed=seed, msg=msg)
+            problem, deadline=deadline if deadline is None or not bounded
+            else clock + (1 - CANDIDATE_SHARE) * time_limit,  # type: ignore[operator]
+            threads=threads, seed=seed, msg=msg, gap=ALLOCATION_GAP if bounded else 0.0)
         territory, cost = alloc.territory, allocator.cost
         pinned = {int(c): t for t, c in enumerate(centre_cols)}
         bound = None  # the allocation bound holds for these centres only
@@ -911,6 +919,16 @@ def solve_lagrange(problem: TerritoryProblem, options: SolveOptions) -> Solution
         seconds["repair"] = time.perf_counter() - t0
         info["contiguity_moves"] = moved
     unit_centres = centre_cols[territory]
+    if problem.centres == "model" and problem.n_units > DUAL_UNITS and bounded:
+        # the candidate-pair dual's bound holds for every plan (after the repair, which
+        # needs the time more)
+        t0 = time.perf_counter()
+        found = candidate_bound(problem, deadline=deadline, plan=unit_centres,
+                                target_gap=options.gap)
+        bound = found.bound if np.isfinite(found.bound) else None
+        info |= {"lagrangian_bound": bound, "lagrangian_steps": found.iterations,
+                 "candidate_pairs": found.pairs}
+        seconds["bound"] = time.perf_counter() - t0
     if not regions_connected(problem, unit_centres):
         raise SolverError(
             "the Lagrangian path keeps every territory connected but not every region: "
