@@ -53,8 +53,10 @@ def write_instance(data: dict, folder: Path, variant: str, time_limit: float,
         "balance": {"workload": {"min": data["L"], "max": data["U"]}},
         "objective": {"weight": "workload", "power": 2,
                       "distance": {"path": "dist_km.csv"}},
-        # the time to decide; the elastic diagnosis of an infeasible plan is extra
-        "solver": {"time_limit": time_limit, "gap": gap, "diagnose": False},
+        # the time to decide; the elastic diagnosis of an infeasible plan is extra; the
+        # published answer is "infeasible" where no plan holds the band, not a compromise
+        "solver": {"time_limit": time_limit, "gap": gap, "diagnose": False,
+                   "infeasible": "refuse"},
     }
     # contiguity is on by default; the plain variant is Hess's model without it
     scenario["contiguity"] = ({"edges": {"path": "edges.csv"}} if variant == "contiguous"

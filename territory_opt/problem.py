@@ -658,6 +658,12 @@ class TerritoryProblem:
                                 crs=self.units.crs)
         return units, distance_coords(base, kind)
 
+    @property
+    def unit_coords(self) -> np.ndarray:
+        """Each unit's coordinates as the distances measure them (x, y in metres, or
+        unit vectors for great-circle): nearest-neighbour queries run on these."""
+        return self._coords[0]
+
     def distance_block(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """``(len(rows), len(cols))`` distances from units ``rows`` to centre columns ``cols``."""
         if not isinstance(self.distance, str):

@@ -198,11 +198,9 @@ def test_the_bound_and_the_closed_pairs_keep_every_optimal_plan(inst):
 
 # the MIP's three ways with model centres: the bound after the LP (small), the bound and
 # its plans first, the bound's plan taken when the model left is too large
-# and location-allocation on the search, whose nearest plan is the compromise
-# (two starts: the bound's centres and k-means++)
 PATHS = {"mip": {}, "mip-bound-first": {(mip, "DUAL_FIRST_UNITS"): 0},
          "mip-plan-taken": {(mip, "DUAL_FIRST_UNITS"): 0, (mip, "MIP_PAIRS"): 0},
-         "lagrange": {}, "search": {(locate, "STARTS"): 2}}
+         "lagrange": {}}
 
 
 @pytest.mark.parametrize("path", sorted(PATHS))
@@ -212,12 +210,23 @@ PATHS = {"mip": {}, "mip-bound-first": {(mip, "DUAL_FIRST_UNITS"): 0},
                "workload": [4.0, 1.37, 5.74, 2.0, 6.37, 1.74],  # start plan as optimal
                "k": 2, "balance": {}, "power": 2})
 def test_model_centres_against_brute_force(path, inst):
-    problem = build(inst)
+    against_brute_force(build(inst), path, PATHS[path])
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(inst=model_instances())
+def test_location_allocation_and_its_compromise_against_brute_force(inst):
+    """Location-allocation on the search (two starts: the bound's centres and
+    k-means++), whose nearest plan is the compromise."""
+    against_brute_force(build(inst), "search", {(locate, "STARTS"): 2})
+
+
+def against_brute_force(problem, path: str, patches: dict) -> None:
     best = min((problem.objective_of(p) for p in plans(problem)), default=None)
     method = path.split("-")[0]
     try:
         with contextlib.ExitStack() as stack:
-            for (module, name), value in PATHS[path].items():
+            for (module, name), value in patches.items():
                 stack.enter_context(mock.patch.object(module, name, value))
             sol = topt.solve(problem, method=method, gap=0.0, diagnose=False,
                              infeasible="compromise" if path == "search" else "refuse")
@@ -242,7 +251,7 @@ def test_model_centres_against_brute_force(path, inst):
     event(f"{path}: {sol.status}")
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(inst=model_instances().filter(lambda inst: inst["balance"]), seed=st.integers(0, 10_000),
        per_unit=st.integers(1, 6))
 def test_the_candidate_pair_dual_stays_below_the_optimum_at_any_prices(inst, seed, per_unit):

@@ -47,6 +47,7 @@ from numba import njit
 from scipy.spatial import cKDTree
 
 from territory_opt.problem import TerritoryProblem
+from territory_opt.solvers.centres import band_metric
 
 __all__ = ["CandidateDual", "candidate_bound", "takes_candidates"]
 
@@ -66,21 +67,7 @@ def takes_candidates(problem: TerritoryProblem) -> bool:
     coordinates, no move penalty, no eligibility, and a band with no negative amounts."""
     return (problem.centres == "model" and isinstance(problem.distance, str)
             and (problem.moves is None or not problem.move_penalty)
-            and problem.eligible is None and _band(problem)[0] is not None)
-
-
-def _band(problem: TerritoryProblem) -> tuple[str | None, float, float]:
-    """The band measure with the narrowest window (as the dense dual's knapsack)."""
-    best: tuple[float, str, float, float] | None = None
-    for metric in problem.bands:  # type: ignore[attr-defined]
-        a = problem.values(metric)
-        lower, upper = (float(v[0]) for v in problem.bounds(metric))
-        if (a < 0).any() or not (np.isfinite(upper) or lower > 0):
-            continue
-        width = (upper - max(lower, 0.0)) / upper if np.isfinite(upper) else np.inf
-        if best is None or width < best[0]:
-            best = (width, metric, lower if lower > 0 else -np.inf, upper)
-    return (None, -np.inf, np.inf) if best is None else best[1:]  # type: ignore[return-value]
+            and problem.eligible is None and band_metric(problem)[0] is not None)
 
 
 @njit(cache=True)
@@ -186,13 +173,13 @@ class CandidateDual:
     def __init__(self, problem: TerritoryProblem, per_unit: int | None = None) -> None:
         n, k = problem.n_units, problem.n_territories
         self.n, self.k = n, k
-        metric, lower, upper = _band(problem)
+        metric, lower, upper = band_metric(problem)
         assert metric is not None, "takes_candidates() says when this applies"
         self.a = problem.values(metric)
         self.lo, self.hi = lower, upper
         m = per_unit or max(MIN_CANDIDATES, int(PER_TERRITORY * n / k))
         m = min(m, n - 1)
-        units, _ = problem._coords  # noqa: SLF001 (the coordinates distances are measured on)
+        units = problem.unit_coords
         _, near = cKDTree(units).query(units, k=m + 1, workers=-1)
         near = np.asarray(near, dtype=np.int64)
         # every unit lists itself (co-located units may come first): where it is not

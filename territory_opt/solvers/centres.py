@@ -57,7 +57,8 @@ import numpy as np
 
 from territory_opt.problem import TerritoryProblem
 
-__all__ = ["CELLS", "BandKnapsack", "BandPrices", "CentreDual", "DualBound", "allowed_pairs", "dual_bound"]
+__all__ = ["CELLS", "BandKnapsack", "BandPrices", "CentreDual", "DualBound", "allowed_pairs",
+           "band_metric", "dual_bound"]
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ class BandKnapsack:
         n = problem.n_units
         self.n = n
         self.allowed = allowed
-        metric, lower, upper = _band_metric(problem)
+        metric, lower, upper = band_metric(problem)
         self.metric = metric
         self.a = problem.values(metric) if metric else np.zeros(n)
         self.lower = lower  # -inf when the lower band is open
@@ -323,7 +324,7 @@ class BandPrices:
                 self.nu[cols, m] = np.where(np.isfinite(best), best, 0.0)
 
 
-def _band_metric(problem: TerritoryProblem) -> tuple[str | None, float, float]:
+def band_metric(problem: TerritoryProblem) -> tuple[str | None, float, float]:
     """The band metric with the narrowest window relative to its upper bound (no
     negative amounts), and its window; None when no band can enter the knapsack."""
     best: tuple[float, str, float, float] | None = None

@@ -162,12 +162,15 @@ def _rank(found: Located) -> tuple[float, float]:
     return _key(found.violation), found.objective
 
 
-def solve_locate(problem: TerritoryProblem, options: SolveOptions) -> Solution:
+def solve_locate(problem: TerritoryProblem, options: SolveOptions, *,
+                 proven: bool = False) -> Solution:
     """Solve a model-centres ``problem`` by location-allocation on the search (module
     docstring), within the options' time limit.
 
     The bound (up to ``DUAL_UNITS`` units) is the Lagrangian dual's, computed in
-    ``BOUND_SHARE`` of the time limit; above, the plan has ``bound=None``. The status
+    ``BOUND_SHARE`` of the time limit; above, the plan has ``bound=None``. With
+    ``proven`` (no plan holds every band: the compromise's case) at most ``STARTS``
+    starts, whatever time is left. The status
     is ``"optimal"`` only when the plan is within the options' gap of the bound.
 
     Raises
@@ -242,7 +245,7 @@ def solve_locate(problem: TerritoryProblem, options: SolveOptions) -> Solution:
         assert best is not None
         if target is not None and best.violation <= 1e-9 and best.objective <= target:
             break
-        if deadline is None and starts >= STARTS:
+        if (deadline is None or proven) and starts >= STARTS:
             break
         if deadline is not None and time.perf_counter() >= deadline:
             break
@@ -285,6 +288,7 @@ def locate_compromise(problem: TerritoryProblem, options: SolveOptions, why: Exc
     limit = options.time_limit
     left = None if limit is None else max(limit - spent, COMPROMISE_SHARE * limit)
     try:
-        return solve_locate(problem, replace(options, time_limit=left, infeasible="compromise"))
+        return solve_locate(problem, replace(options, time_limit=left, infeasible="compromise"),
+                            proven=isinstance(why, InfeasibleError))
     except (InfeasibleError, SolverError):
         raise why from None
