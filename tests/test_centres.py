@@ -102,7 +102,7 @@ def knapsack_truth(problem, red_j, j, allowed):
     return best
 
 
-SETTINGS = settings(max_examples=60, deadline=None,
+SETTINGS = settings(max_examples=40, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 
@@ -204,7 +204,7 @@ PATHS = {"mip": {}, "mip-bound-first": {(mip, "DUAL_FIRST_UNITS"): 0},
 
 
 @pytest.mark.parametrize("path", sorted(PATHS))
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(inst=model_instances())
 @example(inst={"cells": [(0, 1), (0, 3), (2, 1), (3, 2), (2, 3), (0, 0)],  # HiGHS took its
                "workload": [4.0, 1.37, 5.74, 2.0, 6.37, 1.74],  # start plan as optimal
