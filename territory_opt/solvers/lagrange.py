@@ -83,7 +83,7 @@ PLAN_ROUNDS = 3  # location-allocation rounds per such plan
 DUAL_UNITS = 3000  # model centres: units up to which this path computes the bound
 DUAL_SHARE = 0.5  # of the time limit, for that bound and its plans
 CANDIDATE_SHARE = 0.3  # above: of the time limit, for the candidate-pair bound after the plan
-ALLOCATION_GAP = 1e-2  # ... and the rounding MIP's in the plan's location-allocation rounds
+ALLOCATION_GAP = 1e-2  # the rounding MIP's in location-allocation rounds (the centres move after)
 HUGE = 1e30  # the cost of a pair that is not allowed
 RESTRICTED_COLUMNS = 3  # columns per unit (least reduced cost) in the restricted LP
 ROUNDING_UNITS = 1000
@@ -919,7 +919,7 @@ def solve_lagrange(problem: TerritoryProblem, options: SolveOptions) -> Solution
         seconds["repair"] = time.perf_counter() - t0
         info["contiguity_moves"] = moved
     unit_centres = centre_cols[territory]
-    if problem.centres == "model" and problem.n_units > DUAL_UNITS and bounded:
+    if bounded and problem.n_units > DUAL_UNITS:
         # the candidate-pair dual's bound holds for every plan (after the repair, which
         # needs the time more)
         t0 = time.perf_counter()

@@ -41,7 +41,7 @@ from territory_opt.errors import InfeasibleError, SolverError
 from territory_opt.problem import TerritoryProblem, plan_faults
 from territory_opt.solution import Solution, relative_gap
 from territory_opt.solvers.centres import dual_bound
-from territory_opt.solvers.lagrange import allocate_centres
+from territory_opt.solvers.lagrange import ALLOCATION_GAP, allocate_centres
 from territory_opt.solvers.local import locate_allocate
 from territory_opt.solvers.options import SolveOptions
 from territory_opt.solvers.search.engine import search
@@ -59,7 +59,6 @@ DUAL_UNITS = 3000  # units up to which the bound is computed (its matrices are n
 ROUND_STALL = 2  # idle tabu rounds of each allocation inside location-allocation
 STARTS = 6  # starts without a time limit
 COMPROMISE_SHARE = 0.25  # of the time limit, the compromise's at least (when it is spent)
-ALLOCATION_GAP = 1e-2  # of each allocation's rounding MIP: the centres move after it anyway
 
 
 @dataclass
@@ -199,6 +198,7 @@ def solve_locate(problem: TerritoryProblem, options: SolveOptions, *,
 
     t0 = time.perf_counter()
     bound, prices, tried, steps = None, None, set(), 0
+    plain = problem.relaxation()
 
     def until(share: float) -> float | None:
         if limit is None:
@@ -213,7 +213,7 @@ def solve_locate(problem: TerritoryProblem, options: SolveOptions, *,
                                             and time.perf_counter() >= deadline):
             break
         inside = best is not None and best.violation <= 1e-9
-        dual = dual_bound(problem.relaxation(), deadline=until(bound_share), make_plan=None,
+        dual = dual_bound(plain, deadline=until(bound_share), make_plan=None,
                           upper=best.objective if inside else np.inf,  # type: ignore[union-attr]
                           plan=best.unit_centres if inside else None,  # type: ignore[union-attr]
                           target_gap=options.gap, prices=prices)
