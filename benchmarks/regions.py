@@ -75,7 +75,7 @@ def run_one(instance: str, way: str, time_limit: float | None) -> dict:
     with_regions = problem if way != "flat" else problem.with_options(
         region_balance={"workload": 0.02},
         region_contiguity=problem.contiguity)
-    faults = topt.problem.plan_faults(with_regions, sol.unit_centres())
+    faults = topt.checks.plan_faults(with_regions, sol.unit_centres())
     return {"instance": instance, "way": way, "units": problem.n_units,
             "reps": problem.n_territories, "regions": len(problem.regions or []),
             "seconds": round(seconds, 2),

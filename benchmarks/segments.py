@@ -72,7 +72,7 @@ def run_one(instance: str, segments: bool, time_limit: float | None) -> dict:
     problem = {"georgia": georgia, "national": national}[instance](segments)
     sol = topt.solve(problem, time_limit=time_limit, gap=1e-3 if instance == "georgia"
                      else 1e-4, threads=2)
-    faults = topt.problem.plan_faults(problem, sol.unit_centres())
+    faults = topt.checks.plan_faults(problem, sol.unit_centres())
     return {"instance": instance, "segments": segments, "units": problem.n_units,
             "reps": problem.n_territories,
             "restricted": 0 if problem.served is None else sum(bool(s) for s in problem.served),

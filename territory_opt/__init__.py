@@ -10,6 +10,7 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
+from territory_opt.checks import check_feasibility
 from territory_opt.datasets import georgia_paths, load_georgia
 from territory_opt.errors import (
     InfeasibleError,
@@ -32,7 +33,7 @@ from territory_opt.io import (
     write_outputs,
 )
 from territory_opt.outputs import compare_runs, compare_solutions
-from territory_opt.problem import TerritoryProblem, check_feasibility
+from territory_opt.problem import TerritoryProblem
 from territory_opt.scenario import (
     Scenario,
     check_scenario,

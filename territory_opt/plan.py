@@ -43,14 +43,14 @@ class Bands:
     """
 
     def __init__(self, problem: TerritoryProblem) -> None:
-        region_bands = problem.region_bands  # type: ignore[attr-defined]
-        self.metrics: list[str] = list(problem.bands) + [  # type: ignore[attr-defined]
-            m for m in region_bands if m not in problem.bands]  # type: ignore[attr-defined]
+        region_bands = problem.region_bands
+        self.metrics: list[str] = list(problem.bands) + [
+            m for m in region_bands if m not in problem.bands]
         k, n, nm = problem.n_territories, problem.n_units, len(self.metrics)
         self.a = np.vstack([problem.values(m) for m in self.metrics]) if nm \
             else np.zeros((0, n))
         open_band = (np.full(k, -np.inf), np.full(k, np.inf))
-        bounds = [problem.bounds(m) if m in problem.bands else open_band  # type: ignore[attr-defined]
+        bounds = [problem.bounds(m) if m in problem.bands else open_band
                   for m in self.metrics]
         self.lower = np.array([b[0] for b in bounds]).reshape(nm, k)
         self.upper = np.array([b[1] for b in bounds]).reshape(nm, k)

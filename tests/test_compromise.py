@@ -19,9 +19,9 @@ import yaml
 
 import territory_opt as topt
 from conftest import ROOT, build, georgia_copy
+from territory_opt.checks import band_misses, plan_faults
 from territory_opt.cli import main
 from territory_opt.plan import Bands
-from territory_opt.problem import band_misses, plan_faults
 
 
 def _least_violation(problem: topt.TerritoryProblem) -> float | None:

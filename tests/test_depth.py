@@ -170,7 +170,7 @@ def test_contiguity_gives_up_the_cheaper_dis_connected_plan():
 def test_cut_rounds_reconnect_a_plan_without_bands():
     # No band: the plain optimum {A0, A2, A3} / {A1, A4, A5} is disconnected; connected
     # splits {A0..Am} / {Am+1..A5} cost 10 at best (m = 0 or 3). Cuts need rounds here.
-    from territory_opt.problem import is_connected_plan
+    from territory_opt.checks import is_connected_plan
     for method in ("cuts", "flow"):
         p = grid_problem(LINE, [(0, 0), (5, 0)], distance=COSTS, contiguity=True,
                          graph=_line_graph(), balance={}, contiguity_method=method)
@@ -216,7 +216,7 @@ def test_contiguity_proven_infeasible(method):
 
 def test_reachability_prunes_units_a_band_cannot_connect():
     # On the line, a territory rooted at A0 with at most 3 workload reaches A0..A2 only.
-    from territory_opt.problem import reachable_units
+    from territory_opt.checks import reachable_units
     p = topt.TerritoryProblem(_units(LINE), k=2, centres="model",
                               balance={"workload": {"max": 3}}, contiguity=True,
                               graph=_line_graph())
@@ -232,7 +232,7 @@ def test_fixed_centre_contiguity_on_polygons():
     p = topt.TerritoryProblem(units, reps=reps, balance={"workload": 0.0}, contiguity=True)
     sol = topt.solve(p)
     assert sorted(sol.sums("workload")) == [6, 6]
-    from territory_opt.problem import is_connected_plan
+    from territory_opt.checks import is_connected_plan
     assert is_connected_plan(p, sol.unit_centres())
 
 

@@ -11,7 +11,7 @@ import pytest
 from conftest import CRS, brute_force, build, make_accounts
 
 import territory_opt as topt
-from territory_opt.problem import plan_faults
+from territory_opt.checks import plan_faults
 from territory_opt.solvers.options import SolveOptions
 from territory_opt.solvers.search import grow_plan
 from territory_opt.solvers.windows import improve_by_windows, window_problem

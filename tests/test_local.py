@@ -6,7 +6,7 @@ import networkx as nx
 import numpy as np
 
 from conftest import grid_problem
-from territory_opt.problem import plan_faults
+from territory_opt.checks import plan_faults
 from territory_opt.solvers.local import make_contiguous
 
 # a 2 x 2 block: A0 (0,0)  A1 (1,0) / A2 (0,1)  A3 (1,1); rook neighbours

@@ -51,7 +51,7 @@ def test_solver_agrees_with_brute_force(inst):
     assert all(owner[a] == r for a, r in problem.locks.items())
     # contiguity when asked
     if problem.contiguity:
-        assert topt.problem.is_connected_plan(problem, sol.unit_centres())
+        assert topt.checks.is_connected_plan(problem, sol.unit_centres())
     # optimal, and never below the bound
     assert sol.objective == pytest.approx(truth, rel=1e-6, abs=1e-6)
     assert sol.bound is not None and sol.bound <= sol.objective * (1 + 1e-9) + 1e-9

@@ -68,7 +68,7 @@ def test_symmetry_broken_feasibility_model_decides_contiguity(tmp_path):
 
     import numpy as np
 
-    from territory_opt.problem import is_connected_plan
+    from territory_opt.checks import is_connected_plan
     from territory_opt.solvers.mip import build_model
     from territory_opt.scenario import build_problem, load_inputs, load_scenario
     from territory_opt.solvers.mip import connected_plan, make_solver

@@ -11,7 +11,7 @@ import yaml
 from conftest import ROOT, grid_problem, make_accounts, make_reps
 
 import territory_opt as topt
-from territory_opt.problem import conflicts, plan_faults
+from territory_opt.checks import conflicts, plan_faults
 
 DATA = ROOT / "data" / "georgia"
 

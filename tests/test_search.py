@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import territory_opt as topt
+from territory_opt.checks import plan_faults
 from territory_opt.plan import Plan
-from territory_opt.problem import plan_faults
 from territory_opt.solvers.search import Search, grow_plan
 from territory_opt.solvers.search.state import State
 
@@ -84,7 +84,7 @@ def test_search_keeps_segments_locks_and_connection(inst, seed):
         except topt.InfeasibleError:
             return
     start = grow_plan(problem, random_state=seed)
-    if not topt.problem.is_connected_plan(problem, start) or (
+    if not topt.checks.is_connected_plan(problem, start) or (
             problem.eligible is not None
             and not problem.eligible[np.arange(problem.n_units), start].all()):
         return  # grow_plan may strand a unit that no eligible territory touches
@@ -94,7 +94,7 @@ def test_search_keeps_segments_locks_and_connection(inst, seed):
     engine.repair(None)
     engine.tabu_phase(30, None)
     labels = engine.labels()
-    assert topt.problem.is_connected_plan(problem, labels)
+    assert topt.checks.is_connected_plan(problem, labels)
     assert all(labels[i] == t for i, t in problem.locked.items())
     assert all(labels[r] == t for t, r in enumerate(roots))
     if problem.eligible is not None:
@@ -217,7 +217,7 @@ def test_repair_restores_the_bands_and_keeps_every_territory_connected():
         before = engine.violation()
         engine.repair(None)
         labels = engine.labels()
-        assert topt.problem.is_connected_plan(p, labels)
+        assert topt.checks.is_connected_plan(p, labels)
         assert all(labels[r] == t for t, r in enumerate(roots))
         engine.state.check()
         assert engine.violation() <= before + 1e-9

@@ -18,7 +18,7 @@ from shapely.geometry import box
 
 import territory_opt as topt
 from conftest import CRS, ROOT, X0, Y0, make_accounts, make_reps
-from territory_opt.problem import conflicts, plan_faults
+from territory_opt.checks import conflicts, plan_faults
 
 LINE = [(float(x), 0.0) for x in range(6)]
 

@@ -52,7 +52,7 @@ def check_plan(problem: topt.TerritoryProblem, sol: topt.Solution) -> None:
     if problem.eligible is not None:  # no unit with a rep who does not serve its segment
         assert problem.eligible[np.arange(problem.n_units), sol.assignment].all()
     if problem.contiguity:
-        assert topt.problem.is_connected_plan(problem, sol.unit_centres())
+        assert topt.checks.is_connected_plan(problem, sol.unit_centres())
     if problem.regions is not None:  # every region within its bands (and connected)
         assert regions_hold(problem, sol.unit_centres())
     assert sol.objective == pytest.approx(problem.objective_of(sol.unit_centres()))

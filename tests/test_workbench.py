@@ -22,7 +22,7 @@ import shapely
 from conftest import ROOT, grid_problem
 
 import territory_opt as topt
-from territory_opt.problem import plan_faults
+from territory_opt.checks import plan_faults
 from territory_opt.workbench import EditSession, open_run
 from territory_opt.workbench.app import start
 

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 from territory_opt import metrics
-from territory_opt.problem import format_amount
 from territory_opt.outputs.tables import report_metrics
+from territory_opt.rules import format_amount
 
 if TYPE_CHECKING:
     from territory_opt.solution import Solution
@@ -116,7 +116,7 @@ def _absolute_band(solution: Solution, metric: str) -> str:
     where = ", ".join(solution.territory_info["territory"].to_numpy()[outside][:8])
     held = ("held in every territory" if not len(outside)
             else f"outside in {len(outside)} territories ({where})")
-    return (f"{p.bands[metric].describe()}: {held}; per territory "  # type: ignore[attr-defined]
+    return (f"{p.bands[metric].describe()}: {held}; per territory "
             f"{format_amount(float(sums.min()))} to {format_amount(float(sums.max()))}")
 
 
@@ -177,7 +177,7 @@ def report_sections(solution: Solution, table: pd.DataFrame, summary: dict[str, 
     gap = "unknown" if summary["gap"] is None else f"{summary['gap']:.4%}"
     bound = "unknown" if summary["bound"] is None else \
         f"{summary['bound']:,.2f} ({solution.bound_from})"
-    bands = p.bands  # type: ignore[attr-defined]
+    bands = p.bands
     status = f"{summary['status']} (solver {summary['solver']})"
     if summary["status"] == "relaxed":
         status += (": no plan holds every band; this is the plan nearest them (red cells "
@@ -208,7 +208,7 @@ def report_sections(solution: Solution, table: pd.DataFrame, summary: dict[str, 
     if p.regions is not None:
         how = ("top-down: the regions first, then each region's territories"
                if solution.options.get("method") == "top_down" else "jointly, in one model")
-        region_bands = "; ".join(b.describe() for b in p.region_bands.values())  # type: ignore[attr-defined]
+        region_bands = "; ".join(b.describe() for b in p.region_bands.values())
         head.append(("Regions", f"{len(p.regions)} ({', '.join(p.regions)}), planned {how}; "
                      f"region bands: {region_bands or 'none'}"
                      + ("; every region connected" if p.region_contiguity else "")))

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from territory_opt import metrics
+from territory_opt.checks import band_misses
 from territory_opt.errors import TerritoryOptWarning
-from territory_opt.problem import band_misses
 
 if TYPE_CHECKING:
     from territory_opt.solution import Solution
@@ -138,7 +138,7 @@ def region_table(solution: Solution, *, reach_km: float | None = None) -> pd.Dat
         targets = np.bincount(p.region_of, weights=p.targets(metric), minlength=n_r)
         table[metric], table[f"{metric}_target"] = sums, targets
         table[f"{metric}_pct"] = metrics.percent_of_target(sums, targets)
-        if metric in p.region_bands:  # type: ignore[attr-defined]
+        if metric in p.region_bands:
             lower, upper = p.region_bounds(metric)
             table[f"{metric}_min"], table[f"{metric}_max"] = lower, upper
             table[f"{metric}_held"] = metrics.bands_held(sums, lower, upper)

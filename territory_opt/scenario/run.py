@@ -22,15 +22,17 @@ from typing import Any
 import pandas as pd
 
 from territory_opt import io
+from territory_opt.checks import conflicts
 from territory_opt.errors import InfeasibleError, InputError, TerritoryOptWarning
 from territory_opt.geo import describe_crs
 from territory_opt.graph import adjacency, graph_from_edges
 from territory_opt.outputs.files import build_output_files
 from territory_opt.outputs.quotas import QuotaRule
 from territory_opt.outputs.tables import scenario_summary
-from territory_opt.problem import TerritoryProblem, conflicts, split_metric
+from territory_opt.problem import TerritoryProblem
 from territory_opt.progress import bar
 from territory_opt.quality import check_accounts
+from territory_opt.rules import split_metric
 from territory_opt.scenario.schema import (
     ContiguitySpec,
     DistanceSpec,

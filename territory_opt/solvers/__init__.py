@@ -22,8 +22,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from territory_opt.checks import plan_faults
 from territory_opt.errors import InfeasibleError, InputError, SolverError
-from territory_opt.problem import TerritoryProblem, plan_faults
+from territory_opt.problem import TerritoryProblem
 from territory_opt.solution import Solution
 from territory_opt.solvers.auto import choose_method, search_method, solve_auto
 from territory_opt.solvers.lagrange import solve_lagrange
@@ -126,7 +127,7 @@ def solve(
         the model is built where possible, else proven by the solver).
     SolverError
         If the solver stops without any feasible assignment. Every plan is
-        re-checked (:func:`~territory_opt.problem.plan_faults`: bands, locks,
+        re-checked (:func:`~territory_opt.checks.plan_faults`: bands, locks,
         contiguity, centres) before it is returned; a broken one is never handed on.
     """
     options = SolveOptions(solver=solver, time_limit=time_limit, gap=gap, threads=threads,
@@ -142,7 +143,8 @@ def solve(
     clock = time.perf_counter()
     try:
         if regions == "top_down":
-            solution = solve_top_down(problem, options, method=name, workers=workers)
+            solution = solve_top_down(problem, options, solve=solve, method=name,
+                                      workers=workers)
             name = "top_down"
         elif name == "auto":
             name = choose_method(problem)
@@ -153,7 +155,7 @@ def solve(
         if infeasible != "compromise":
             raise
         compromise = locate_compromise if problem.centres == "model" and \
-            not problem.region_bands else solve_compromise  # type: ignore[attr-defined]
+            not problem.region_bands else solve_compromise
         solution = compromise(problem, options, exc, spent=time.perf_counter() - clock)
         name = "search"
     faults = plan_faults(problem, solution.unit_centres(),

@@ -25,8 +25,9 @@ from dataclasses import replace
 
 import numpy as np
 
+from territory_opt.checks import check_feasibility, plan_faults
 from territory_opt.errors import InfeasibleError, SolverError
-from territory_opt.problem import TerritoryProblem, check_feasibility, plan_faults
+from territory_opt.problem import TerritoryProblem
 from territory_opt.solution import Solution, relative_gap
 from territory_opt.solvers import lagrange, locate
 from territory_opt.solvers.lagrange import CONTIGUOUS_UNITS, solve_lagrange

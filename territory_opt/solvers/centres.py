@@ -255,7 +255,7 @@ class BandPrices:
     """
 
     def __init__(self, problem: TerritoryProblem, allowed: np.ndarray) -> None:
-        metrics = [m for m in problem.bands  # type: ignore[attr-defined]
+        metrics = [m for m in problem.bands
                    if not (problem.values(m) < 0).any()]
         a = np.stack([problem.values(m) for m in metrics], axis=1) if metrics \
             else np.zeros((problem.n_units, 0))
@@ -328,7 +328,7 @@ def band_metric(problem: TerritoryProblem) -> tuple[str | None, float, float]:
     """The band metric with the narrowest window relative to its upper bound (no
     negative amounts), and its window; None when no band can enter the knapsack."""
     best: tuple[float, str, float, float] | None = None
-    for metric in problem.bands:  # type: ignore[attr-defined]
+    for metric in problem.bands:
         a = problem.values(metric)
         lower, upper = (float(v[0]) for v in problem.bounds(metric))
         if (a < 0).any() or not (np.isfinite(upper) or lower > 0):
@@ -345,7 +345,7 @@ def allowed_pairs(problem: TerritoryProblem) -> np.ndarray:
     n = problem.n_units
     ok = np.ones((n, n), dtype=bool)
     centre_ok = np.ones(n, dtype=bool)
-    for metric in problem.bands:  # type: ignore[attr-defined]
+    for metric in problem.bands:
         a, upper = problem.values(metric), float(problem.bounds(metric)[1][0])
         centre_ok &= a <= upper + 1e-9
         ok &= (a[:, None] + a[None, :]) <= upper + 1e-9

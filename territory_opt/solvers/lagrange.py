@@ -52,10 +52,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.spatial import cKDTree
 
+from territory_opt.checks import check_feasibility, regions_connected
 from territory_opt.errors import InfeasibleError, SolverError
 from territory_opt.plan import Bands
-from territory_opt.problem import TerritoryProblem, check_feasibility, regions_connected
+from territory_opt.problem import TerritoryProblem
 from territory_opt.solution import Solution, relative_gap
 from territory_opt.solvers import highs
 from territory_opt.solvers.candidates import candidate_bound, takes_candidates
@@ -139,7 +142,7 @@ def _pair_entries(row: np.ndarray, terr: np.ndarray, amounts: np.ndarray, n_rows
 def _groups(problem: TerritoryProblem, g: int) -> np.ndarray:
     """Each unit's group: ``g`` clusters of nearby units (k-means on x, y, seeded),
     split so that a group's units may join the same territories (reps' segments)."""
-    from sklearn.cluster import MiniBatchKMeans
+    from sklearn.cluster import MiniBatchKMeans  # scikit-learn: 0.8 s to import, deferred
 
     xy = problem.units[["x", "y"]].to_numpy(dtype=float)
     pattern = np.zeros(len(xy), dtype=int)
@@ -156,8 +159,6 @@ def _groups(problem: TerritoryProblem, g: int) -> np.ndarray:
 
 def _indicator(group: np.ndarray, g: int) -> Any:
     """The sparse ``(g, n)`` matrix summing units into their groups."""
-    from scipy.sparse import csr_matrix
-
     n = len(group)
     return csr_matrix((np.ones(n), (group, np.arange(n))), shape=(g, n))
 
@@ -202,7 +203,7 @@ class _SmoothedDual:
     def maximise(self, z0: np.ndarray, rows: np.ndarray, cols: np.ndarray, w: np.ndarray,
                  a: np.ndarray, m: np.ndarray | None, n_rows: int, tau: float) -> np.ndarray:
         """L-BFGS-B on the smoothed dual over the pairs (``rows`` sorted)."""
-        from scipy.optimize import minimize
+        from scipy.optimize import minimize  # 0.15 s to import, deferred to the first solve
 
         size, nm, k, width, region = self.size, self.nm, self.k, self.width, self.region
         if not len(z0):  # no band and no cap: nothing to price
@@ -814,8 +815,7 @@ def kmeans_centres(problem: TerritoryProblem, *, deadline: float | None,
                    ) -> tuple[np.ndarray, Allocator, Allocation, int]:
     """Model-chosen centres: :func:`improve_centres` from the units nearest a
     workload-weighted k-means."""
-    from scipy.spatial import cKDTree
-    from sklearn.cluster import KMeans
+    from sklearn.cluster import KMeans  # scikit-learn: 0.8 s to import, deferred
 
     k = problem.n_territories
     xy = problem.units[["x", "y"]].to_numpy(dtype=float)

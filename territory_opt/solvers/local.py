@@ -48,7 +48,7 @@ def make_contiguous(problem: TerritoryProblem, territory: np.ndarray, cost: np.n
     unit. Returns the new positions and counts of the moves of each step.
     """
     plan = Plan(problem, territory, cost=cost, roots=roots, fixed=list(pinned or {}),
-                keep_regions=bool(problem.region_bands))  # type: ignore[attr-defined]
+                keep_regions=bool(problem.region_bands))
     counts = {"orphans": rejoin_pieces(plan), "balance": _balance(plan, deadline),
               "improve": 0, "swaps": 0}
     while True:  # single moves, then swaps, while either improves

@@ -37,8 +37,9 @@ from typing import Any
 
 import numpy as np
 
+from territory_opt.checks import plan_faults
 from territory_opt.errors import InfeasibleError, SolverError
-from territory_opt.problem import TerritoryProblem, plan_faults
+from territory_opt.problem import TerritoryProblem
 from territory_opt.solution import Solution, relative_gap
 from territory_opt.solvers.centres import dual_bound
 from territory_opt.solvers.lagrange import ALLOCATION_GAP, allocate_centres
@@ -90,7 +91,7 @@ def _key(violation: float) -> float:
 def seed_centres(problem: TerritoryProblem, rng: np.random.Generator) -> np.ndarray:
     """k distinct centre units by k-means++ on the coordinates, weighted by the
     objective's weight."""
-    from sklearn.cluster import kmeans_plusplus
+    from sklearn.cluster import kmeans_plusplus  # scikit-learn: 0.8 s to import, deferred
 
     xy = problem.units[["x", "y"]].to_numpy(dtype=float)
     w = problem.values(problem.weight)

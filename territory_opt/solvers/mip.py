@@ -1,8 +1,41 @@
-"""The exact path: the mixed-integer model with PuLP (``method="mip"``).
+r"""The exact path: the mixed-integer model with PuLP (``method="mip"``).
 
-:func:`build_model` assembles the model of :class:`~territory_opt.problem.TerritoryProblem`
-(formulation in its docstring) from named builders: assignment variables and
-rows, centres, bands, contiguity flows and the realignment cap. :func:`solve_mip`
+The formulation of a :class:`~territory_opt.problem.TerritoryProblem`. Binary
+:math:`x_{it}`: unit i in territory t (fixed centres: one territory per rep); with
+model-chosen centres :math:`x_{ij}`: unit i in the territory centred at unit j,
+:math:`x_{jj} = 1` when j is a centre (read t as j below and add the centre rows)::
+
+    min   sum_{i,t} w_i * d_{it}^p * x_{it}  +  pi * sum_{i,t} m_{it} x_{it}
+    s.t.  sum_t x_{it} = 1                                      every unit i
+          L_{mt} <= sum_i a_{im} x_{it} <= U_{mt}      every band m, territory t
+          x_{it} = 1                                  every unit i locked to t
+          sum_{i,t} m_{it} x_{it} <= mu * M                    (realignment cap)
+          L_{mr} <= sum_{i, t in r} a_{im} x_{it} <= U_{mr}   every region band m, r
+    model centres:  x_{ij} <= x_{jj},   sum_j x_{jj} = k,
+          L_m x_{jj} <= sum_i a_{im} x_{ij} <= U_m x_{jj}
+    contiguity: every territory induces a connected subgraph of the units'
+          adjacency graph, exactly: by flows f_{uv}^c >= 0 on the graph's arcs,
+          one commodity per centre column c with root r_c (the centre unit, or
+          the unit nearest the rep's base), where every other unit i of the
+          territory consumes one unit of flow,
+              sum_u f_{ui}^c - sum_v f_{iv}^c = x_{ic},  sum_u f_{ui}^c <= M x_{ic},
+          no flow enters r_c, and M bounds a territory's units (Shirabe 2009);
+          or by separator cuts added in rounds (contiguity_method="cuts");
+          region contiguity: one more commodity per region, rooted at its first
+          territory's root, on y_{ir} = sum_{t in r} x_{it}
+    x binary
+
+where :math:`w_i` is the unit's weight (``weight`` column), :math:`d` the distance
+(km, or the user matrix's unit) to the territory's centre, :math:`p` the ``power``
+(1: weighted distance, 2: moment of inertia), :math:`a_{im}` the unit's amount of
+metric m, :math:`m_{it}` what moving unit i to territory t moves (its accounts, or
+workload, currently with other reps), :math:`\pi` the ``move_penalty``, :math:`\mu`
+the ``max_moved`` share and :math:`M` the total. A tolerance band is
+:math:`(1 \pm \tau_m) T_{mt}` around the target :math:`T_{mt}` (the metric's total
+shared by the reps' FTE); an absolute band gives ``min`` and/or ``max``.
+
+:func:`build_model` assembles this model from named builders: assignment variables
+and rows, centres, bands, contiguity flows and the realignment cap. :func:`solve_mip`
 solves it exactly: LP bound, an incumbent near the LP, reduced-cost fixing, then
 the reduced MIP; contiguity by flows in the model or separator cuts added in
 rounds. With model-chosen centres, the Lagrangian bound of the assignment rows
@@ -23,18 +56,16 @@ import networkx as nx
 import numpy as np
 import pulp
 
-from territory_opt.errors import InfeasibleError, InputError, SolverError
-from territory_opt.problem import (
-    TerritoryProblem,
-    bands_in_words,
+from territory_opt.checks import (
     check_feasibility,
-    format_amount,
     is_connected_plan,
     max_units_per_territory,
-    parse_band,
     reachable_units,
     regions_connected,
 )
+from territory_opt.errors import InfeasibleError, InputError, SolverError
+from territory_opt.problem import TerritoryProblem
+from territory_opt.rules import bands_in_words, format_amount, parse_band
 from territory_opt.solution import Solution, relative_gap
 from territory_opt.solvers import highs
 from territory_opt.solvers.centres import DualBound, allowed_pairs, dual_bound
@@ -267,7 +298,7 @@ def _band_rows(problem: TerritoryProblem, lp: pulp.LpProblem,
                centre: dict[int, pulp.LpVariable] | None, slack: _Slacks) -> None:
     """Each balanced metric within its band in every territory (scaled by the
     centre's opening with model centres)."""
-    for m, metric in enumerate(problem.bands):  # type: ignore[attr-defined]
+    for m, metric in enumerate(problem.bands):
         a = problem.values(metric)
         lower, upper = problem.bounds(metric)
         scale = float(np.mean(problem.targets(metric))) or 1.0
@@ -290,7 +321,7 @@ def _band_rows(problem: TerritoryProblem, lp: pulp.LpProblem,
 def _region_rows(problem: TerritoryProblem, lp: pulp.LpProblem,
                  by_col: dict[int, list[tuple[int, pulp.LpVariable]]], slack: _Slacks) -> None:
     """Each region's metric within its region band: the sum over its territories."""
-    for m, metric in enumerate(problem.region_bands):  # type: ignore[attr-defined]
+    for m, metric in enumerate(problem.region_bands):
         a = problem.values(metric)
         lower, upper = problem.region_bounds(metric)
         for r in range(len(lower)):
@@ -319,7 +350,7 @@ def _move_cap_row(problem: TerritoryProblem, lp: pulp.LpProblem, x: Variables,
 def elastic_slacks(problem: TerritoryProblem, lp: pulp.LpProblem) -> list[str]:
     """What the solved elastic model says must give, one line per band broken."""
     terr = problem.territories
-    bands = list(problem.bands)  # type: ignore[attr-defined]
+    bands = list(problem.bands)
     lines = []
     for var in lp.variables():
         if not var.name.startswith("slack_") or (var.varValue or 0.0) <= 1e-6:
@@ -337,7 +368,7 @@ def elastic_slacks(problem: TerritoryProblem, lp: pulp.LpProblem) -> list[str]:
             continue
         side, m, c = var.name.split("_")[1:4]
         if side in ("rlo", "rup"):
-            metric = list(problem.region_bands)[int(m)]  # type: ignore[attr-defined]
+            metric = list(problem.region_bands)[int(m)]
             r = int(c)
             bound = problem.region_bounds(metric)[0 if side == "rlo" else 1][r]
             word = "below its minimum" if side == "rlo" else "above its maximum"
@@ -867,7 +898,7 @@ def widened_balance(problem: TerritoryProblem, lp: pulp.LpProblem) -> dict[str, 
     an absolute min or max moved by the largest miss. None when nothing must give, a
     band is a sub-problem's per-territory limits (they cannot widen alike), or a
     tolerance would reach 100 %."""
-    bands = list(problem.bands)  # type: ignore[attr-defined]
+    bands = list(problem.bands)
     need: dict[str, list[float]] = {}
     for var in lp.variables():
         amount = var.varValue or 0.0
@@ -883,7 +914,7 @@ def widened_balance(problem: TerritoryProblem, lp: pulp.LpProblem) -> dict[str, 
         lower, upper = problem.bounds(metric)
         c = 0 if problem.centres == "model" else int(c)
         target = float(problem.targets(metric)[c])
-        band = problem.bands[metric]  # type: ignore[attr-defined]
+        band = problem.bands[metric]
         if band.tolerance is not None:
             edge = upper[c] + amount if side == "up" else lower[c] - amount
             need.setdefault(metric, []).append(abs(edge / max(target, 1e-300) - 1))
@@ -893,7 +924,7 @@ def widened_balance(problem: TerritoryProblem, lp: pulp.LpProblem) -> dict[str, 
         return None
     balance = dict(problem.balance)
     for metric, misses in need.items():
-        band = problem.bands[metric]  # type: ignore[attr-defined]
+        band = problem.bands[metric]
         if band.tolerance is not None:
             widest = math.ceil(100 * max(misses) - 1e-9) / 100
             if widest >= 1:  # a territory at nothing: no tolerance band holds it
@@ -912,7 +943,7 @@ def widened_balance(problem: TerritoryProblem, lp: pulp.LpProblem) -> dict[str, 
 
 def _infeasible(problem: TerritoryProblem, rounds: int,
                 diagnosis: list[str] | None = None) -> InfeasibleError:
-    bands = bands_in_words(problem.bands.values())  # type: ignore[attr-defined]
+    bands = bands_in_words(problem.bands.values())
     parts = ["every band"] + (["lock"] if problem.locks else [])
     cut_rounds = (f" ({rounds} rounds of contiguity cuts)"
                   if problem.contiguity_method == "cuts" else "")

@@ -31,15 +31,18 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from territory_opt.checks import check_feasibility
 from territory_opt.errors import InputError
-from territory_opt.problem import TerritoryProblem, check_feasibility
+from territory_opt.graph import adjacency
+from territory_opt.parallel import dask_client
+from territory_opt.problem import TerritoryProblem
 from territory_opt.solution import Solution
 from territory_opt.solvers.options import SolveOptions
 
@@ -68,7 +71,7 @@ def _check(problem: TerritoryProblem) -> None:
 
 
 def _metrics(problem: TerritoryProblem) -> list[str]:
-    return list(dict.fromkeys([*problem.bands, *problem.region_bands]))  # type: ignore[attr-defined]
+    return list(dict.fromkeys([*problem.bands, *problem.region_bands]))
 
 
 def region_problem(problem: TerritoryProblem) -> TerritoryProblem:
@@ -97,7 +100,7 @@ def region_problem(problem: TerritoryProblem) -> TerritoryProblem:
     k_r = len(regions)
     for metric in _metrics(problem):
         lo, hi = np.full(k_r, -np.inf), np.full(k_r, np.inf)
-        if metric in problem.bands:  # type: ignore[attr-defined]
+        if metric in problem.bands:
             t_lo, t_hi = problem.bounds(metric)
             lo = np.bincount(region_of, weights=np.where(np.isfinite(t_lo), t_lo, 0.0),
                              minlength=k_r)
@@ -105,7 +108,7 @@ def region_problem(problem: TerritoryProblem) -> TerritoryProblem:
             hi = np.bincount(region_of, weights=np.where(np.isfinite(t_hi), t_hi, 0.0),
                              minlength=k_r)
             hi[np.bincount(region_of, weights=~np.isfinite(t_hi), minlength=k_r) > 0] = np.inf
-        if metric in problem.region_bands:  # type: ignore[attr-defined]
+        if metric in problem.region_bands:
             r_lo, r_hi = problem.region_bounds(metric)
             lo, hi = np.maximum(lo, r_lo), np.minimum(hi, r_hi)
         limits[metric] = (lo, hi)
@@ -144,8 +147,6 @@ def region_subproblems(problem: TerritoryProblem, unit_region: np.ndarray
                        ) -> list[tuple[np.ndarray, np.ndarray, TerritoryProblem]]:
     """Per region: its units' and territories' positions in ``problem``, and the
     problem of its reps on its units (given each unit's region position)."""
-    from territory_opt.graph import adjacency
-
     graph = problem.graph if problem.graph is not None else None
     if problem.contiguity and graph is None:
         graph = adjacency(problem.units)  # once, on all units: each region takes its part
@@ -174,7 +175,7 @@ def sub_problem(problem: TerritoryProblem, units_at: np.ndarray, terrs: np.ndarr
     accounts = {str(a) for members in units.get("account_ids", []) for a in members}
     reps_here = set(problem.territories["rep_id"].astype(str).to_numpy()[terrs])
     limits = {m: (lo[terrs], hi[terrs]) for m, (lo, hi) in
-              ((m, problem.bounds(m)) for m in problem.bands)}  # type: ignore[attr-defined]
+              ((m, problem.bounds(m)) for m in problem.bands)}
     inside = {a: rep for a, rep in current.items()
               if str(rep) in reps_here and str(a) in accounts}
     return TerritoryProblem(
@@ -191,9 +192,8 @@ def sub_problem(problem: TerritoryProblem, units_at: np.ndarray, terrs: np.ndarr
         move_measure=problem.move_measure)
 
 
-def _solve_one(sub: TerritoryProblem, method: str, options: SolveOptions) -> Solution:
-    from territory_opt.solvers import solve
-
+def _solve_one(sub: TerritoryProblem, method: str, options: SolveOptions,
+               solve: Callable[..., Solution]) -> Solution:
     if method == "auto" and sub.n_units > LAGRANGE_UNITS:
         method = "lagrange"
     return solve(sub, method=method, solver=options.solver, time_limit=options.time_limit,
@@ -201,32 +201,32 @@ def _solve_one(sub: TerritoryProblem, method: str, options: SolveOptions) -> Sol
                  msg=options.msg, reduce=options.reduce, diagnose=options.diagnose)
 
 
-def solve_top_down(problem: TerritoryProblem, options: SolveOptions, *, method: str = "auto",
+def solve_top_down(problem: TerritoryProblem, options: SolveOptions, *,
+                   solve: Callable[..., Solution], method: str = "auto",
                    workers: int | None = None) -> Solution:
     """Solve ``problem`` top-down (module docstring): the region problem, then every
     region's sub-problem, on Dask (``workers`` processes; the cores by default) or in
     this process (``workers=1``). ``method`` solves each level (``"auto"``: per
-    level by its size). The Dask cluster starts, and its workers load the solvers,
-    while this process solves the region level."""
-    from territory_opt.parallel import dask_client
-
+    level by its size), each by ``solve`` (:func:`territory_opt.solve`, given by the
+    caller: it dispatches to this function too). The Dask cluster starts, and its
+    workers load the solvers, while this process solves the region level."""
     clock = time.perf_counter()
     check_feasibility(problem)  # the whole problem's conflicts, named as such
     parallel = workers != 1 and len(problem.regions or []) > 1
     with dask_client(None, workers) if parallel else contextlib.nullcontext() as client:
         warm = [] if client is None else [
-            client.submit(_load_solvers, pure=False, workers=[address])
+            client.submit(_load_solvers, solve, pure=False, workers=[address])
             for address in client.scheduler_info()["workers"]]
         upper = region_problem(problem)
-        top = _solve_one(upper, method, options)
+        top = _solve_one(upper, method, options, solve)
         seconds = {"check": 0.0, "build": 0.0, "regions": time.perf_counter() - clock}
         subs = region_subproblems(problem, top.unit_centres())
         t0 = time.perf_counter()
         if client is None:
-            solved = [_solve_one(sub, method, options) for _, _, sub in subs]
+            solved = [_solve_one(sub, method, options, solve) for _, _, sub in subs]
         else:
             client.gather(warm)
-            solved = client.gather([client.submit(_solve_one, sub, method, options,
+            solved = client.gather([client.submit(_solve_one, sub, method, options, solve,
                                                   pure=False) for _, _, sub in subs])
         seconds["territories"] = time.perf_counter() - t0
     unit_centres = np.empty(problem.n_units, dtype=int)
@@ -246,6 +246,6 @@ def solve_top_down(problem: TerritoryProblem, options: SolveOptions, *, method: 
                                       | {"bound_from": None if bound is None else "regions"})
 
 
-def _load_solvers() -> None:
-    """Import what a sub-problem's solve needs, on a worker, before it is needed."""
-    import territory_opt.solvers  # noqa: F401
+def _load_solvers(solve: Callable[..., Solution]) -> None:
+    """Nothing: a worker imports ``solve``'s module (the solvers) to receive it, so
+    that the solvers are loaded before the first sub-problem needs them."""

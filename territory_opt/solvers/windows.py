@@ -26,8 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from territory_opt.checks import plan_faults
 from territory_opt.errors import InfeasibleError, SolverError
-from territory_opt.problem import TerritoryProblem, plan_faults
+from territory_opt.problem import TerritoryProblem
 from territory_opt.solvers.mip import solve_mip
 from territory_opt.solvers.options import SolveOptions
 from territory_opt.solvers.regions import sub_problem
@@ -47,7 +48,7 @@ def windows_apply(problem: TerritoryProblem) -> bool:
     territories, no region bands and no cap on moves (both bind the whole plan, not
     a window)."""
     return problem.centres == "fixed" and problem.n_territories > 1 \
-        and not problem.region_bands and problem.max_moved is None  # type: ignore[attr-defined]
+        and not problem.region_bands and problem.max_moved is None
 
 
 def window_problem(problem: TerritoryProblem, units_at: np.ndarray, terrs: np.ndarray

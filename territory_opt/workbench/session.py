@@ -27,10 +27,10 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from territory_opt.checks import plan_faults
 from territory_opt.errors import InfeasibleError, InputError
 from territory_opt.metrics import bands_held, covered_share, reach_of
 from territory_opt.plan import Plan
-from territory_opt.problem import plan_faults
 from territory_opt.solution import Solution, relative_gap
 
 if TYPE_CHECKING:
@@ -123,7 +123,7 @@ class EditSession:
         self.accounts = problem.values("accounts") if "accounts" in problem.units \
             else np.ones(n)
         self.potential = problem.values("potential") if "potential" in problem.units else None
-        self.metrics = list(problem.bands)  # type: ignore[attr-defined]
+        self.metrics = list(problem.bands)
         self._targets = {m: problem.targets(m) for m in self.metrics}
         self._moves = problem.with_options(move_measure="accounts").moves \
             if problem.current else None
@@ -273,7 +273,7 @@ class EditSession:
                    for a in ids}
         keep = set(self.locks) | set(np.flatnonzero(cols != self.baseline).tolist())
         locks = dict(p.locks) | {self.unit_ids[i]: owner[i] for i in keep}
-        region_rules = bool(p.region_bands) or p.region_contiguity  # type: ignore[attr-defined]
+        region_rules = bool(p.region_bands) or p.region_contiguity
         around = members = None
         if p.n_units <= WHOLE_UNITS or region_rules:
             scope = "whole problem"

@@ -75,7 +75,7 @@ class Search:
                  roots: np.ndarray | None, fixed: np.ndarray | list[int], connected: bool,
                  rng: np.random.Generator) -> None:
         plan = Plan(problem, labels, roots=roots, fixed=fixed,
-                    keep_regions=bool(problem.region_bands))  # type: ignore[attr-defined]
+                    keep_regions=bool(problem.region_bands))
         moves = problem.moves if problem.max_moved is not None else None
         self.state = State(plan, cost=cost, connected=connected, moves=moves,
                            cap=(problem.max_moved or 0.0) * problem.move_total)
@@ -293,7 +293,7 @@ class Search:
         (an LP on the territory graph), then for each border carrying flow the
         cheapest members (or composite sets, :meth:`_sets`) that carry it. Returns
         the units moved."""
-        from scipy.optimize import linprog
+        from scipy.optimize import linprog  # 0.15 s to import, deferred to the first solve
 
         st = self.state
         if not len(st.a):

@@ -10,14 +10,11 @@ from typing import Any
 
 import numpy as np
 
+from territory_opt.checks import heavy_widening, plan_faults
 from territory_opt.errors import InfeasibleError, SolverError
 from territory_opt.plan import Bands
-from territory_opt.problem import (
-    TerritoryProblem,
-    bands_in_words,
-    heavy_widening,
-    plan_faults,
-)
+from territory_opt.problem import TerritoryProblem
+from territory_opt.rules import bands_in_words
 from territory_opt.solution import Solution, relative_gap
 from territory_opt.solvers.mip import nearest_plan
 from territory_opt.solvers.options import SolveOptions
@@ -156,7 +153,7 @@ def solve_compromise(problem: TerritoryProblem, options: SolveOptions, why: Exce
     (not searched here), or a unit that no territory can join connected, or locks
     and segments that no connected plan can keep.
     """
-    if problem.centres == "model" or problem.region_bands:  # type: ignore[attr-defined]
+    if problem.centres == "model" or problem.region_bands:
         raise why
     clock = time.perf_counter()
     limit = options.time_limit
@@ -221,4 +218,4 @@ def _rank(bands: Bands, labels: np.ndarray) -> float:
 
 def _widths(problem: TerritoryProblem) -> str:
     """The bands of ``problem`` in words, e.g. ``workload +-31 %``."""
-    return bands_in_words(problem.bands.values())  # type: ignore[attr-defined]
+    return bands_in_words(problem.bands.values())

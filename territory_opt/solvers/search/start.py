@@ -8,11 +8,14 @@ import time
 from collections import deque
 
 import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
 
+from territory_opt.checks import check_feasibility
 from territory_opt.errors import SolverError
 from territory_opt.graph import pieces
 from territory_opt.plan import Plan
-from territory_opt.problem import TerritoryProblem, check_feasibility
+from territory_opt.problem import TerritoryProblem
 from territory_opt.solvers.lagrange import CONTIGUOUS_UNITS, LARGE_PAIRS, solve_lagrange
 from territory_opt.solvers.mip import solve_mip
 from territory_opt.solvers.options import SolveOptions
@@ -29,9 +32,6 @@ def connect_roots(plan: Plan) -> int:
     national ZIP codes); cutting the body off the root would hand the territory's
     whole workload to its neighbours. Units of other territories that the path
     cuts off are rejoined later, as every piece is. Returns the units moved."""
-    from scipy.sparse import csr_matrix
-    from scipy.sparse.csgraph import dijkstra
-
     if plan.roots is None or plan.cost is None:
         return 0
     n, label, indptr, indices = plan.n, plan.label, plan.indptr, plan.indices
