@@ -6,8 +6,10 @@ its own, each checked against the instance when the problem is built:
 
 * :mod:`~territory_opt.rules.bands`: balance bands and limits, per territory and per
   region (targets, bounds, the metrics' amounts);
-* :mod:`~territory_opt.rules.places`: who may go where: the reps' segments, regions,
-  locks and region locks, and the roots contiguous territories grow from;
+* :mod:`~territory_opt.rules.places`: who may go where: the reps' segments, regions
+  and region locks;
+* :mod:`~territory_opt.rules.locks`: units locked to a territory, and the roots
+  contiguous territories grow from;
 * :mod:`~territory_opt.rules.moves`: realignment: the current alignment, what a move
   moves, its penalty and cap.
 
@@ -30,6 +32,7 @@ from territory_opt.rules.bands import (
     parse_band,
     split_metric,
 )
+from territory_opt.rules.locks import LockRules
 from territory_opt.rules.moves import MoveRules
 from territory_opt.rules.places import PLACES, PlaceRules
 
@@ -37,18 +40,19 @@ __all__ = ["PLACES", "Band", "Rules", "bands_in_words", "check_segment_name",
            "format_amount", "numeric_columns", "parse_band", "split_metric"]
 
 
-class Rules(BandRules, PlaceRules, MoveRules):
+class Rules(BandRules, PlaceRules, LockRules, MoveRules):
     """Every rule of a :class:`~territory_opt.problem.TerritoryProblem` (the problem is
     one: it inherits them)."""
 
     DERIVED_FROM: ClassVar[Mapping[str, frozenset[str]]] = {
-        **PlaceRules.DERIVED_FROM, **MoveRules.DERIVED_FROM}
+        **PlaceRules.DERIVED_FROM, **LockRules.DERIVED_FROM, **MoveRules.DERIVED_FROM}
 
     def _check_rules(self) -> None:
         """Check every rule against the instance, in the order a user fixes them: the
-        reps' segments, locks and regions, the bands, realignment; then resolve locks
+        reps' segments and regions, locks, the bands, realignment; then resolve locks
         and the current alignment, so that a bad id fails here, naming it."""
         self._check_places()
+        self._check_locks()
         self._check_bands()
         self._check_region_bands()
         self._check_moves()
