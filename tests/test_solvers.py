@@ -109,14 +109,14 @@ def test_unknown_method_is_refused():
 
 
 @pytest.mark.parametrize("name", sorted(METHODS))
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=70, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(inst=instances())
 def test_every_method_against_brute_force(name, inst):
     against_brute_force(name, inst)
 
 
 @pytest.mark.parametrize("name", sorted(METHODS))
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(inst=segment_instances())
 def test_every_method_honours_segments_against_brute_force(name, inst):
     """Reps serving some segments only, bands restricted to a segment and capacity
@@ -125,7 +125,7 @@ def test_every_method_honours_segments_against_brute_force(name, inst):
 
 
 @pytest.mark.parametrize("name", sorted(METHODS))
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(inst=region_instances())
 def test_every_method_honours_regions_against_brute_force(name, inst):
     """Reps in two regions with region bands, region locks, region contiguity (with
